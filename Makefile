@@ -1,0 +1,57 @@
+# MARBLE: the README's two commands (run, test) and the rest (lint, bench, schema).
+# Everything installs from nothing into .venv; stamps under .venv make reruns fast.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+MARBLE := $(VENV)/bin/marble
+# A CPU machine must not pull a multi-GB CUDA build: pin torch unless overridden.
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: run test lint bench schema install install-dev clean
+
+run: $(VENV)/.installed
+	$(MARBLE) init
+	$(MARBLE) brain create demo --exist-ok
+
+# The whole suite on Kùzu, then the graph-engine tests again on LadybugDB
+# (the two engines cannot share one process).
+test: $(VENV)/.installed-dev
+	$(PY) -m pytest $(PYTEST_ARGS)
+	MARBLE_TEST_GRAPH_ENGINE=ladybug $(PY) -m pytest -m graph_engine $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+bench: $(VENV)/.installed-dev
+	@for script in bench/*.py; do $(PY) $$script || exit 1; done
+
+schema: $(VENV)/.installed
+	$(MARBLE) config schema --output schema/config.schema.json
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+# torch goes in first, and only when missing, so TORCH_SPEC decides the build.
+$(VENV)/.torch: | $(PY)
+	$(PY) -c "import torch" 2>/dev/null || $(PIP) install "$(TORCH_SPEC)"
+	@touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(PIP) install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+	$(PIP) install --quiet -e ".[dev,ladybug]"
+	@touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,43 @@
+"""MARBLE's engine: brains persisted in a graph database, seeded from the Mandelbrot set.
+
+The public surface is listed in ``__all__``; everything else is internal.
+"""
+
+from marble_graph.brain_graph import BrainGraph, graph_hash
+from marble_graph.config import MarbleConfig, load_config
+from marble_graph.data_home import DataHome
+from marble_graph.errors import (
+    ConfigError,
+    Conflict,
+    MarbleError,
+    NotFound,
+    QueryRefused,
+    StoreError,
+    StoreLocked,
+    ValidationFailed,
+)
+from marble_graph.seed import seed_brain_graph
+from marble_graph.service import BrainDetails, BrainInfo, BrainService
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BrainDetails",
+    "BrainGraph",
+    "BrainInfo",
+    "BrainService",
+    "ConfigError",
+    "Conflict",
+    "DataHome",
+    "MarbleConfig",
+    "MarbleError",
+    "NotFound",
+    "QueryRefused",
+    "StoreError",
+    "StoreLocked",
+    "ValidationFailed",
+    "__version__",
+    "graph_hash",
+    "load_config",
+    "seed_brain_graph",
+]

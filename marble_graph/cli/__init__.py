@@ -1,0 +1,1 @@
+"""The ``marble`` command line."""

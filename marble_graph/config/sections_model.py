@@ -1,0 +1,351 @@
+"""Configuration sections that shape the brain and how it learns.
+
+Seed, core forward pass, Neuronenblitz wandering, learning, structural
+plasticity, neuromodulation and lobes (MARBLE_MODEL.md part B). Each field
+carries its default, its type, its allowed range and a one-line description;
+the JSON schema and the error messages are built from exactly these.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# ``cuda`` alone means the current CUDA device; ``cuda:N`` pins one.
+_DEVICE_REGEX = r"^(auto|cpu|cuda(:[0-9]+)?)$"
+_DEVICE_PATTERN = re.compile(_DEVICE_REGEX)
+
+
+class ConfigSection(BaseModel):
+    """Base of every configuration model: unknown keys are errors, values are immutable."""
+
+    # Forbidding extras turns a typo ("widht") into an error instead of a silently
+    # ignored key; freezing lets a loaded config be shared and hashed safely.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SeedConfig(ConfigSection):
+    """The Mandelbrot grid and wiring that a new brain is seeded from."""
+
+    width: int = Field(
+        default=30, ge=2, le=4096, description="Grid columns (hidden neurons per row)."
+    )
+    height: int = Field(
+        default=30, ge=2, le=4096, description="Grid rows (hidden neurons per column)."
+    )
+    # The Mandelbrot (and multibrot) sets lie well inside |c| <= 10, so a wider
+    # window would only add neurons that escape on the first iteration.
+    x_min: float = Field(
+        default=-2.0, ge=-10.0, le=10.0, description="Left edge of the complex plane."
+    )
+    x_max: float = Field(
+        default=1.0, ge=-10.0, le=10.0, description="Right edge of the complex plane."
+    )
+    y_min: float = Field(
+        default=-1.5, ge=-10.0, le=10.0, description="Bottom edge of the complex plane."
+    )
+    y_max: float = Field(
+        default=1.5, ge=-10.0, le=10.0, description="Top edge of the complex plane."
+    )
+    max_iter: int = Field(
+        default=50, ge=1, le=10_000, description="Iterations before a point counts as bounded."
+    )
+    power: float = Field(default=2.0, ge=1.0, le=10.0, description="Exponent d in z <- z^d + c.")
+    escape_radius: float = Field(
+        default=2.0, gt=0.0, le=1e6, description="|z| beyond which a point has escaped."
+    )
+    long_range_synapses: int = Field(
+        default=200,
+        ge=0,
+        le=50_000_000,
+        description="Extra synapses beyond the 4-neighbour lattice.",
+    )
+    long_range_tau: float = Field(
+        default=0.1,
+        gt=0.0,
+        le=100.0,
+        description="Distance scale on escape_count/max_iter for long-range wiring.",
+    )
+    input_neurons: int = Field(
+        default=64, ge=0, le=1_000_000, description="Input neurons (one per feature)."
+    )
+    output_neurons: int = Field(
+        default=10, ge=0, le=1_000_000, description="Output neurons (one per output dimension)."
+    )
+    input_fanout: int = Field(
+        default=8, ge=1, le=100_000, description="Hidden neurons each input neuron projects to."
+    )
+    output_fanin: int = Field(
+        default=32, ge=1, le=100_000, description="Hidden neurons each output neuron receives from."
+    )
+    weight_init_min: float = Field(
+        default=0.05, ge=0.0, le=100.0, description="Smallest initial synapse weight magnitude."
+    )
+    weight_init_max: float = Field(
+        default=0.5, ge=0.0, le=100.0, description="Largest initial synapse weight magnitude."
+    )
+    inhibitory_fraction: float = Field(
+        default=0.2, ge=0.0, le=1.0, description="Fraction of seed synapses that are inhibitory."
+    )
+    modulatory_fraction: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Fraction of seed synapses that are modulatory."
+    )
+    random_seed: int = Field(
+        default=0,
+        ge=0,
+        le=2**63 - 1,
+        description="Seed of every random draw; same config, same graph.",
+    )
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> Self:
+        if self.x_min >= self.x_max:
+            raise ValueError(f"x_min ({self.x_min}) must be < x_max ({self.x_max})")
+        if self.y_min >= self.y_max:
+            raise ValueError(f"y_min ({self.y_min}) must be < y_max ({self.y_max})")
+        if self.weight_init_min > self.weight_init_max:
+            raise ValueError(
+                f"weight_init_min ({self.weight_init_min}) must be <= "
+                f"weight_init_max ({self.weight_init_max})"
+            )
+        if self.inhibitory_fraction + self.modulatory_fraction > 1.0:
+            raise ValueError(
+                f"inhibitory_fraction ({self.inhibitory_fraction}) + modulatory_fraction "
+                f"({self.modulatory_fraction}) must be <= 1"
+            )
+        return self
+
+
+class CoreConfig(ConfigSection):
+    """The message-passing forward pass."""
+
+    representation_size: int = Field(
+        default=16, ge=1, le=1024, description="Size R of each neuron state."
+    )
+    message_passing_iterations: int = Field(
+        default=3, ge=1, le=64, description="Rounds K of message passing per forward pass."
+    )
+    attention_temperature: float = Field(
+        default=1.0, gt=0.0, le=100.0, description="Softmax temperature of edge attention."
+    )
+    message_alpha: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Weight alpha of a neuron's previous state in the update.",
+    )
+    activation: Literal["tanh", "relu", "gelu", "sigmoid"] = Field(
+        default="tanh", description="Activation applied after the update MLP."
+    )
+    energy_threshold: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Neurons with energy below this are masked out."
+    )
+    # The pattern goes into the JSON schema for editors; the validator below gives
+    # the friendlier error message.
+    device: str = Field(
+        default="auto",
+        description="'auto' (cuda when present), 'cpu', 'cuda' or 'cuda:N'.",
+        json_schema_extra={"pattern": _DEVICE_REGEX},
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        if _DEVICE_PATTERN.fullmatch(value) is None:
+            raise ValueError(f"{value!r} is not a device: use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        return value
+
+
+class NeuronenblitzConfig(ConfigSection):
+    """Random walks over synapses that steer potentials, fatigue and plasticity."""
+
+    enabled: bool = Field(default=True, description="Run wanderers during training.")
+    wanderers: int = Field(
+        default=4, ge=1, le=1024, description="Walks sampled per training example."
+    )
+    max_wander_depth: int = Field(
+        default=8, ge=1, le=1024, description="Longest walk, in synapses."
+    )
+    continue_decay_rate: float = Field(
+        default=0.85, ge=0.0, le=1.0, description="A walk continues with probability rate**depth."
+    )
+    wander_temperature: float = Field(
+        default=1.0, gt=0.0, le=100.0, description="Softmax temperature of the next-synapse choice."
+    )
+    route_potential_increase: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=100.0,
+        description="Potential added to a synapse each time a walk uses it.",
+    )
+    route_potential_decay: float = Field(
+        default=0.99,
+        ge=0.0,
+        le=1.0,
+        description="Factor applied to all potentials every decay interval.",
+    )
+    route_decay_interval: int = Field(
+        default=10, ge=1, le=1_000_000, description="Training steps between potential decays."
+    )
+    fatigue_increase: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description="Fatigue added to a synapse each time a walk uses it.",
+    )
+    fatigue_decay: float = Field(
+        default=0.95,
+        ge=0.0,
+        le=1.0,
+        description="Factor applied to all fatigue every training step.",
+    )
+    route_training: bool = Field(
+        default=False, description="Run message passing only on walked edges (sparse routing)."
+    )
+
+
+class LearningConfig(ConfigSection):
+    """Loss, optimizer and the training loop."""
+
+    task: Literal["classification", "regression", "binary"] = Field(
+        default="classification", description="Kind of target the brain learns."
+    )
+    loss: Literal["auto", "mse", "cross_entropy", "bce"] = Field(
+        default="auto", description="Loss function; 'auto' picks it from the task."
+    )
+    optimizer: Literal["adam", "sgd"] = Field(default="adam", description="Gradient optimizer.")
+    learning_rate: float = Field(default=0.01, gt=0.0, le=10.0, description="Base learning rate.")
+    momentum: float = Field(
+        default=0.9, ge=0.0, le=1.0, description="SGD momentum (ignored by adam)."
+    )
+    weight_decay: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="L2 penalty on parameters."
+    )
+    batch_size: int = Field(
+        default=64, ge=1, le=1_000_000, description="Examples per training step."
+    )
+    epochs: int = Field(default=30, ge=1, le=100_000, description="Passes over the training data.")
+    gradient_clip_value: float = Field(
+        default=1.0, ge=0.0, le=1e6, description="Gradient clipping threshold; 0 disables clipping."
+    )
+    weight_limit: float = Field(
+        default=5.0, gt=0.0, le=1e6, description="Synapse weights are clamped to [-limit, limit]."
+    )
+    validation_fraction: float = Field(
+        default=0.1, ge=0.0, le=0.9, description="Share of training data held out for validation."
+    )
+    early_stopping_patience: int = Field(
+        default=0,
+        ge=0,
+        le=100_000,
+        description="Epochs without improvement before stopping; 0 disables.",
+    )
+
+
+class PlasticityConfig(ConfigSection):
+    """Structural plasticity: splitting, pruning, shortcuts, concepts and neurogenesis."""
+
+    enabled: bool = Field(default=True, description="Let training change the graph's structure.")
+    plasticity_interval: int = Field(
+        default=50, ge=1, le=1_000_000, description="Training steps between structural updates."
+    )
+    # The spec only demands > 0; the upper bound keeps a typo (an extra zero
+    # or three) from silently disabling splitting.
+    plasticity_threshold: float = Field(
+        default=10.0, gt=0.0, le=1e6, description="Potential above which a synapse is split."
+    )
+    prune_threshold: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=100.0,
+        description="Synapses with |weight| below this may be pruned.",
+    )
+    prune_potential_threshold: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1e6,
+        description="Only synapses with potential below this are pruned.",
+    )
+    shortcut_threshold: int = Field(
+        default=5,
+        ge=1,
+        le=1_000_000,
+        description="Walk pattern repeats before a shortcut is added.",
+    )
+    concept_threshold: int = Field(
+        default=5,
+        ge=1,
+        le=1_000_000,
+        description="Co-activations before a concept neuron is added.",
+    )
+    neurogenesis_patience: int = Field(
+        default=3, ge=1, le=100_000, description="Plateaued validation epochs before neurogenesis."
+    )
+    neurogenesis_factor: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=100.0,
+        description="Scale of the number of neurons neurogenesis adds.",
+    )
+    max_neurons: int = Field(
+        default=1_000_000, ge=1, le=1_000_000_000, description="Growth stops at this many neurons."
+    )
+
+
+class NeuromodulationConfig(ConfigSection):
+    """Reward, stress and arousal signals that scale the learning rate."""
+
+    mode: Literal["manual", "auto"] = Field(
+        default="auto",
+        description="'auto' derives signals from training; 'manual' uses the values here.",
+    )
+    reward: float = Field(default=0.0, ge=0.0, le=1.0, description="Initial reward signal.")
+    stress: float = Field(default=0.0, ge=0.0, le=1.0, description="Initial stress signal.")
+    arousal: float = Field(default=0.0, ge=0.0, le=1.0, description="Initial arousal signal.")
+    emotion: str = Field(
+        default="neutral", min_length=1, max_length=64, description="Initial emotion label."
+    )
+    arousal_gain: float = Field(
+        default=0.5, ge=0.0, le=10.0, description="How strongly arousal raises the learning rate."
+    )
+    min_factor: float = Field(
+        default=0.1, gt=0.0, le=100.0, description="Lower clip of the learning-rate factor."
+    )
+    max_factor: float = Field(
+        default=3.0, gt=0.0, le=100.0, description="Upper clip of the learning-rate factor."
+    )
+
+    @model_validator(mode="after")
+    def _check_factors(self) -> Self:
+        if self.min_factor > self.max_factor:
+            raise ValueError(
+                f"min_factor ({self.min_factor}) must be <= max_factor ({self.max_factor})"
+            )
+        return self
+
+
+class LobesConfig(ConfigSection):
+    """Groups of neurons whose attention steers per-lobe learning rates."""
+
+    enabled: bool = Field(default=True, description="Group neurons into lobes during training.")
+    count: int = Field(default=8, ge=1, le=4096, description="Number of lobes (k in k-means).")
+    kmeans_iterations: int = Field(
+        default=20, ge=1, le=10_000, description="k-means iterations per regrouping."
+    )
+    attention_ema: float = Field(
+        default=0.9,
+        ge=0.0,
+        le=1.0,
+        description="EMA factor of lobe attention (gradient magnitude).",
+    )
+    lobe_lr_boost: float = Field(
+        default=1.5, ge=1.0, le=10.0, description="Learning-rate multiplier for weak lobes."
+    )
+    weak_lobe_quantile: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=1.0,
+        description="Lobes below this attention quantile count as weak.",
+    )

@@ -1,0 +1,58 @@
+"""Errors raised by the MARBLE engine.
+
+Callers catch a family, never a bare ``Exception``::
+
+    MarbleError                 base of everything the engine raises on purpose
+     ├── NotFound               a brain (or other named object) does not exist
+     ├── Conflict               the name is taken, or the object is in the wrong state
+     ├── ValidationFailed       the caller's input is wrong (data, file, argument)
+     │    ├── ConfigError       a configuration file or mapping is invalid
+     │    └── QueryRefused      a read-only query tried to write or escape
+     ├── StoreLocked            another process holds the database read-write
+     └── StoreError             a store failed or its contents are inconsistent
+
+Every message names what is wrong: the key, path, line, value, or the
+expected and actual values, so the user can fix it without reading code.
+"""
+
+from __future__ import annotations
+
+
+class MarbleError(Exception):
+    """Base class of all errors the engine raises deliberately."""
+
+
+class NotFound(MarbleError):
+    """A named object (brain, version, dataset...) does not exist."""
+
+
+class Conflict(MarbleError):
+    """The request clashes with existing state (duplicate name, wrong state)."""
+
+
+class ValidationFailed(MarbleError):
+    """The caller's input is invalid."""
+
+
+class ConfigError(ValidationFailed):
+    """A configuration file or mapping failed validation.
+
+    ``problems`` holds one human-readable line per fault, each naming the
+    file, line (when known) and dotted key path.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[str] = problems if problems is not None else [message]
+
+
+class QueryRefused(ValidationFailed):
+    """A read-only exploration query attempted a write or a forbidden clause."""
+
+
+class StoreLocked(MarbleError):
+    """The graph database is held read-write by another process."""
+
+
+class StoreError(MarbleError):
+    """A store failed, or the two stores disagree in a way that needs attention."""

@@ -1,0 +1,370 @@
+"""The service facade: every brain operation the CLI and the server perform.
+
+Two stores, one truth. The SQL metadata store is the record of which brains
+exist; the graph store holds their contents. A brain is created by first
+writing an intent row (state ``pending``), then the graph, then marking the
+row ``committed`` together with its first version. It is deleted by marking
+the row ``deleting``, removing the graph, then the row. A crash anywhere in
+between leaves a row that is not ``committed`` or graph data with no row;
+``reconcile`` (run on every open) removes both, so readers only ever see
+complete brains.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from marble_graph import exchange
+from marble_graph.brain_graph import BrainGraph, graph_hash
+from marble_graph.config import MarbleConfig, config_from_mapping, config_hash
+from marble_graph.data_home import DataHome
+from marble_graph.errors import Conflict, NotFound, ValidationFailed
+from marble_graph.failpoints import failpoint
+from marble_graph.resources import graph_schema_dir
+from marble_graph.seed import seed_brain_graph
+from marble_graph.store.graph import GraphStore, QueryRows
+from marble_graph.store.metadata import (
+    Brain,
+    BrainState,
+    BrainVersion,
+    MetadataStore,
+    VersionState,
+)
+
+log = logging.getLogger(__name__)
+
+BRAIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BrainInfo:
+    """What the metadata store knows about a committed brain."""
+
+    name: str
+    version: int
+    neuron_count: int
+    synapse_count: int
+    graph_hash: str
+    config_hash: str
+    random_seed: int
+    created_at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "neuron_count": self.neuron_count,
+            "synapse_count": self.synapse_count,
+            "graph_hash": self.graph_hash,
+            "config_hash": self.config_hash,
+            "random_seed": self.random_seed,
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class BrainDetails:
+    """A brain's record plus live counts from the graph store and its config."""
+
+    info: BrainInfo
+    neurons_by_kind: dict[str, int]
+    synapses_by_type: dict[str, int]
+    config: dict[str, Any] = field(repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.info.as_dict(),
+            "neurons_by_kind": self.neurons_by_kind,
+            "synapses_by_type": self.synapses_by_type,
+            "config": self.config,
+        }
+
+
+def validate_brain_name(name: str) -> None:
+    if not BRAIN_NAME.match(name):
+        raise ValidationFailed(
+            f"invalid brain name {name!r}: use 1-128 letters, digits, '_', '-' or '.', "
+            "starting with a letter"
+        )
+
+
+class BrainService:
+    """Opens both stores under one data home and performs brain operations."""
+
+    def __init__(self, config: MarbleConfig, home: DataHome | None = None) -> None:
+        self.config = config
+        self.home = home or DataHome.resolve(configured=config.storage.home)
+        self.home.create_dirs()
+        storage = config.storage
+        self.metadata = MetadataStore(storage.metadata_url or self.home.metadata_url)
+        self.metadata.upgrade()
+        self.graph = GraphStore(
+            self.home.graph_path(storage.graph_engine),
+            engine=storage.graph_engine,
+            buffer_pool_mb=storage.buffer_pool_mb,
+        )
+        try:
+            self.graph.migrate(graph_schema_dir())
+            self.reconcile()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self.graph.close()
+        self.metadata.dispose()
+
+    def __enter__(self) -> BrainService:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- consistency between the stores --------------------------------------------
+
+    def reconcile(self) -> list[str]:
+        """Finish or undo half-done creates and deletes; return the brains touched."""
+        with self.metadata.session() as session:
+            rows = session.scalars(select(Brain)).all()
+            committed = {b.name for b in rows if b.state == BrainState.COMMITTED}
+            unfinished = [b.name for b in rows if b.state != BrainState.COMMITTED]
+        orphans = sorted(self.graph.brain_names() - committed)
+        touched = sorted(set(unfinished) | set(orphans))
+        for name in touched:
+            log.warning("reconciling brain %r: removing an unfinished create or delete", name)
+            self.graph.delete_brain(name)
+        if unfinished:
+            with self.metadata.session() as session:
+                for brain in session.scalars(select(Brain).where(Brain.name.in_(unfinished))):
+                    session.delete(brain)
+        return touched
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def create_brain(
+        self,
+        name: str,
+        config: MarbleConfig | None = None,
+        exist_ok: bool = False,
+        progress: Progress | None = None,
+    ) -> BrainInfo:
+        """Seed a new brain from ``config`` (default: the service's) and persist it."""
+        validate_brain_name(name)
+        existing = self._find(name)
+        if existing is not None:
+            if exist_ok:
+                return existing
+            raise Conflict(f"brain {name!r} already exists (delete it first or pick another name)")
+        config = config or self.config
+        _report(progress, f"seeding {config.seed.width}x{config.seed.height} Mandelbrot grid")
+        graph = seed_brain_graph(config)
+        return self._persist_new_brain(name, config, graph, progress)
+
+    def _persist_new_brain(
+        self,
+        name: str,
+        config: MarbleConfig,
+        graph: BrainGraph,
+        progress: Progress | None = None,
+        note: str = "seed",
+    ) -> BrainInfo:
+        digest = graph_hash(graph)
+        with self.metadata.session() as session:
+            if session.scalar(select(Brain.id).where(Brain.name == name)) is not None:
+                raise Conflict(f"brain {name!r} already exists")
+            graph_key = (session.scalar(select(func.max(Brain.graph_key))) or 0) + 1
+            session.add(
+                Brain(
+                    name=name,
+                    graph_key=graph_key,
+                    state=BrainState.PENDING,
+                    config=config.model_dump(mode="json"),
+                    config_hash=config_hash(config),
+                    random_seed=config.seed.random_seed,
+                )
+            )
+        try:
+            failpoint("create.before_graph")
+            _report(
+                progress, f"writing {graph.neuron_count} neurons, {graph.synapse_count} synapses"
+            )
+            self.graph.insert_graph(name, graph_key, graph)
+            failpoint("create.after_graph")
+            with self.metadata.session() as session:
+                brain = session.scalars(select(Brain).where(Brain.name == name)).one()
+                now = datetime.now(UTC)
+                brain.state = BrainState.COMMITTED
+                brain.graph_hash = digest
+                brain.neuron_count = graph.neuron_count
+                brain.synapse_count = graph.synapse_count
+                brain.current_version = 1
+                session.add(
+                    BrainVersion(
+                        brain_id=brain.id,
+                        version=1,
+                        state=VersionState.COMMITTED,
+                        config_hash=brain.config_hash,
+                        graph_hash=digest,
+                        neuron_count=graph.neuron_count,
+                        synapse_count=graph.synapse_count,
+                        metrics={},
+                        note=note,
+                        committed_at=now,
+                    )
+                )
+        except BaseException:
+            self._undo_create(name)
+            raise
+        info = self._find(name)
+        assert info is not None
+        return info
+
+    def _undo_create(self, name: str) -> None:
+        log.warning("create of brain %r failed; removing what was written", name)
+        self.graph.delete_brain(name)
+        with self.metadata.session() as session:
+            for brain in session.scalars(select(Brain).where(Brain.name == name)):
+                session.delete(brain)
+
+    def delete_brain(self, name: str) -> None:
+        """Delete a brain from both stores."""
+        with self.metadata.session() as session:
+            brain = self._committed_row(session, name)
+            brain.state = BrainState.DELETING
+        failpoint("delete.after_mark")
+        self.graph.delete_brain(name)
+        failpoint("delete.after_graph")
+        with self.metadata.session() as session:
+            for brain in session.scalars(select(Brain).where(Brain.name == name)):
+                session.delete(brain)
+
+    # -- reads ---------------------------------------------------------------------
+
+    def list_brains(self) -> list[BrainInfo]:
+        with self.metadata.session() as session:
+            rows = session.scalars(
+                select(Brain).where(Brain.state == BrainState.COMMITTED).order_by(Brain.name)
+            ).all()
+            return [_info(b) for b in rows]
+
+    def get_brain(self, name: str) -> BrainInfo:
+        info = self._find(name)
+        if info is None:
+            raise NotFound(self._unknown_brain_message(name))
+        return info
+
+    def show_brain(self, name: str) -> BrainDetails:
+        info = self.get_brain(name)
+        with self.metadata.session() as session:
+            config = dict(self._committed_row(session, name).config)
+        kinds = self.graph.arrow(
+            "MATCH (n:Neuron) WHERE n.brain = $b RETURN n.kind AS k, count(*) AS c ORDER BY k",
+            {"b": name},
+        )
+        types = self.graph.arrow(
+            "MATCH ()-[s:Synapse]->() WHERE s.brain = $b "
+            "RETURN s.synapse_type AS t, count(*) AS c ORDER BY t",
+            {"b": name},
+        )
+        return BrainDetails(
+            info=info,
+            neurons_by_kind=dict(zip(kinds["k"].to_pylist(), kinds["c"].to_pylist(), strict=True)),
+            synapses_by_type=dict(zip(types["t"].to_pylist(), types["c"].to_pylist(), strict=True)),
+            config=config,
+        )
+
+    def brain_config(self, name: str) -> MarbleConfig:
+        with self.metadata.session() as session:
+            stored = dict(self._committed_row(session, name).config)
+        return config_from_mapping(stored, source=f"brain {name!r}")
+
+    def load_graph(self, name: str) -> BrainGraph:
+        self.get_brain(name)
+        return self.graph.load_graph(name)
+
+    def stored_graph_hash(self, name: str) -> str:
+        """Hash recomputed from the graph store's contents (not the recorded value)."""
+        return graph_hash(self.load_graph(name))
+
+    def query(
+        self, cypher: str, params: dict[str, Any] | None = None, limit: int | None = None
+    ) -> QueryRows:
+        """Run a read-only exploration query against the graph."""
+        storage = self.config.storage
+        return self.graph.read_only_query(
+            cypher,
+            params,
+            row_limit=limit or storage.query_row_limit,
+            timeout_s=storage.query_timeout_s,
+        )
+
+    # -- export and import ---------------------------------------------------------
+
+    def export_brain(self, name: str, path: Path, fmt: str = "auto") -> Path:
+        """Write a brain to ``path`` (``.json`` file or Parquet directory)."""
+        info = self.get_brain(name)
+        config = self.brain_config(name)
+        graph = self.graph.load_graph(name)
+        return exchange.write_export(path, info.as_dict(), config, graph, fmt)
+
+    def import_brain(
+        self, path: Path, name: str | None = None, progress: Progress | None = None
+    ) -> BrainInfo:
+        """Create a brain from an export; its graph must hash to the recorded value."""
+        manifest, graph = exchange.read_export(path)
+        new_name = name or str(manifest["name"])
+        validate_brain_name(new_name)
+        config = config_from_mapping(manifest["config"], source=f"{path} (config)")
+        if self._find(new_name) is not None:
+            raise Conflict(f"brain {new_name!r} already exists (import with --name NEW)")
+        return self._persist_new_brain(new_name, config, graph, progress, note=f"import {path}")
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _find(self, name: str) -> BrainInfo | None:
+        with self.metadata.session() as session:
+            brain = session.scalars(
+                select(Brain).where(Brain.name == name, Brain.state == BrainState.COMMITTED)
+            ).one_or_none()
+            return None if brain is None else _info(brain)
+
+    def _committed_row(self, session: Any, name: str) -> Brain:
+        brain = session.scalars(
+            select(Brain).where(Brain.name == name, Brain.state == BrainState.COMMITTED)
+        ).one_or_none()
+        if brain is None:
+            raise NotFound(self._unknown_brain_message(name))
+        return brain
+
+    def _unknown_brain_message(self, name: str) -> str:
+        known = [b.name for b in self.list_brains()]
+        listing = ", ".join(known[:20]) if known else "none yet"
+        return f"unknown brain {name!r} (brains: {listing})"
+
+
+def _info(brain: Brain) -> BrainInfo:
+    return BrainInfo(
+        name=brain.name,
+        version=brain.current_version,
+        neuron_count=brain.neuron_count,
+        synapse_count=brain.synapse_count,
+        graph_hash=brain.graph_hash or "",
+        config_hash=brain.config_hash,
+        random_seed=brain.random_seed,
+        created_at=brain.created_at,
+    )
+
+
+def _report(progress: Progress | None, message: str) -> None:
+    log.debug(message)
+    if progress is not None:
+        progress(message)

@@ -1,0 +1,1 @@
+"""Persistence layer: the Kùzu graph store and the SQL metadata store."""

@@ -1,0 +1,63 @@
+"""Shared fixtures: a real data home (Kùzu or LadybugDB + SQLite) in a temp dir."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from marble_graph.config import MarbleConfig, config_from_mapping
+from marble_graph.data_home import DataHome
+from marble_graph.service import BrainService
+
+# Kùzu and LadybugDB register the same native types, so one process can load
+# only one of them. A test run uses the engine named here; `make test` runs the
+# tests marked `graph_engine` a second time with MARBLE_TEST_GRAPH_ENGINE=ladybug.
+GRAPH_ENGINE = os.environ.get("MARBLE_TEST_GRAPH_ENGINE", "kuzu")
+
+# A small seed: 8x6 grid, 5 inputs, 3 outputs. Counts are checked by hand in tests.
+SMALL_SEED = {
+    "width": 8,
+    "height": 6,
+    "input_neurons": 5,
+    "output_neurons": 3,
+    "input_fanout": 4,
+    "output_fanin": 6,
+    "long_range_synapses": 20,
+    "random_seed": 7,
+}
+
+
+def small_config(engine: str = GRAPH_ENGINE, **seed: object) -> MarbleConfig:
+    return config_from_mapping(
+        {
+            "seed": {**SMALL_SEED, **seed},
+            "core": {"representation_size": 4},
+            "storage": {"graph_engine": engine},
+            "logging": {"level": "WARNING"},
+        }
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "engine" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.graph_engine)
+
+
+@pytest.fixture
+def engine() -> str:
+    return GRAPH_ENGINE
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> DataHome:
+    return DataHome(tmp_path / "marble-data")
+
+
+@pytest.fixture
+def service(home: DataHome, engine: str) -> Iterator[BrainService]:
+    with BrainService(small_config(engine), home) as opened:
+        yield opened
