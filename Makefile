@@ -50,7 +50,7 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
-	$(PIP) install --quiet -e ".[dev,ladybug]"
+	$(PIP) install --quiet -e ".[dev,ladybug,postgres]"
 	@touch $@
 
 clean:

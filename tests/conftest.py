@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from marble_graph.config import MarbleConfig, config_from_mapping
 from marble_graph.data_home import DataHome
@@ -61,3 +63,29 @@ def home(tmp_path: Path) -> DataHome:
 def service(home: DataHome, engine: str) -> Iterator[BrainService]:
     with BrainService(small_config(engine), home) as opened:
         yield opened
+
+
+# Only the backends that are available: PostgreSQL joins when its URL is given.
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("MARBLE_TEST_POSTGRES_URL") else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database URL: a fresh SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'metadata.sqlite'}"
+        return
+    base_url = sa.make_url(os.environ["MARBLE_TEST_POSTGRES_URL"])
+    schema = f"marble_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base_url, poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    # search_path makes the schema the default one, so tables, alembic_version
+    # and reflection all live (and die) inside it.
+    url = base_url.update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()

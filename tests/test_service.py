@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from marble_graph.brain_graph import graph_hash
+from marble_graph.config import with_overrides
 from marble_graph.data_home import DataHome
 from marble_graph.errors import Conflict, NotFound, ValidationFailed
 from marble_graph.failpoints import CRASH_EXIT_CODE, InjectedFailure, armed
@@ -176,3 +177,17 @@ def test_crash_during_delete_is_finished_on_next_open(home: DataHome, engine: st
         assert [b.name for b in service.list_brains()] == ["keep"]
         assert service.graph.brain_names() == {"keep"}
         assert service.stored_graph_hash("keep") == service.get_brain("keep").graph_hash
+
+
+def test_brain_lifecycle_on_each_metadata_backend(
+    home: DataHome, engine: str, database_url: str, tmp_path: Path
+) -> None:
+    config = with_overrides(small_config(engine), {"storage.metadata_url": database_url})
+    with BrainService(config, home) as service:
+        created = service.create_brain("b1")
+        exported = service.export_brain("b1", tmp_path / "b1.json")
+        service.delete_brain("b1")
+        assert service.list_brains() == []
+        assert service.import_brain(exported).graph_hash == created.graph_hash
+    with BrainService(config, home) as reopened:
+        assert [b.name for b in reopened.list_brains()] == ["b1"]
