@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from alembic.config import Config
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from marble_graph.resources import migrations_dir
 from marble_graph.store.metadata import (
     ApiToken,
-    Base,
     Brain,
     BrainState,
     BrainVersion,
@@ -35,21 +31,6 @@ from marble_graph.store.metadata import (
     utcnow,
 )
 from tests.store.conftest import make_brain
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TABLES = {table.name for table in Base.metadata.sorted_tables}
-
-
-def table_names(engine: sa.Engine) -> set[str]:
-    return set(sa.inspect(engine).get_table_names())
-
-
-def alembic_config(connection: sa.Connection) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    config.attributes["connection"] = connection
-    return config
-
 
 # --- sessions and models -----------------------------------------------------------
 
