@@ -108,7 +108,8 @@ class GraphStore:
 
     def _write_owner(self) -> None:
         # Kùzu's lock error does not say who holds the file; this note does.
-        owner = {"pid": os.getpid(), "command": " ".join(sys.argv[:3])}
+        command = " ".join([Path(sys.orig_argv[0]).name, *sys.orig_argv[1:]])
+        owner = {"pid": os.getpid(), "command": command[:120]}
         (self.path.parent / _OWNER_FILE).write_text(json.dumps(owner))
 
     def _locked_message(self) -> str:
@@ -120,7 +121,7 @@ class GraphStore:
             pass
         return (
             f"graph database {self.path} is held by {holder}; only one process may open it "
-            "read-write. Stop that process, or talk to its server with --server URL."
+            "read-write. Stop that process first."
         )
 
     # -- schema migrations -------------------------------------------------------------
