@@ -12,9 +12,14 @@ PYTEST_ARGS ?=
 
 .PHONY: run test lint bench schema install install-dev clean
 
+# The demo brain: the digits preset, trained once for a short run (about a minute).
+DEMO_EPOCHS ?= 12
+
 run: $(VENV)/.installed
 	$(MARBLE) init
-	$(MARBLE) brain create demo --exist-ok
+	$(MARBLE) brain create demo --dataset digits --exist-ok --format json > /dev/null
+	$(MARBLE) train demo --dataset digits --epochs $(DEMO_EPOCHS) --if-untrained
+	$(MARBLE) brain show demo
 
 # The whole suite on Kùzu, then the graph-engine tests again on LadybugDB
 # (the two engines cannot share one process).

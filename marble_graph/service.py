@@ -21,13 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from marble_graph import exchange
+from marble_graph.blobs import BlobStore
 from marble_graph.brain_graph import BrainGraph, graph_hash
 from marble_graph.config import MarbleConfig, config_from_mapping, config_hash
 from marble_graph.data_home import DataHome
 from marble_graph.errors import Conflict, NotFound, ValidationFailed
 from marble_graph.failpoints import failpoint
+from marble_graph.reconcile import reconcile_stores
 from marble_graph.resources import graph_schema_dir
 from marble_graph.seed import seed_brain_graph
 from marble_graph.store.graph import GraphStore, QueryRows
@@ -57,6 +60,7 @@ class BrainInfo:
     config_hash: str
     random_seed: int
     created_at: datetime
+    graph_key: int = field(compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +108,7 @@ class BrainService:
         self.config = config
         self.home = home or DataHome.resolve(configured=config.storage.home)
         self.home.create_dirs()
+        self.blobs = BlobStore(self.home.blobs_dir)
         storage = config.storage
         self.metadata = MetadataStore(storage.metadata_url or self.home.metadata_url)
         self.metadata.upgrade()
@@ -132,21 +137,8 @@ class BrainService:
     # -- consistency between the stores --------------------------------------------
 
     def reconcile(self) -> list[str]:
-        """Finish or undo half-done creates and deletes; return the brains touched."""
-        with self.metadata.session() as session:
-            rows = session.scalars(select(Brain)).all()
-            committed = {b.name for b in rows if b.state == BrainState.COMMITTED}
-            unfinished = [b.name for b in rows if b.state != BrainState.COMMITTED]
-        orphans = sorted(self.graph.brain_names() - committed)
-        touched = sorted(set(unfinished) | set(orphans))
-        for name in touched:
-            log.warning("reconciling brain %r: removing an unfinished create or delete", name)
-            self.graph.delete_brain(name)
-        if unfinished:
-            with self.metadata.session() as session:
-                for brain in session.scalars(select(Brain).where(Brain.name.in_(unfinished))):
-                    session.delete(brain)
-        return touched
+        """Finish or undo half-done creates, deletes and write-backs (see reconcile.py)."""
+        return reconcile_stores(self.metadata, self.graph)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -169,6 +161,27 @@ class BrainService:
         graph = seed_brain_graph(config)
         return self._persist_new_brain(name, config, graph, progress)
 
+    def create_brain_for_dataset(
+        self,
+        name: str,
+        dataset_spec: str,
+        config: MarbleConfig | None = None,
+        exist_ok: bool = False,
+        progress: Progress | None = None,
+    ) -> BrainInfo:
+        """Create a brain from the preset of a dataset's task, sized to the dataset."""
+        from marble_graph.datasets import load_dataset
+        from marble_graph.presets import preset_config
+
+        config = config or self.config
+        dataset = load_dataset(
+            dataset_spec,
+            feature_columns=config.dataset.feature_columns,
+            target_column=config.dataset.target_column,
+        )
+        sized = preset_config(dataset.task, dataset.n_features, dataset.n_outputs, config)
+        return self.create_brain(name, sized, exist_ok=exist_ok, progress=progress)
+
     def _persist_new_brain(
         self,
         name: str,
@@ -181,7 +194,7 @@ class BrainService:
         with self.metadata.session() as session:
             if session.scalar(select(Brain.id).where(Brain.name == name)) is not None:
                 raise Conflict(f"brain {name!r} already exists")
-            graph_key = (session.scalar(select(func.max(Brain.graph_key))) or 0) + 1
+            graph_key = next_graph_key(session)
             session.add(
                 Brain(
                     name=name,
@@ -218,6 +231,7 @@ class BrainService:
                         synapse_count=graph.synapse_count,
                         metrics={},
                         note=note,
+                        graph_key=graph_key,
                         committed_at=now,
                     )
                 )
@@ -266,21 +280,8 @@ class BrainService:
         info = self.get_brain(name)
         with self.metadata.session() as session:
             config = dict(self._committed_row(session, name).config)
-        kinds = self.graph.arrow(
-            "MATCH (n:Neuron) WHERE n.brain = $b RETURN n.kind AS k, count(*) AS c ORDER BY k",
-            {"b": name},
-        )
-        types = self.graph.arrow(
-            "MATCH ()-[s:Synapse]->() WHERE s.brain = $b "
-            "RETURN s.synapse_type AS t, count(*) AS c ORDER BY t",
-            {"b": name},
-        )
-        return BrainDetails(
-            info=info,
-            neurons_by_kind=dict(zip(kinds["k"].to_pylist(), kinds["c"].to_pylist(), strict=True)),
-            synapses_by_type=dict(zip(types["t"].to_pylist(), types["c"].to_pylist(), strict=True)),
-            config=config,
-        )
+        kinds, types = self.graph.counts_by_kind_and_type(info.graph_key)
+        return BrainDetails(info=info, neurons_by_kind=kinds, synapses_by_type=types, config=config)
 
     def brain_config(self, name: str) -> MarbleConfig:
         with self.metadata.session() as session:
@@ -288,8 +289,8 @@ class BrainService:
         return config_from_mapping(stored, source=f"brain {name!r}")
 
     def load_graph(self, name: str) -> BrainGraph:
-        self.get_brain(name)
-        return self.graph.load_graph(name)
+        """The brain's current version, read from the graph store."""
+        return self.graph.load_graph(name, self.get_brain(name).graph_key)
 
     def stored_graph_hash(self, name: str) -> str:
         """Hash recomputed from the graph store's contents (not the recorded value)."""
@@ -313,7 +314,7 @@ class BrainService:
         """Write a brain to ``path`` (``.json`` file or Parquet directory)."""
         info = self.get_brain(name)
         config = self.brain_config(name)
-        graph = self.graph.load_graph(name)
+        graph = self.graph.load_graph(name, info.graph_key)
         return exchange.write_export(path, info.as_dict(), config, graph, fmt)
 
     def import_brain(
@@ -337,7 +338,7 @@ class BrainService:
             ).one_or_none()
             return None if brain is None else _info(brain)
 
-    def _committed_row(self, session: Any, name: str) -> Brain:
+    def _committed_row(self, session: Session, name: str) -> Brain:
         brain = session.scalars(
             select(Brain).where(Brain.name == name, Brain.state == BrainState.COMMITTED)
         ).one_or_none()
@@ -361,7 +362,17 @@ def _info(brain: Brain) -> BrainInfo:
         config_hash=brain.config_hash,
         random_seed=brain.random_seed,
         created_at=brain.created_at,
+        graph_key=brain.graph_key,
     )
+
+
+def next_graph_key(session: Session) -> int:
+    """A graph key no brain or version has used (keys are never reused)."""
+    used = [
+        session.scalar(select(func.max(Brain.graph_key))),
+        session.scalar(select(func.max(BrainVersion.graph_key))),
+    ]
+    return max((k or 0) for k in used) + 1
 
 
 def _report(progress: Progress | None, message: str) -> None:

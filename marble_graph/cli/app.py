@@ -18,6 +18,7 @@ from marble_graph.cli.context import (
     print_table,
     state,
 )
+from marble_graph.cli.train import infer_command, runs, train
 from marble_graph.errors import ValidationFailed
 
 app = typer.Typer(
@@ -29,6 +30,9 @@ app = typer.Typer(
 )
 app.add_typer(brain.app, name="brain")
 app.add_typer(config_cmd.app, name="config")
+app.command()(train)
+app.command("infer")(infer_command)
+app.command()(runs)
 
 
 @app.callback()

@@ -33,6 +33,14 @@ def create(
         Path | None, typer.Option("--config", "-c", help="YAML config for this brain's seed.")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Override seed.random_seed.")] = None,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            "-d",
+            help="Size the brain for this dataset and start from its task's preset.",
+        ),
+    ] = None,
     exist_ok: Annotated[
         bool, typer.Option("--exist-ok", help="Reuse the brain if it already exists.")
     ] = False,
@@ -47,9 +55,18 @@ def create(
     with cli.service() as service:
         existed = exist_ok and any(b.name == name for b in service.list_brains())
         with err_console.status(f"creating brain {name!r}") as status:
-            service.create_brain(
-                name, brain_config, exist_ok=exist_ok, progress=lambda m: status.update(m)
-            )
+            if dataset is None:
+                service.create_brain(
+                    name, brain_config, exist_ok=exist_ok, progress=lambda m: status.update(m)
+                )
+            else:
+                service.create_brain_for_dataset(
+                    name,
+                    dataset,
+                    brain_config,
+                    exist_ok=exist_ok,
+                    progress=lambda m: status.update(m),
+                )
         details = service.show_brain(name)
     if fmt == "table":
         verb = "reused existing" if existed else "created"

@@ -80,11 +80,20 @@ class SeedConfig(ConfigSection):
     output_fanin: int = Field(
         default=32, ge=1, le=100_000, description="Hidden neurons each output neuron receives from."
     )
+    # Attention already averages a neuron's messages, so after the fan-in
+    # scaling these give effective weights of order 1-3: large enough that the
+    # gate 1 - exp(-|agg|) opens and inputs reach the outputs from the start.
     weight_init_min: float = Field(
-        default=0.05, ge=0.0, le=100.0, description="Smallest initial synapse weight magnitude."
+        default=4.0,
+        ge=0.0,
+        le=100.0,
+        description="Smallest initial synapse weight magnitude, before dividing by sqrt(fan-in).",
     )
     weight_init_max: float = Field(
-        default=0.5, ge=0.0, le=100.0, description="Largest initial synapse weight magnitude."
+        default=12.0,
+        ge=0.0,
+        le=100.0,
+        description="Largest initial synapse weight magnitude, before dividing by sqrt(fan-in).",
     )
     inhibitory_fraction: float = Field(
         default=0.2, ge=0.0, le=1.0, description="Fraction of seed synapses that are inhibitory."
@@ -242,6 +251,22 @@ class LearningConfig(ConfigSection):
         le=100_000,
         description="Epochs without improvement before stopping; 0 disables.",
     )
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        default="cosine",
+        description="Learning-rate schedule over the run (before neuromodulation).",
+    )
+    input_dropout: float = Field(
+        default=0.0, ge=0.0, le=0.9, description="Share of input features dropped per step."
+    )
+    label_smoothing: float = Field(
+        default=0.0, ge=0.0, le=0.5, description="Label smoothing for cross-entropy."
+    )
+    checkpoint_every: int = Field(
+        default=0,
+        ge=0,
+        le=100_000,
+        description="Epochs between intermediate versions; 0 writes only at the end.",
+    )
 
 
 class PlasticityConfig(ConfigSection):
@@ -253,8 +278,11 @@ class PlasticityConfig(ConfigSection):
     )
     # The spec only demands > 0; the upper bound keeps a typo (an extra zero
     # or three) from silently disabling splitting.
+    # Walks raise a busy synapse's potential by tens per hundred steps (many
+    # walks per example), so the original's threshold of 10 would split most
+    # of the graph; 150 rewires only the busiest routes.
     plasticity_threshold: float = Field(
-        default=10.0, gt=0.0, le=1e6, description="Potential above which a synapse is split."
+        default=150.0, gt=0.0, le=1e6, description="Potential above which a synapse is split."
     )
     prune_threshold: float = Field(
         default=0.01,
@@ -269,16 +297,19 @@ class PlasticityConfig(ConfigSection):
         description="Only synapses with potential below this are pruned.",
     )
     shortcut_threshold: int = Field(
-        default=5,
+        default=40,
         ge=1,
         le=1_000_000,
         description="Walk pattern repeats before a shortcut is added.",
     )
     concept_threshold: int = Field(
-        default=5,
+        default=120,
         ge=1,
         le=1_000_000,
         description="Co-activations before a concept neuron is added.",
+    )
+    neurogenesis_fanout: int = Field(
+        default=4, ge=1, le=10_000, description="In- and out-synapses of each new neuron."
     )
     neurogenesis_patience: int = Field(
         default=3, ge=1, le=100_000, description="Plateaued validation epochs before neurogenesis."

@@ -176,8 +176,11 @@ def _neuron_table(
     features = np.stack([cx, cy, escape, np.ones_like(cx)], axis=1)
     projection = rng.normal(0.0, 1.0, size=(4, size))
     hidden_state = np.tanh(features @ projection)
-    terminal_state = rng.normal(0.0, 0.1, size=(n_in + n_out, size))
-    state = np.concatenate([terminal_state, hidden_state]).astype(np.float32)
+    # An input neuron's state is its embedding e_i (it starts at x_i * e_i), so it
+    # gets unit scale; output neurons start near zero and are driven by messages.
+    input_state = rng.normal(0.0, 1.0, size=(n_in, size))
+    output_state = rng.normal(0.0, 0.1, size=(n_out, size))
+    state = np.concatenate([input_state, output_state, hidden_state]).astype(np.float32)
 
     kind = np.concatenate(
         [

@@ -17,9 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,24 +26,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from marble_graph.brain_graph import BrainGraph
-from marble_graph.errors import QueryRefused, StoreError, StoreLocked
-from marble_graph.store.cypher_guard import check_read_only_query
+from marble_graph.errors import StoreError, StoreLocked
+from marble_graph.store.graph_migrations import apply_graph_migrations
+from marble_graph.store.graph_query import QueryRows, run_read_only_query
 
 log = logging.getLogger(__name__)
 
 UID_SHIFT = 32  # neuron/lobe/memory uid = (graph_key << 32) | per-brain id
 MAX_LOCAL_ID = (1 << UID_SHIFT) - 1
-_MIGRATION_FILE = re.compile(r"^(\d{4})_[a-z0-9_]+\.cypher$")
 _OWNER_FILE = "owner.json"
-
-
-@dataclass(frozen=True)
-class QueryRows:
-    """Result of a read-only exploration query."""
-
-    columns: list[str]
-    rows: list[list[Any]]
-    truncated: bool
 
 
 def _engine_module(engine: str) -> ModuleType:
@@ -126,42 +115,13 @@ class GraphStore:
 
     # -- schema migrations -------------------------------------------------------------
 
-    def applied_migrations(self) -> list[str]:
-        self._conn.execute(
-            "CREATE NODE TABLE IF NOT EXISTS SchemaMigration("
-            "name STRING, applied_at TIMESTAMP, PRIMARY KEY (name))"
-        )
-        table = self.arrow("MATCH (m:SchemaMigration) RETURN m.name AS name ORDER BY name")
-        return [str(name) for name in table.column("name").to_pylist()]
-
     def migrate(self, schema_dir: Path) -> list[str]:
-        """Apply, in order, every ``NNNN_name.cypher`` file not yet recorded; return their names.
+        """Apply the DDL files of ``schema_dir`` not yet applied; return their names."""
+        return apply_graph_migrations(self, schema_dir)
 
-        Each file runs in one transaction together with its record, so a
-        failed migration leaves the schema as it was.
-        """
-        applied = set(self.applied_migrations())
-        files = sorted(p for p in Path(schema_dir).iterdir() if _MIGRATION_FILE.match(p.name))
-        newly_applied = []
-        for file in files:
-            if file.name in applied:
-                continue
-            statements = _split_statements(file.read_text(encoding="utf-8"))
-            self._conn.execute("BEGIN TRANSACTION")
-            try:
-                for statement in statements:
-                    self._conn.execute(statement)
-                self._conn.execute(
-                    "CREATE (:SchemaMigration {name: $name, applied_at: current_timestamp()})",
-                    {"name": file.name},
-                )
-                self._conn.execute("COMMIT")
-            except RuntimeError as exc:
-                self._conn.execute("ROLLBACK")
-                raise StoreError(f"graph schema migration {file} failed: {exc}") from exc
-            log.info("applied graph schema migration %s", file.name)
-            newly_applied.append(file.name)
-        return newly_applied
+    def transaction(self) -> _Transaction:
+        """A write transaction (DDL and node writes only: see the module docstring)."""
+        return _Transaction(self._conn)
 
     # -- reads ------------------------------------------------------------------------
 
@@ -180,101 +140,100 @@ class GraphStore:
 
     def brain_names(self) -> set[str]:
         """Names of every brain with any data in the graph (complete or not)."""
-        names: set[str] = set()
-        for query in (
-            "MATCH (b:Brain) RETURN DISTINCT b.name AS name",
-            "MATCH (n:Neuron) RETURN DISTINCT n.brain AS name",
-            "MATCH (l:Lobe) RETURN DISTINCT l.brain AS name",
-            "MATCH (m:Memory) RETURN DISTINCT m.brain AS name",
-        ):
-            names.update(str(n) for n in self.arrow(query).column("name").to_pylist())
-        return names
+        return set(self.brain_node_keys()) | {brain for brain, _ in self.generations()}
 
-    def load_graph(self, brain: str) -> BrainGraph:
-        """Read one brain's graph with one bulk Arrow read per table."""
-        params = {"brain": brain}
+    def generations(self) -> set[tuple[str, int]]:
+        """Every (brain, graph_key) with rows in the store, complete or not."""
+        found: set[tuple[str, int]] = set()
+        for table in ("Neuron", "Lobe", "Memory"):
+            rows = self.arrow(
+                f"MATCH (n:{table}) RETURN DISTINCT n.brain AS brain, n.uid / $span AS key",
+                {"span": 1 << UID_SHIFT},
+            )
+            found.update(zip(rows["brain"].to_pylist(), rows["key"].to_pylist(), strict=True))
+        return found
+
+    def read_generation(self, graph_key: int) -> dict[str, pa.Table]:
+        """One bulk Arrow read per table of one brain generation, as the engine returns it."""
+        params = _key_range(graph_key)
         neurons = self.arrow(
-            "MATCH (n:Neuron) WHERE n.brain = $brain RETURN n.id AS id, n.kind AS kind, "
-            "n.neuron_type AS neuron_type, n.state AS state, n.bias AS bias, "
+            "MATCH (n:Neuron) WHERE n.uid >= $lo AND n.uid < $hi RETURN n.id AS id, "
+            "n.kind AS kind, n.neuron_type AS neuron_type, n.state AS state, n.bias AS bias, "
             "n.attention AS attention, n.energy AS energy, n.seed_cx AS seed_cx, "
             "n.seed_cy AS seed_cy, n.seed_escape AS seed_escape, n.created_step AS created_step",
             params,
         )
         synapses = self.arrow(
-            "MATCH (a:Neuron)-[s:Synapse]->(b:Neuron) WHERE s.brain = $brain "
+            "MATCH (a:Neuron)-[s:Synapse]->(b:Neuron) WHERE a.uid >= $lo AND a.uid < $hi "
             "RETURN a.id AS src, b.id AS dst, s.id AS id, s.weight AS weight, "
             "s.synapse_type AS synapse_type, s.potential AS potential, s.fatigue AS fatigue, "
             "s.visit_count AS visit_count, s.frozen AS frozen, s.created_step AS created_step",
             params,
         )
         lobes = self.arrow(
-            "MATCH (l:Lobe) WHERE l.brain = $brain "
+            "MATCH (l:Lobe) WHERE l.uid >= $lo AND l.uid < $hi "
             "RETURN l.id AS id, l.name AS name, l.attention AS attention",
             params,
         )
         memberships = self.arrow(
-            "MATCH (n:Neuron)-[m:MEMBER_OF]->(l:Lobe) WHERE m.brain = $brain "
+            "MATCH (n:Neuron)-[:MEMBER_OF]->(l:Lobe) WHERE n.uid >= $lo AND n.uid < $hi "
             "RETURN n.id AS neuron, l.id AS lobe",
             params,
         )
         memories = self.arrow(
-            "MATCH (m:Memory) WHERE m.brain = $brain RETURN m.id AS id, m.kind AS kind, "
-            "m.key AS key, m.vector AS vector, m.value AS value, m.salience AS salience, "
-            "m.created_at AS created_at",
+            "MATCH (m:Memory) WHERE m.uid >= $lo AND m.uid < $hi RETURN m.id AS id, "
+            "m.kind AS kind, m.key AS key, m.vector AS vector, m.value AS value, "
+            "m.salience AS salience, m.created_at AS created_at",
             params,
         )
-        tables = {
+        return {
             "neurons": neurons,
             "synapses": synapses,
             "lobes": lobes,
             "memberships": memberships,
             "memories": memories,
         }
-        return BrainGraph.from_tables(tables, source=f"graph store, brain {brain!r}")
+
+    def load_graph(self, brain: str, graph_key: int) -> BrainGraph:
+        """Read one brain generation, checked against the table schemas."""
+        return BrainGraph.from_tables(
+            self.read_generation(graph_key), source=f"graph store, brain {brain!r}"
+        )
+
+    def counts_by_kind_and_type(self, graph_key: int) -> tuple[dict[str, int], dict[str, int]]:
+        """Neurons by kind and synapses by type in one brain generation."""
+        params = _key_range(graph_key)
+        kinds = self.arrow(
+            "MATCH (n:Neuron) WHERE n.uid >= $lo AND n.uid < $hi "
+            "RETURN n.kind AS k, count(*) AS c ORDER BY k",
+            params,
+        )
+        types = self.arrow(
+            "MATCH (a:Neuron)-[s:Synapse]->() WHERE a.uid >= $lo AND a.uid < $hi "
+            "RETURN s.synapse_type AS t, count(*) AS c ORDER BY t",
+            params,
+        )
+        return (
+            dict(zip(kinds["k"].to_pylist(), kinds["c"].to_pylist(), strict=True)),
+            dict(zip(types["t"].to_pylist(), types["c"].to_pylist(), strict=True)),
+        )
 
     # -- writes -----------------------------------------------------------------------
 
-    def insert_graph(self, brain: str, graph_key: int, graph: BrainGraph) -> None:
-        """Bulk-copy a whole brain into the store; the Brain node is written last.
+    def insert_graph(
+        self, brain: str, graph_key: int, graph: BrainGraph, create_brain_node: bool = True
+    ) -> None:
+        """Bulk-copy a brain generation into the store; a new Brain node is written last.
 
-        Callers must treat a failure here as a half-written brain and remove it
-        with ``delete_brain`` (the service does, and reconciles after crashes).
+        Callers must treat a failure here as a half-written generation and remove
+        it with ``delete_generation`` (the service does, and reconciles after crashes).
         """
         _check_local_ids(graph)
-        prefix = graph_key << UID_SHIFT
-        self._copy("Neuron", _with_uid(graph.neurons, prefix, brain))
-        synapses = graph.synapses
-        self._copy(
-            "Synapse",
-            pa.table(
-                {
-                    "from": pc.add(synapses.column("src"), prefix),
-                    "to": pc.add(synapses.column("dst"), prefix),
-                    "brain": pa.repeat(brain, synapses.num_rows),
-                    **{
-                        name: synapses.column(name)
-                        for name in synapses.column_names
-                        if name not in ("src", "dst")
-                    },
-                }
-            ),
-        )
-        if graph.lobes.num_rows:
-            self._copy("Lobe", _with_uid(graph.lobes, prefix, brain))
-        if graph.memberships.num_rows:
-            memberships = graph.memberships
-            self._copy(
-                "MEMBER_OF",
-                pa.table(
-                    {
-                        "from": pc.add(memberships.column("neuron"), prefix),
-                        "to": pc.add(memberships.column("lobe"), prefix),
-                        "brain": pa.repeat(brain, memberships.num_rows),
-                    }
-                ),
-            )
-        if graph.memories.num_rows:
-            self._copy("Memory", _with_uid(graph.memories, prefix, brain))
+        for table, rows in store_rows(brain, graph_key, graph).items():
+            if rows.num_rows or table in ("Neuron", "Synapse"):
+                self._copy(table, rows)
+        if not create_brain_node:
+            return
         self._conn.execute(
             "CREATE (:Brain {name: $name, graph_key: $key, created_at: current_timestamp()})",
             {"name": brain, "key": graph_key},
@@ -293,6 +252,56 @@ class GraphStore:
         ):
             self._conn.execute(statement, params)
 
+    def delete_generation(self, brain: str, graph_key: int) -> None:
+        """Remove one generation of ``brain`` (an old version, or a failed write-back)."""
+        params = _key_range(graph_key)
+        for statement in (
+            "MATCH (n:Neuron)-[m:MEMBER_OF]->() WHERE n.uid >= $lo AND n.uid < $hi DELETE m",
+            "MATCH (a:Neuron)-[s:Synapse]->() WHERE a.uid >= $lo AND a.uid < $hi DELETE s",
+            "MATCH (n:Neuron) WHERE n.uid >= $lo AND n.uid < $hi DETACH DELETE n",
+            "MATCH (l:Lobe) WHERE l.uid >= $lo AND l.uid < $hi DETACH DELETE l",
+            "MATCH (m:Memory) WHERE m.uid >= $lo AND m.uid < $hi DETACH DELETE m",
+        ):
+            self._conn.execute(statement, params)
+
+    def brain_node_keys(self) -> dict[str, int]:
+        """graph_key recorded on each Brain node."""
+        rows = self.arrow("MATCH (b:Brain) RETURN b.name AS name, b.graph_key AS key")
+        return dict(zip(rows["name"].to_pylist(), rows["key"].to_pylist(), strict=True))
+
+    def set_brain_key(self, brain: str, graph_key: int) -> None:
+        """Point the Brain node at its current generation."""
+        self._conn.execute(
+            "MATCH (b:Brain {name: $name}) SET b.graph_key = $key",
+            {"name": brain, "key": graph_key},
+        )
+
+    def link_dataset_version(
+        self,
+        brain: str,
+        brain_version: int,
+        content_hash: str,
+        dataset: str,
+        version: int,
+        n_rows: int,
+    ) -> None:
+        """Record in the graph that ``brain_version`` of ``brain`` trained on a dataset version."""
+        self._conn.execute(
+            "MERGE (d:DatasetVersion {id: $id}) ON CREATE SET d.dataset = $dataset, "
+            "d.version = $version, d.content_hash = $id, d.n_rows = $rows, "
+            "d.created_at = current_timestamp()",
+            {"id": content_hash, "dataset": dataset, "version": version, "rows": n_rows},
+        )
+        self._conn.execute(
+            "MATCH (b:Brain {name: $name}), (d:DatasetVersion {id: $id}) "
+            "CREATE (b)-[:TRAINED_ON {brain_version: $bv}]->(d)",
+            {"name": brain, "id": content_hash, "bv": brain_version},
+        )
+
+    def query_as_torch_geometric(self, query: str, params: dict[str, Any] | None = None) -> Any:
+        """The engine's own conversion of a query result to PyG (for comparison benches)."""
+        return self._conn.execute(query, params or {}).get_as_torch_geometric()
+
     def _copy(self, table: str, data: pa.Table) -> None:
         try:
             self._conn.execute(f"COPY {table} FROM $data", {"data": data})
@@ -308,36 +317,45 @@ class GraphStore:
         row_limit: int = 1000,
         timeout_s: float = 30.0,
     ) -> QueryRows:
-        """Run a caller's Cypher in a read-only transaction; refuse anything else.
+        """Run a caller's Cypher in a read-only transaction; refuse anything else."""
+        return run_read_only_query(self._conn, query, params, row_limit, timeout_s)
 
-        The statement is prepared on its own, so a second statement (such as
-        ``COMMIT; CREATE ...``) cannot slip past the transaction.
-        """
-        check_read_only_query(query)
-        self._conn.set_query_timeout(int(timeout_s * 1000))
-        self._conn.execute("BEGIN TRANSACTION READ ONLY")
-        try:
-            prepared = self._conn.prepare(query)
-            if not prepared.is_success():
-                raise QueryRefused(f"query rejected: {prepared.get_error_message()}")
-            result = self._conn.execute(prepared, params or {})
-            columns = list(result.get_column_names())
-            rows: list[list[Any]] = []
-            while result.has_next() and len(rows) < row_limit:
-                rows.append(list(result.get_next()))
-            truncated = result.has_next()
-        except RuntimeError as exc:
-            message = str(exc)
-            if "read-only" in message.lower() or "read only" in message.lower():
-                raise QueryRefused(
-                    "query refused: exploration queries are read-only and this one writes "
-                    f"to the graph ({message})"
-                ) from exc
-            raise QueryRefused(f"query failed: {message}") from exc
-        finally:
-            self._conn.execute("ROLLBACK")
-            self._conn.set_query_timeout(0)
-        return QueryRows(columns=columns, rows=rows, truncated=truncated)
+
+class _Transaction:
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN TRANSACTION")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self._conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+def store_rows(brain: str, graph_key: int, graph: BrainGraph) -> dict[str, pa.Table]:
+    """The rows ``insert_graph`` copies into each table: per-brain ids become store uids."""
+    prefix = graph_key << UID_SHIFT
+
+    def endpoints(table: pa.Table, src: str, dst: str) -> dict[str, Any]:
+        return {
+            "from": pc.add(table.column(src), prefix),
+            "to": pc.add(table.column(dst), prefix),
+            "brain": pa.repeat(brain, table.num_rows),
+        }
+
+    synapses = graph.synapses
+    properties = {n: synapses.column(n) for n in synapses.column_names if n not in ("src", "dst")}
+    return {
+        "Neuron": _with_uid(graph.neurons, prefix, brain),
+        "Synapse": pa.table({**endpoints(synapses, "src", "dst"), **properties}),
+        "Lobe": _with_uid(graph.lobes, prefix, brain),
+        "MEMBER_OF": pa.table(endpoints(graph.memberships, "neuron", "lobe")),
+        "Memory": _with_uid(graph.memories, prefix, brain),
+    }
+
+
+def _key_range(graph_key: int) -> dict[str, int]:
+    return {"lo": graph_key << UID_SHIFT, "hi": (graph_key + 1) << UID_SHIFT}
 
 
 def _with_uid(table: pa.Table, prefix: int, brain: str) -> pa.Table:
@@ -361,12 +379,6 @@ def _check_local_ids(graph: BrainGraph) -> None:
                     raise StoreError(
                         f"table '{name}' column '{column}' holds ids outside 0..{MAX_LOCAL_ID}"
                     )
-
-
-def _split_statements(text: str) -> list[str]:
-    """Split a DDL file into statements, dropping ``//`` comment lines."""
-    lines = [line for line in text.splitlines() if not line.strip().startswith("//")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
 __all__ = ["UID_SHIFT", "GraphStore", "QueryRows"]

@@ -200,8 +200,8 @@ def test_wrong_type_names_the_expected_type_and_the_value(
     ("text", "expected"),
     [
         (
-            "seed:\n  weight_init_min: 0.9\n",
-            "1: seed: weight_init_min (0.9) must be <= weight_init_max (0.5)",
+            "seed:\n  weight_init_min: 12.5\n",
+            "1: seed: weight_init_min (12.5) must be <= weight_init_max (12.0)",
         ),
         ("seed:\n  x_min: 2.0\n", "1: seed: x_min (2.0) must be < x_max (1.0)"),
         ("seed:\n  y_max: -1.5\n", "1: seed: y_min (-1.5) must be < y_max (-1.5)"),
@@ -313,8 +313,8 @@ def test_with_overrides_sets_dotted_keys_and_keeps_the_rest() -> None:
         ({"seed.width.x": 1}, "<overrides>: cannot set 'seed.width.x': 'seed.width' is a value"),
         ({"seed..width": 1}, "<overrides>: 'seed..width' is not a dotted key path"),
         (
-            {"seed.weight_init_min": 0.9},
-            "<overrides>: seed: weight_init_min (0.9) must be <= weight_init_max (0.5)",
+            {"seed.weight_init_min": 12.5},
+            "<overrides>: seed: weight_init_min (12.5) must be <= weight_init_max (12.0)",
         ),
     ],
 )

@@ -14,6 +14,7 @@ from marble_graph.errors import QueryRefused
 from marble_graph.resources import graph_schema_dir
 from marble_graph.seed import seed_brain_graph
 from marble_graph.store.graph import GraphStore
+from marble_graph.store.graph_migrations import applied_graph_migrations
 from tests.conftest import small_config
 
 
@@ -27,7 +28,7 @@ def store(tmp_path: Path, engine: str) -> GraphStore:
 
 def test_migrations_apply_in_order_and_are_recorded_once(store: GraphStore) -> None:
     files = sorted(p.name for p in graph_schema_dir().glob("*.cypher"))
-    assert store.applied_migrations() == files
+    assert applied_graph_migrations(store) == files
     assert store.migrate(graph_schema_dir()) == []
 
 
@@ -51,7 +52,7 @@ def test_older_database_is_upgraded_on_open(tmp_path: Path, engine: str) -> None
 def test_insert_then_load_round_trips_bit_exact(store: GraphStore) -> None:
     graph = seed_brain_graph(small_config())
     store.insert_graph("b1", 1, graph)
-    assert graph_hash(store.load_graph("b1")) == graph_hash(graph)
+    assert graph_hash(store.load_graph("b1", 1)) == graph_hash(graph)
 
 
 def test_brains_share_the_store_without_mixing(store: GraphStore) -> None:
@@ -59,11 +60,11 @@ def test_brains_share_the_store_without_mixing(store: GraphStore) -> None:
     two = seed_brain_graph(small_config(random_seed=99, width=5))
     store.insert_graph("one", 1, one)
     store.insert_graph("two", 2, two)
-    assert graph_hash(store.load_graph("one")) == graph_hash(one)
-    assert graph_hash(store.load_graph("two")) == graph_hash(two)
+    assert graph_hash(store.load_graph("one", 1)) == graph_hash(one)
+    assert graph_hash(store.load_graph("two", 2)) == graph_hash(two)
     store.delete_brain("one")
     assert store.brain_names() == {"two"}
-    assert graph_hash(store.load_graph("two")) == graph_hash(two)
+    assert graph_hash(store.load_graph("two", 2)) == graph_hash(two)
 
 
 def test_read_only_query_returns_rows_and_marks_truncation(store: GraphStore) -> None:
@@ -90,10 +91,10 @@ def test_read_only_query_returns_rows_and_marks_truncation(store: GraphStore) ->
 )
 def test_read_only_query_refuses_writes_and_changes_nothing(store: GraphStore, query: str) -> None:
     store.insert_graph("b1", 1, seed_brain_graph(small_config()))
-    before = graph_hash(store.load_graph("b1"))
+    before = graph_hash(store.load_graph("b1", 1))
     with pytest.raises(QueryRefused):
         store.read_only_query(query)
-    assert graph_hash(store.load_graph("b1")) == before
+    assert graph_hash(store.load_graph("b1", 1)) == before
 
 
 def test_keywords_inside_strings_and_property_names_are_not_refused(store: GraphStore) -> None:

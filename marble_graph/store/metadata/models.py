@@ -218,6 +218,13 @@ class BrainVersion(Base):
     synapse_count: Mapped[int] = mapped_column(default=0)
     metrics: Mapped[dict[str, Any]] = mapped_column(default=_empty_dict)
     note: Mapped[str | None] = mapped_column(sa.String(512))
+    # Where this version's graph lives: its neurons' uids are (graph_key << 32) | id.
+    graph_key: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Content hash of the shared layer (attention, MLP, readout) in blobs/; None until trained.
+    params_blob: Mapped[str | None] = mapped_column(sa.String(64))
+    run_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("training_runs.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     committed_at: Mapped[datetime | None]
 

@@ -1,0 +1,305 @@
+"""The ``Dataset`` a brain trains on: validated arrays, a content hash, a split.
+
+A ``Dataset`` is checked once, when it is built, so everything downstream
+(tensors, learning, versioning) can rely on its shapes and dtypes and on
+every value being finite. ``check_features`` gives inference inputs the same
+guarantees with messages a caller can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+from sklearn.model_selection import train_test_split
+
+from marble_graph.errors import ValidationFailed
+
+Task = Literal["classification", "regression", "binary"]
+TASKS: tuple[str, ...] = get_args(Task)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Features and targets of one dataset, validated on construction.
+
+    Arrays are coerced to the documented dtypes and layouts (``float32``
+    features ``[n, d]``; ``int64`` class indices ``[n]`` for classification,
+    ``float32`` ``[n, k]`` otherwise) and must be finite. Treat the arrays as
+    read-only: ``content_hash`` is computed from them. They are not flagged
+    read-only because ``torch.from_numpy`` warns on such arrays.
+    """
+
+    name: str
+    task: Task
+    features: np.ndarray
+    targets: np.ndarray
+    feature_names: list[str]
+    target_names: list[str]
+    source: str = field(default="")
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValidationFailed(
+                f"dataset '{self.name}': unknown task '{self.task}' "
+                f"(expected one of {', '.join(TASKS)})"
+            )
+        features = _coerce_features(self.name, self.features)
+        targets = _coerce_targets(self.name, self.task, self.targets, len(self.target_names))
+        n_rows = features.shape[0]
+        if targets.shape[0] != n_rows:
+            raise ValidationFailed(
+                f"dataset '{self.name}': {n_rows} feature rows but {targets.shape[0]} target rows"
+            )
+        if len(self.feature_names) != features.shape[1]:
+            raise ValidationFailed(
+                f"dataset '{self.name}': {features.shape[1]} feature columns but "
+                f"{len(self.feature_names)} feature names"
+            )
+        if self.task != "classification" and len(self.target_names) != targets.shape[1]:
+            raise ValidationFailed(
+                f"dataset '{self.name}': {targets.shape[1]} target columns but "
+                f"{len(self.target_names)} target names"
+            )
+        # The dataclass is frozen to keep the identity fields fixed; the
+        # coerced arrays and copied name lists replace what the caller passed.
+        object.__setattr__(self, "features", features)
+        object.__setattr__(self, "targets", targets)
+        object.__setattr__(self, "feature_names", [str(n) for n in self.feature_names])
+        object.__setattr__(self, "target_names", [str(n) for n in self.target_names])
+
+    @property
+    def n_rows(self) -> int:
+        """Number of examples."""
+        return int(self.features.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        """Number of input features per example."""
+        return int(self.features.shape[1])
+
+    @property
+    def n_outputs(self) -> int:
+        """Output neurons needed: classes for classification, 1 for binary, k for regression."""
+        if self.task == "classification":
+            return len(self.target_names)
+        return int(self.targets.shape[1])
+
+    def content_hash(self) -> str:
+        """SHA-256 hex digest of the task, column names, features and targets.
+
+        The dataset name and source are left out on purpose: the same data
+        loaded from two paths is the same dataset version. Byte order is
+        pinned to little-endian so the hash is the same on every machine.
+        """
+        header = {
+            "task": self.task,
+            "feature_names": self.feature_names,
+            "target_names": self.target_names,
+            "features_shape": list(self.features.shape),
+            "targets_shape": list(self.targets.shape),
+            "targets_dtype": "int64" if self.task == "classification" else "float32",
+        }
+        digest = hashlib.sha256()
+        digest.update(json.dumps(header, sort_keys=True).encode("utf-8"))
+        digest.update(b"\0features\0")
+        digest.update(np.ascontiguousarray(self.features, dtype="<f4").tobytes())
+        digest.update(b"\0targets\0")
+        target_dtype = "<i8" if self.task == "classification" else "<f4"
+        digest.update(np.ascontiguousarray(self.targets, dtype=target_dtype).tobytes())
+        return digest.hexdigest()
+
+    def subset(self, rows: np.ndarray | Sequence[int]) -> Dataset:
+        """The examples at ``rows`` (integer indices or a boolean mask), same names and source."""
+        index = np.asarray(rows)
+        if index.dtype == np.bool_:
+            if index.shape != (self.n_rows,):
+                raise ValidationFailed(
+                    f"dataset '{self.name}': boolean row mask has shape {index.shape}, "
+                    f"expected ({self.n_rows},)"
+                )
+        elif index.size == 0:
+            index = index.astype(np.int64)
+        elif index.dtype.kind not in "iu" or index.ndim != 1:
+            raise ValidationFailed(
+                f"dataset '{self.name}': rows must be a 1-D array of integer indices "
+                f"or a boolean mask, got dtype {index.dtype} with shape {index.shape}"
+            )
+        elif index.min() < -self.n_rows or index.max() >= self.n_rows:
+            raise ValidationFailed(
+                f"dataset '{self.name}': row index out of range "
+                f"[{int(index.min())}, {int(index.max())}] for {self.n_rows} rows"
+            )
+        return Dataset(
+            name=self.name,
+            task=self.task,
+            features=self.features[index],
+            targets=self.targets[index],
+            feature_names=list(self.feature_names),
+            target_names=list(self.target_names),
+            source=self.source,
+        )
+
+
+def split_dataset(
+    ds: Dataset, test_fraction: float = 0.25, random_state: int = 0, stratify: bool = True
+) -> tuple[Dataset, Dataset]:
+    """Split into (train, test) with scikit-learn's ``train_test_split``.
+
+    Stratification applies only to classification and binary tasks. Rows are
+    split by index, so the result matches ``train_test_split(X, y, ...)`` on
+    the raw arrays with the same arguments (the B3 acceptance bar relies on it).
+    """
+    if not 0.0 < test_fraction < 1.0:
+        raise ValidationFailed(
+            f"test_fraction must be between 0 and 1 (exclusive), got {test_fraction}"
+        )
+    if ds.n_rows < 2:
+        raise ValidationFailed(
+            f"dataset '{ds.name}' has {ds.n_rows} rows; at least 2 are needed to split it"
+        )
+    labels: np.ndarray | None = None
+    if stratify and ds.task == "classification":
+        labels = ds.targets
+    elif stratify and ds.task == "binary":
+        labels = ds.targets[:, 0]
+    try:
+        train_rows, test_rows = train_test_split(
+            np.arange(ds.n_rows),
+            test_size=test_fraction,
+            random_state=random_state,
+            stratify=labels,
+        )
+    except ValueError as exc:
+        hint = "; set stratify to false or use more rows" if labels is not None else ""
+        raise ValidationFailed(
+            f"cannot split dataset '{ds.name}' ({ds.n_rows} rows, "
+            f"test_fraction {test_fraction}): {exc}{hint}"
+        ) from exc
+    return ds.subset(train_rows), ds.subset(test_rows)
+
+
+def check_features(features: npt.ArrayLike, expected_width: int, what: str = "input") -> np.ndarray:
+    """Coerce inference input to C-contiguous float32 ``[n, d]`` and check it.
+
+    A single example ``[d]`` becomes ``[1, d]``. Raises ``ValidationFailed``
+    naming the width mismatch, or the first row and column holding NaN or
+    infinity, or an empty input.
+    """
+    try:
+        values = np.asarray(features)
+        # float32 input (the common case for batches) is checked without a
+        # float64 round trip; anything else is widened first so an overflow
+        # can be told apart from a genuine infinity.
+        if values.dtype != np.float32:
+            values = values.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(f"{what} is not a rectangular array of numbers: {exc}") from exc
+    if values.ndim == 1:
+        values = values[None, :]
+    elif values.ndim != 2:
+        shape = "a scalar" if values.ndim == 0 else f"shape {values.shape}"
+        raise ValidationFailed(f"{what} must be one example [d] or a batch [n, d], got {shape}")
+    if values.size == 0:
+        raise ValidationFailed(f"{what} is empty")
+    if values.shape[1] != expected_width:
+        raise ValidationFailed(
+            f"{what} width mismatch: expected {expected_width} features, got {values.shape[1]}"
+        )
+    _raise_on_non_finite(
+        values, lambda row, col, fault: f"{what} row {row} contains {fault} (column {col})"
+    )
+    # Overflow is reported below with the offending value, not as a warning.
+    with np.errstate(over="ignore"):
+        result = np.ascontiguousarray(values, dtype=np.float32)
+    _raise_on_non_finite(
+        result,
+        lambda row, col, _fault: (
+            f"{what} row {row} column {col}: value {values[row, col]:g} is out of float32 range"
+        ),
+    )
+    return result
+
+
+def _first_non_finite(values: np.ndarray) -> tuple[int, int, str] | None:
+    """(row, column, "NaN" or "infinity") of the first non-finite cell of a 2-D array, or None."""
+    bad = ~np.isfinite(values)
+    # One vectorised pass finds whether anything is wrong; the index lookup
+    # below only runs on the error path.
+    if not bad.any():
+        return None
+    row, col = (int(i) for i in np.argwhere(bad)[0])
+    fault = "NaN" if np.isnan(values[row, col]) else "infinity"
+    return row, col, fault
+
+
+def _raise_on_non_finite(values: np.ndarray, message: Callable[[int, int, str], str]) -> None:
+    found = _first_non_finite(values)
+    if found is not None:
+        raise ValidationFailed(message(*found))
+
+
+def _coerce_features(name: str, features: np.ndarray) -> np.ndarray:
+    array = np.asarray(features)
+    if array.ndim != 2:
+        raise ValidationFailed(
+            f"dataset '{name}': features must be a 2-D array [rows, features], "
+            f"got shape {array.shape}"
+        )
+    if array.dtype.kind not in "biuf":
+        raise ValidationFailed(f"dataset '{name}': features must be numeric, got {array.dtype}")
+    with np.errstate(over="ignore"):  # an overflow shows up as infinity just below
+        result = np.ascontiguousarray(array, dtype=np.float32)
+    _raise_on_non_finite(
+        result,
+        lambda row, col, fault: f"dataset '{name}': feature row {row} column {col} is {fault}",
+    )
+    return result
+
+
+def _coerce_targets(name: str, task: Task, targets: np.ndarray, n_classes: int) -> np.ndarray:
+    array = np.asarray(targets)
+    if task == "classification":
+        if array.ndim != 1 or array.dtype.kind not in "iu":
+            raise ValidationFailed(
+                f"dataset '{name}': classification targets must be a 1-D array of integer "
+                f"class indices, got {array.dtype} with shape {array.shape}"
+            )
+        result = np.ascontiguousarray(array, dtype=np.int64)
+        if result.size and (result.min() < 0 or result.max() >= n_classes):
+            raise ValidationFailed(
+                f"dataset '{name}': class indices must lie in [0, {n_classes - 1}] "
+                f"({n_classes} class names), got [{int(result.min())}, {int(result.max())}]"
+            )
+        return result
+    if array.ndim == 1:
+        array = array[:, None]
+    if array.ndim != 2 or array.dtype.kind not in "biuf":
+        raise ValidationFailed(
+            f"dataset '{name}': {task} targets must be a numeric array [rows, outputs], "
+            f"got {array.dtype} with shape {array.shape}"
+        )
+    with np.errstate(over="ignore"):  # an overflow shows up as infinity just below
+        result = np.ascontiguousarray(array, dtype=np.float32)
+    _raise_on_non_finite(
+        result,
+        lambda row, col, fault: f"dataset '{name}': target row {row} column {col} is {fault}",
+    )
+    if task == "binary":
+        if result.shape[1] != 1:
+            raise ValidationFailed(
+                f"dataset '{name}': binary targets must have one column, got {result.shape[1]}"
+            )
+        invalid = np.flatnonzero((result[:, 0] != 0.0) & (result[:, 0] != 1.0))
+        if invalid.size:
+            row = int(invalid[0])
+            raise ValidationFailed(
+                f"dataset '{name}': binary targets must be 0 or 1, "
+                f"row {row} is {float(result[row, 0]):g}"
+            )
+    return result

@@ -1,0 +1,1 @@
+"""Learning: training loop, walks, plasticity, lobes, neuromodulation."""

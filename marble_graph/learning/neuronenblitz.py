@@ -1,0 +1,311 @@
+"""Neuronenblitz: "dynamic wander" random walks over synapses, as tensor ops.
+
+Every walk of a batch advances together, one depth per loop iteration; there is
+no Python loop over walks, neurons or synapses. At each depth a walk picks one
+out-edge of its current neuron with probability
+``softmax(score / wander_temperature)`` where
+``score = |w| * potential * (1 - fatigue) / (1 + visits)``, drawn with the
+Gumbel-max trick over the expanded candidate list and reduced per walk with a
+segment argmax. Walks raise potential, fatigue and visit counts of the edges
+they use (``apply_walks``), potentials and fatigue decay on an interval
+(``decay_routes``), and ``PatternCounts`` accumulates the two-step patterns and
+co-activated pairs that structural plasticity turns into shortcuts and concept
+neurons (MARBLE_MODEL.md part B3).
+
+All randomness comes from an explicit ``torch.Generator`` that must live on the
+device of the score tensor, so the same seed gives the same walks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from marble_graph.config.sections_model import NeuronenblitzConfig
+
+__all__ = [
+    "OutEdges",
+    "PatternCounts",
+    "Walks",
+    "apply_walks",
+    "decay_routes",
+    "edge_scores",
+    "sample_walks",
+]
+
+
+@dataclass(frozen=True)
+class OutEdges:
+    """Out-edges of every neuron in CSR form, built once per graph structure.
+
+    The out-edges of row ``n`` are ``edge_order[rowptr[n]:rowptr[n + 1]]``
+    (edge positions into ``edge_index``, in edge order); ``targets[e]`` is the
+    row that edge position ``e`` leads to.
+    """
+
+    rowptr: Tensor  # [N+1] int64
+    edge_order: Tensor  # [E] int64: edge positions sorted by source row (stable)
+    targets: Tensor  # [E] int64: target row of each edge position
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.rowptr.numel()) - 1
+
+    @property
+    def degree(self) -> Tensor:
+        """Out-degree of every row."""
+        return self.rowptr[1:] - self.rowptr[:-1]  # [N]
+
+    @classmethod
+    def build(cls, edge_index: Tensor, num_nodes: int) -> OutEdges:
+        """CSR of ``edge_index`` ([2, E] row positions) over ``num_nodes`` rows."""
+        source = edge_index[0]  # [E]
+        # Stable, so the out-edges of one row keep synapse-id order: same graph, same CSR.
+        edge_order = torch.argsort(source, stable=True)  # [E]
+        counts = torch.bincount(source, minlength=num_nodes)  # [N]
+        rowptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=edge_index.device)
+        rowptr[1:] = torch.cumsum(counts, dim=0)
+        return cls(rowptr=rowptr, edge_order=edge_order, targets=edge_index[1].clone())
+
+
+@dataclass(frozen=True)
+class Walks:
+    """The steps of a batch of walks, flattened: one entry per edge traversal."""
+
+    edges: Tensor  # [S] int64 edge positions, in walk-step order (by depth, then walk)
+    walk: Tensor  # [S] int64 which walk each step belongs to
+    depth: Tensor  # [S] int64 step depth (0 = first edge)
+    num_walks: int
+
+    @property
+    def num_steps(self) -> int:
+        return int(self.edges.numel())
+
+    def edge_mask(self, num_edges: int) -> Tensor:
+        """[E] bool: the union of walked edges (the sparse route of ``route_training``)."""
+        mask = torch.zeros(num_edges, dtype=torch.bool, device=self.edges.device)
+        mask[self.edges] = True
+        return mask
+
+    def edge_visits(self, num_edges: int) -> Tensor:
+        """[E] int64: how many steps of all walks used each edge."""
+        return torch.bincount(self.edges, minlength=num_edges)
+
+    def lengths(self) -> Tensor:
+        """[W] int64: number of steps each walk took."""
+        return torch.bincount(self.walk, minlength=self.num_walks)
+
+
+def edge_scores(weight: Tensor, potential: Tensor, fatigue: Tensor, visit_count: Tensor) -> Tensor:
+    """[E] walk preference ``|w| * potential * (1 - fatigue) / (1 + visits)``."""
+    # Detached: walks steer learning but are not part of the differentiable forward pass.
+    visits = visit_count.to(weight.dtype)
+    return (weight.detach().abs() * potential * (1.0 - fatigue) / (1.0 + visits)).detach()
+
+
+def sample_walks(
+    out_edges: OutEdges,
+    scores: Tensor,
+    start_rows: Tensor,
+    config: NeuronenblitzConfig,
+    generator: torch.Generator,
+) -> Walks:
+    """One walk from each entry of ``start_rows`` ([W] rows), all advancing together.
+
+    At depth ``d`` a walk whose neuron has no usable out-edge stops; otherwise it
+    takes one edge drawn from ``softmax(scores / wander_temperature)`` over the
+    neuron's out-edges, then goes on to depth ``d + 1`` with probability
+    ``continue_decay_rate ** (d + 1)``. An edge with score <= 0 (fully fatigued,
+    zero weight or zero potential) is closed: a walk never takes it, and a neuron
+    whose out-edges are all closed is a dead end.
+    """
+    device = scores.device
+    degree = out_edges.degree  # [N]
+    num_walks = int(start_rows.numel())
+    # Closed edges get -inf so that no Gumbel draw can pick them.
+    logits = torch.where(
+        scores > 0, scores / config.wander_temperature, torch.full_like(scores, -torch.inf)
+    )  # [E]
+
+    walk_ids = torch.arange(num_walks, device=device)  # [A] walks still going
+    node = start_rows.to(device=device, dtype=torch.long)  # [A] their current rows
+    step_edges: list[Tensor] = []
+    step_walks: list[Tensor] = []
+    step_depths: list[Tensor] = []
+    for depth in range(config.max_wander_depth):
+        has_out = degree[node] > 0
+        walk_ids, node = walk_ids[has_out], node[has_out]
+        if walk_ids.numel() == 0:
+            break
+        edge = _choose_out_edges(out_edges, logits, node, generator)  # [A], -1 = dead end
+        moved = edge >= 0
+        walk_ids, edge = walk_ids[moved], edge[moved]
+        step_edges.append(edge)
+        step_walks.append(walk_ids)
+        step_depths.append(torch.full_like(edge, depth))
+        node = out_edges.targets[edge]
+        # Drawn even for the last depth so the number of draws per depth never depends
+        # on max_wander_depth: a longer limit extends walks instead of reshuffling them.
+        go_on = torch.rand(
+            walk_ids.shape, generator=generator, device=device
+        ) < config.continue_decay_rate ** (depth + 1)
+        walk_ids, node = walk_ids[go_on], node[go_on]
+
+    if not step_edges:
+        empty = torch.zeros(0, dtype=torch.long, device=device)
+        return Walks(edges=empty, walk=empty.clone(), depth=empty.clone(), num_walks=num_walks)
+    return Walks(
+        edges=torch.cat(step_edges),
+        walk=torch.cat(step_walks),
+        depth=torch.cat(step_depths),
+        num_walks=num_walks,
+    )
+
+
+def _choose_out_edges(
+    out_edges: OutEdges, logits: Tensor, node: Tensor, generator: torch.Generator
+) -> Tensor:
+    """[A] one out-edge per walk by Gumbel-max over its node's out-edges; -1 if all closed.
+
+    ``node`` must only hold rows with out-degree > 0. Every walk gets its own
+    noise for every candidate, so walks that share a node choose independently.
+    """
+    device = logits.device
+    degree = out_edges.degree[node]  # [A]
+    num_active = int(node.numel())
+    num_candidates = int(degree.sum())
+    owner = torch.repeat_interleave(
+        torch.arange(num_active, device=device), degree, output_size=num_candidates
+    )  # [C] which walk each candidate belongs to
+    segment_start = torch.cumsum(degree, dim=0) - degree  # [A]
+    offset = torch.arange(num_candidates, device=device) - segment_start[owner]  # [C]
+    candidate = out_edges.edge_order[out_edges.rowptr[node][owner] + offset]  # [C] edges
+
+    uniform = torch.rand(num_candidates, generator=generator, device=device, dtype=logits.dtype)
+    # Clamp away from 0 so the double log stays finite.
+    gumbel = -torch.log(-torch.log(uniform.clamp_min(torch.finfo(logits.dtype).tiny)))  # [C]
+    value = logits[candidate] + gumbel  # [C]
+
+    best = torch.full((num_active,), -torch.inf, dtype=value.dtype, device=device)
+    best = best.scatter_reduce(0, owner, value, "amax", include_self=True)  # [A]
+    # Exact ties are vanishingly rare; the first candidate wins so the result is unique.
+    is_best = (value == best[owner]) & (value > -torch.inf)  # [C]; -inf: closed
+    position = torch.where(
+        is_best, torch.arange(num_candidates, device=device), num_candidates
+    )  # [C]
+    first = torch.full((num_active,), num_candidates, dtype=torch.long, device=device)
+    first = first.scatter_reduce(0, owner, position, "amin", include_self=True)  # [A]
+    closed = first == num_candidates
+    chosen = candidate[first.clamp_max(max(num_candidates - 1, 0))]  # [A]
+    return torch.where(closed, torch.full_like(chosen, -1), chosen)
+
+
+def apply_walks(
+    potential: Tensor,
+    fatigue: Tensor,
+    visit_count: Tensor,
+    walks: Walks,
+    config: NeuronenblitzConfig,
+) -> None:
+    """Raise potential, fatigue (capped at 1) and visit counts of walked edges, in place."""
+    visits = walks.edge_visits(int(potential.numel()))  # [E] int64
+    with torch.no_grad():
+        potential.add_(visits.to(potential.dtype), alpha=config.route_potential_increase)
+        fatigue.add_(visits.to(fatigue.dtype), alpha=config.fatigue_increase).clamp_(max=1.0)
+        visit_count.add_(visits.to(visit_count.dtype))
+
+
+def decay_routes(
+    potential: Tensor, fatigue: Tensor, step: int, config: NeuronenblitzConfig
+) -> bool:
+    """Decay potential and fatigue in place every ``route_decay_interval`` steps.
+
+    Returns whether this ``step`` decayed; step 0 never does, so a fresh run
+    starts from the stored values.
+    """
+    if step <= 0 or step % config.route_decay_interval != 0:
+        return False
+    with torch.no_grad():
+        potential.mul_(config.route_potential_decay)
+        fatigue.mul_(config.fatigue_decay)
+    return True
+
+
+@dataclass
+class PatternCounts:
+    """Running counts of walk patterns, the evidence structural plasticity acts on.
+
+    Keys are row positions packed as ``a * num_nodes + c``, so the counts belong
+    to one graph structure: reset them after rows are added or removed.
+    Shortcuts are two-step segments ``a -> b -> c`` (``a != c``) within one walk;
+    pairs are the unordered endpoints ``{a, b}`` (``a != b``) of each walked edge.
+    """
+
+    num_nodes: int
+    shortcut_keys: Tensor  # [K] int64, sorted, unique
+    shortcut_counts: Tensor  # [K] int64
+    pair_keys: Tensor  # [P] int64, sorted, unique
+    pair_counts: Tensor  # [P] int64
+
+    @classmethod
+    def empty(cls, num_nodes: int, device: torch.device | str) -> PatternCounts:
+        """No counts yet, for a graph of ``num_nodes`` rows."""
+
+        def none() -> Tensor:
+            return torch.zeros(0, dtype=torch.long, device=device)
+
+        return cls(num_nodes, none(), none(), none(), none())
+
+    def add(self, walks: Walks, edge_index: Tensor) -> None:
+        """Count the shortcuts and pairs of ``walks`` over ``edge_index`` ([2, E])."""
+        n = self.num_nodes
+        source = edge_index[0, walks.edges]  # [S]
+        target = edge_index[1, walks.edges]  # [S]
+
+        distinct = source != target
+        low = torch.minimum(source, target)[distinct]
+        high = torch.maximum(source, target)[distinct]
+        self.pair_keys, self.pair_counts = _merge_counts(
+            self.pair_keys, self.pair_counts, low * n + high
+        )
+
+        # Steps come ordered by depth, then walk; a stable sort by walk keeps depth order
+        # inside each walk, so neighbouring entries of one walk are consecutive steps.
+        order = torch.argsort(walks.walk, stable=True)  # [S]
+        walk, first_src, last_dst = walks.walk[order], source[order], target[order]
+        same_walk = walk[1:] == walk[:-1]  # [S-1]
+        a, c = first_src[:-1][same_walk], last_dst[1:][same_walk]
+        keep = a != c
+        self.shortcut_keys, self.shortcut_counts = _merge_counts(
+            self.shortcut_keys, self.shortcut_counts, a[keep] * n + c[keep]
+        )
+
+    def top_shortcuts(self, threshold: int) -> tuple[Tensor, Tensor]:
+        """(src_rows, dst_rows) of two-step patterns seen at least ``threshold`` times."""
+        return _split_keys(self.shortcut_keys[self.shortcut_counts >= threshold], self.num_nodes)
+
+    def top_pairs(self, threshold: int) -> tuple[Tensor, Tensor]:
+        """(low_rows, high_rows) of pairs co-activated at least ``threshold`` times."""
+        return _split_keys(self.pair_keys[self.pair_counts >= threshold], self.num_nodes)
+
+    def reset(self) -> None:
+        """Forget every count (after plasticity acted, or the structure changed)."""
+        device = self.shortcut_keys.device
+        fresh = PatternCounts.empty(self.num_nodes, device)
+        self.shortcut_keys, self.shortcut_counts = fresh.shortcut_keys, fresh.shortcut_counts
+        self.pair_keys, self.pair_counts = fresh.pair_keys, fresh.pair_counts
+
+
+def _merge_counts(keys: Tensor, counts: Tensor, new_keys: Tensor) -> tuple[Tensor, Tensor]:
+    """Add one count per entry of ``new_keys`` to the (keys, counts) table, vectorised."""
+    batch_keys, batch_counts = torch.unique(new_keys, return_counts=True)
+    merged, inverse = torch.unique(torch.cat([keys, batch_keys]), return_inverse=True)
+    total = torch.zeros(merged.shape, dtype=torch.long, device=merged.device)
+    total.index_add_(0, inverse, torch.cat([counts, batch_counts]))
+    return merged, total
+
+
+def _split_keys(keys: Tensor, num_nodes: int) -> tuple[Tensor, Tensor]:
+    return keys // num_nodes, keys % num_nodes

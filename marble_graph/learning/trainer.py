@@ -1,0 +1,347 @@
+"""The training loop (MARBLE_MODEL.md, B3): learn a dataset, rewire, modulate.
+
+One ``Trainer`` owns a brain's tensors on a device, the ``BrainModel`` built
+from them and its optimizer. Each step: sample Neuronenblitz walks from the
+batch's active inputs (updating potentials, fatigue and visit counts), run
+the forward pass (optionally routed through the walked edges only), take an
+optimizer step at the neuromodulated learning rate, amplify the step of weak
+lobes, and clamp weights. Every ``plasticity_interval`` steps the structure
+changes (shortcuts, concepts, splits, prunes) and the parameters and
+optimizer state follow the new shapes; neurogenesis fires when validation
+loss plateaus. Every epoch yields one metrics dict.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+from marble_graph.config import MarbleConfig
+from marble_graph.datasets import Dataset
+from marble_graph.learning import plasticity as plastic
+from marble_graph.learning.lobes import (
+    kmeans_lobes,
+    lobe_boost,
+    lobe_gradient_magnitude,
+    update_lobe_attention,
+)
+from marble_graph.learning.losses import Objective
+from marble_graph.learning.neuromodulation import Neuromodulator
+from marble_graph.learning.neuronenblitz import (
+    OutEdges,
+    PatternCounts,
+    apply_walks,
+    decay_routes,
+    edge_scores,
+    sample_walks,
+)
+from marble_graph.learning.structure import StructuralChange, compose, remap_optimizer_state
+from marble_graph.model import BrainModel
+from marble_graph.tensors import BrainTensors
+
+EpochCallback = Callable[[dict[str, Any]], None]
+StopCheck = Callable[[], bool]
+PLASTICITY_COUNTS = ("shortcut", "concept", "split", "prune", "neurogenesis")
+
+
+@dataclass
+class TrainResult:
+    status: Literal["completed", "non_finite", "cancelled"]
+    history: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` means CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    def __init__(
+        self,
+        tensors: BrainTensors,
+        config: MarbleConfig,
+        objective: Objective,
+        shared_state: dict[str, Tensor] | None = None,
+        device: torch.device | None = None,
+        step: int = 0,
+    ) -> None:
+        self.config = config
+        self.objective = objective
+        self.device = device or resolve_device(config.core.device)
+        self.tensors = tensors.to(self.device)
+        seed = config.seed.random_seed
+        self.model = BrainModel(self.tensors, config.core, seed)
+        if shared_state is not None:
+            self.model.load_shared_state(shared_state)
+        self.step = step
+        self.generator = torch.Generator().manual_seed(seed + step)  # batches, dropout (CPU)
+        self.walk_generator = torch.Generator(device=self.device).manual_seed(seed + step + 1)
+        self.optimizer = self._make_optimizer()
+        self.neuromodulator = Neuromodulator.from_config(config.neuromodulation)
+        self.out_edges = OutEdges.build(self.tensors.edge_index, self.tensors.num_neurons)
+        self.patterns = PatternCounts.empty(self.tensors.num_neurons, self.device)
+        self.validation_history: list[float] = []
+        if config.lobes.enabled and self.tensors.lobe_id.numel() == 0:
+            self._assign_lobes()
+
+    # -- public -------------------------------------------------------------------
+
+    def fit(
+        self,
+        train: Dataset,
+        validation: Dataset | None,
+        epochs: int,
+        on_epoch: EpochCallback | None = None,
+        should_stop: StopCheck | None = None,
+        first_epoch: int = 1,
+        total_epochs: int | None = None,
+    ) -> TrainResult:
+        """Train for ``epochs`` epochs; stop early on non-finite loss or ``should_stop``."""
+        features = torch.from_numpy(train.features).to(self.device)
+        targets = self.objective.targets(train, self.device)
+        total_epochs = total_epochs or epochs
+        result = TrainResult(status="completed")
+        for epoch in range(first_epoch, first_epoch + epochs):
+            started = time.perf_counter()
+            lr = self._set_learning_rate(epoch, total_epochs)
+            counts: Counter[str] = Counter()
+            loss_sum, seen, grad_norm = 0.0, 0, 0.0
+            order = torch.randperm(train.n_rows, generator=self.generator).to(self.device)
+            for batch in order.split(self.config.learning.batch_size):
+                if should_stop is not None and should_stop():
+                    result.status, result.reason = "cancelled", f"cancelled during epoch {epoch}"
+                    return result
+                loss, grad_norm = self._train_step(features[batch], targets[batch])
+                if not math.isfinite(loss):
+                    result.status = "non_finite"
+                    result.reason = f"loss became {loss} at epoch {epoch}, step {self.step}"
+                    return result
+                loss_sum += loss * len(batch)
+                seen += len(batch)
+                if self._plasticity_due():
+                    counts.update(self._restructure())
+            train_loss = loss_sum / max(seen, 1)
+            evaluation = self.evaluate(validation) if validation is not None else {}
+            if "loss" in evaluation:
+                self.validation_history.append(evaluation["loss"])
+                counts.update(self._maybe_neurogenesis())
+            self.neuromodulator.observe_epoch(train_loss, evaluation.get("loss"), grad_norm)
+            metrics: dict[str, Any] = {
+                "epoch": epoch,
+                "loss": train_loss,
+                **{f"val_{k}": v for k, v in evaluation.items()},
+                "lr": lr,
+                "lr_effective": lr * self.neuromodulator.lr_factor(),
+                **self.neuromodulator.snapshot(),
+                **{name: counts.get(name, 0) for name in PLASTICITY_COUNTS},
+                "neurons": self.tensors.num_neurons,
+                "synapses": self.tensors.num_synapses,
+                "grad_norm": grad_norm,
+                "seconds": time.perf_counter() - started,
+            }
+            result.history.append(metrics)
+            if on_epoch is not None:
+                on_epoch(metrics)
+        return result
+
+    @torch.no_grad()
+    def predict(self, features: Tensor, batch_size: int = 1024) -> Tensor:
+        """Raw outputs [B, O] (logits for classification), deterministic, side-effect free."""
+        self.model.eval()
+        outputs = [
+            self.model(chunk.to(self.device), **self._signals())
+            for chunk in features.split(batch_size)
+        ]
+        return torch.cat(outputs) if outputs else torch.empty(0, self.model.output_rows.numel())
+
+    def evaluate(self, dataset: Dataset) -> dict[str, float]:
+        outputs = self.predict(torch.from_numpy(dataset.features))
+        return self.objective.evaluate(outputs, self.objective.targets(dataset, self.device))
+
+    def result(self) -> tuple[BrainTensors, dict[str, Tensor]]:
+        """The learned brain (tensors on the CPU) and the shared-layer parameters."""
+        self.model.sync_to(self.tensors)
+        return self.tensors.to("cpu"), self.model.shared_state()
+
+    # -- one step -------------------------------------------------------------------
+
+    def _train_step(self, features: Tensor, targets: Tensor) -> tuple[float, float]:
+        learning = self.config.learning
+        self.model.train()
+        if learning.input_dropout > 0:
+            keep = torch.rand(features.shape, generator=self.generator).to(self.device)
+            features = features * (keep >= learning.input_dropout) / (1 - learning.input_dropout)
+        edge_mask = self._wander(features) if self.config.neuronenblitz.enabled else None
+        outputs = self.model(features, edge_mask, **self._signals())
+        loss = self.objective.loss(outputs, targets, learning.label_smoothing)
+        if not torch.isfinite(loss):
+            return float(loss.item()), math.nan
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        limit = learning.gradient_clip_value if learning.gradient_clip_value > 0 else math.inf
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), limit))
+        boost = self._lobe_step()
+        before = self.model.state.detach().clone() if boost is not None else None
+        frozen = self.model.frozen
+        frozen_weights = self.model.weight.detach()[frozen].clone()
+        self.optimizer.step()
+        with torch.no_grad():
+            if boost is not None and before is not None:
+                # Weak lobes learn faster: stretch their step, whatever the optimizer.
+                state = self.model.state
+                state.add_((boost - 1.0).unsqueeze(-1) * (state - before))
+            self.model.weight.clamp_(-learning.weight_limit, learning.weight_limit)
+            self.model.weight[frozen] = frozen_weights
+        self.step += 1
+        return float(loss.item()), grad_norm
+
+    def _signals(self) -> dict[str, float]:
+        return {"reward": self.neuromodulator.reward, "stress": self.neuromodulator.stress}
+
+    def _wander(self, features: Tensor) -> Tensor | None:
+        """Walk from each example's active inputs; return the walked-edge mask if routing."""
+        config = self.config.neuronenblitz
+        t = self.tensors
+        weights = features.abs().detach() + 1e-12  # [B, I]: start where the input is active
+        starts = torch.multinomial(
+            weights.cpu(), config.wanderers, replacement=True, generator=self.generator
+        ).to(self.device)
+        rows = t.input_rows[starts.flatten()]
+        scores = edge_scores(self.model.weight.detach(), t.potential, t.fatigue, t.visit_count)
+        walks = sample_walks(self.out_edges, scores, rows, config, self.walk_generator)
+        apply_walks(t.potential, t.fatigue, t.visit_count, walks, config)
+        decay_routes(t.potential, t.fatigue, self.step, config)
+        self.patterns.add(walks, t.edge_index)
+        return walks.edge_mask(t.num_synapses) if config.route_training else None
+
+    def _lobe_step(self) -> Tensor | None:
+        """Update neuron and lobe attention from gradients; return per-neuron step boost."""
+        t, lobes = self.tensors, self.config.lobes
+        grad = self.model.state.grad
+        if grad is None:
+            return None
+        ema = lobes.attention_ema
+        t.attention = t.attention * ema + grad.norm(dim=-1) * (1 - ema)
+        if not lobes.enabled or t.lobe_id.numel() == 0:
+            return None
+        magnitude = lobe_gradient_magnitude(grad, t.neuron_lobe, t.lobe_id.numel())
+        t.lobe_attention = update_lobe_attention(t.lobe_attention, magnitude, ema)
+        return lobe_boost(
+            t.lobe_attention, t.neuron_lobe, lobes.weak_lobe_quantile, lobes.lobe_lr_boost
+        )
+
+    # -- learning rate ------------------------------------------------------------------
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        learning = self.config.learning
+        params = list(self.model.parameters())
+        if learning.optimizer == "sgd":
+            return torch.optim.SGD(
+                params,
+                lr=learning.learning_rate,
+                momentum=learning.momentum,
+                weight_decay=learning.weight_decay,
+            )
+        return torch.optim.Adam(
+            params, lr=learning.learning_rate, weight_decay=learning.weight_decay
+        )
+
+    def _set_learning_rate(self, epoch: int, total_epochs: int) -> float:
+        learning = self.config.learning
+        lr = learning.learning_rate
+        if learning.lr_schedule == "cosine" and total_epochs > 1:
+            lr *= 0.5 * (1 + math.cos(math.pi * (epoch - 1) / total_epochs))
+        effective = lr * self.neuromodulator.lr_factor()
+        for group in self.optimizer.param_groups:
+            group["lr"] = effective
+        return lr
+
+    # -- structure ---------------------------------------------------------------------
+
+    def _plasticity_due(self) -> bool:
+        return (
+            self.config.plasticity.enabled
+            and self.step % self.config.plasticity.plasticity_interval == 0
+        )
+
+    def _restructure(self) -> dict[str, int]:
+        """Shortcuts and concepts first (they only append rows), then splits and prunes."""
+        config = self.config.plasticity
+        self.model.sync_to(self.tensors)
+        t = self.tensors
+        src, dst = self.patterns.top_shortcuts(config.shortcut_threshold)
+        t, change = plastic.add_shortcuts(t, src, dst, self.step)
+        a, b = self.patterns.top_pairs(config.concept_threshold)
+        t, more = plastic.add_concept_neurons(t, a, b, self.step, config.max_neurons)
+        change = compose(change, more)
+        t, more = plastic.split_synapses(t, config.plasticity_threshold, self.step)
+        change = compose(change, more)
+        t, more = plastic.prune_synapses(
+            t, config.prune_threshold, config.prune_potential_threshold
+        )
+        change = compose(change, more)
+        self._adopt(t, change)
+        return change.counts
+
+    def _maybe_neurogenesis(self) -> dict[str, int]:
+        config = self.config.plasticity
+        if not config.enabled or not plastic.validation_plateaued(
+            self.validation_history, config.neurogenesis_patience
+        ):
+            return {}
+        signals = self.neuromodulator
+        count = plastic.neurogenesis_count(
+            signals.arousal, signals.reward, config.neurogenesis_factor
+        )
+        self.model.sync_to(self.tensors)
+        t, change = plastic.neurogenesis(
+            self.tensors,
+            count,
+            config.neurogenesis_fanout,
+            self.generator,
+            self.step,
+            config.max_neurons,
+        )
+        self._adopt(t, change)
+        self.validation_history.clear()  # wait a full patience window before growing again
+        return change.counts
+
+    def _adopt(self, tensors: BrainTensors, change: StructuralChange) -> None:
+        """Swap in a new structure; parameters and optimizer state follow the new shapes."""
+        self.patterns.reset()
+        if not change.changed:
+            return
+        old = {"state": self.model.state, "bias": self.model.bias, "weight": self.model.weight}
+        self.model.restructure(tensors)
+        rows = {
+            "state": (change.kept_neurons, change.new_neurons),
+            "bias": (change.kept_neurons, change.new_neurons),
+            "weight": (change.kept_synapses, change.new_synapses),
+        }
+        for name, (kept, new_count) in rows.items():
+            remap_optimizer_state(
+                self.optimizer, old[name], getattr(self.model, name), kept, new_count
+            )
+        self.tensors = tensors
+        self.out_edges = OutEdges.build(tensors.edge_index, tensors.num_neurons)
+        self.patterns = PatternCounts.empty(tensors.num_neurons, self.device)
+
+    def _assign_lobes(self) -> None:
+        t, lobes = self.tensors, self.config.lobes
+        generator = torch.Generator(device=self.device).manual_seed(self.config.seed.random_seed)
+        assignment = kmeans_lobes(t.state, lobes.count, lobes.kmeans_iterations, generator)
+        count = int(assignment.max().item()) + 1 if assignment.numel() else 0
+        t.lobe_id = torch.arange(count, device=self.device)
+        t.lobe_names = [f"lobe-{i}" for i in range(count)]
+        t.lobe_attention = torch.zeros(count, device=self.device)
+        t.neuron_lobe = assignment

@@ -1,0 +1,152 @@
+"""``BrainModel``: a brain's learnable state plus the shared message-passing layer.
+
+Per-neuron and per-synapse parameters (``state``, ``bias``, ``weight``) are
+the brain's own and are written back to the graph store. The shared layer
+(attention, MLP, readout) is small and stored beside each version as a blob.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from marble_graph.config import CoreConfig
+from marble_graph.model.conv import MarbleConv
+from marble_graph.tensors.brain_tensors import (
+    TYPE_EXCITATORY,
+    TYPE_INHIBITORY,
+    TYPE_MODULATORY,
+    BrainTensors,
+)
+
+
+class BrainModel(nn.Module):
+    """Forward pass of B2: inputs in, one scalar per output neuron out."""
+
+    # Graph structure, registered as buffers so they follow .to(device).
+    edge_index: Tensor  # [2, E]
+    synapse_type: Tensor  # [E]
+    frozen: Tensor  # [E] bool
+    energy: Tensor  # [N]
+    input_rows: Tensor  # [I]
+    output_rows: Tensor  # [O]
+
+    def __init__(self, tensors: BrainTensors, core: CoreConfig, random_seed: int) -> None:
+        super().__init__()
+        self.core = core
+        self.state = nn.Parameter(tensors.state.detach().clone())  # [N, R]
+        self.bias = nn.Parameter(tensors.bias.detach().clone())  # [N]
+        self.weight = nn.Parameter(tensors.weight.detach().clone())  # [E]
+        self.register_buffer("edge_index", tensors.edge_index.clone())
+        self.register_buffer("synapse_type", tensors.synapse_type.clone())
+        self.register_buffer("frozen", tensors.frozen.clone())
+        self.register_buffer("energy", tensors.energy.clone())
+        self.register_buffer("input_rows", tensors.input_rows)
+        self.register_buffer("output_rows", tensors.output_rows)
+        size = tensors.representation_size
+        # The shared layer starts from the brain's seed, so the same brain gives
+        # the same untrained model in every process.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(random_seed)
+            self.conv = MarbleConv(
+                size,
+                alpha=core.message_alpha,
+                temperature=core.attention_temperature,
+                activation=core.activation,
+            )
+            # One independent linear readout per output neuron: identical
+            # readouts would start every output at the same function.
+            readout = nn.Linear(size, int(self.output_rows.numel()))
+            self.readout_weight = nn.Parameter(readout.weight.detach().clone())  # [O, R]
+            self.readout_bias = nn.Parameter(readout.bias.detach().clone())  # [O]
+        self.to(tensors.device)
+
+    # -- the brain's own parameters versus the shared layer ---------------------------
+
+    def shared_state(self) -> dict[str, Tensor]:
+        """Parameters that are not graph properties (stored as a version blob)."""
+        own = {"state", "bias", "weight"}
+        return {
+            name: value.detach().cpu().clone()
+            for name, value in self.state_dict().items()
+            if name not in own and not self._is_graph_buffer(name)
+        }
+
+    def load_shared_state(self, shared: dict[str, Tensor]) -> None:
+        current = self.state_dict()
+        missing = sorted(set(self.shared_state()) - set(shared))
+        if missing:
+            raise ValueError(f"shared parameters missing: {', '.join(missing)}")
+        for name, value in shared.items():
+            current[name] = value.to(self.state.device)
+        self.load_state_dict(current)
+
+    @staticmethod
+    def _is_graph_buffer(name: str) -> bool:
+        return name in {
+            "edge_index",
+            "synapse_type",
+            "frozen",
+            "energy",
+            "input_rows",
+            "output_rows",
+        }
+
+    def restructure(self, tensors: BrainTensors) -> None:
+        """Adopt a new graph structure: fresh parameters and buffers from ``tensors``."""
+        self.state = nn.Parameter(tensors.state.detach().clone())
+        self.bias = nn.Parameter(tensors.bias.detach().clone())
+        self.weight = nn.Parameter(tensors.weight.detach().clone())
+        self.edge_index = tensors.edge_index.clone()
+        self.synapse_type = tensors.synapse_type.clone()
+        self.frozen = tensors.frozen.clone()
+        self.energy = tensors.energy.clone()
+        self.input_rows = tensors.input_rows
+        self.output_rows = tensors.output_rows
+
+    def sync_to(self, tensors: BrainTensors) -> None:
+        """Copy learned per-neuron and per-synapse values into ``tensors``."""
+        tensors.state = self.state.detach().clone()
+        tensors.bias = self.bias.detach().clone()
+        tensors.weight = self.weight.detach().clone()
+
+    # -- forward -------------------------------------------------------------------
+
+    def effective_weight(self, reward: float = 0.0, stress: float = 0.0) -> Tensor:
+        """Synapse-type semantics: excitatory |w|, inhibitory -|w|, modulatory w(1+r-s)."""
+        weight = torch.where(self.frozen, self.weight.detach(), self.weight)  # [E]
+        magnitude = weight.abs()
+        kind = self.synapse_type
+        weight = torch.where(kind == TYPE_EXCITATORY, magnitude, weight)
+        weight = torch.where(kind == TYPE_INHIBITORY, -magnitude, weight)
+        return torch.where(kind == TYPE_MODULATORY, weight * (1.0 + reward - stress), weight)
+
+    def forward(
+        self,
+        features: Tensor,  # [B, I]
+        edge_mask: Tensor | None = None,  # [E] bool: route only these edges
+        reward: float = 0.0,
+        stress: float = 0.0,
+    ) -> Tensor:  # [B, O]
+        batch = features.shape[0]
+        num_neurons = self.state.shape[0]
+        # Input neuron i starts at x_i * e_i; every other neuron at its embedding.
+        scale = torch.ones(num_neurons, batch, device=features.device, dtype=self.state.dtype)
+        scale = scale.index_copy(0, self.input_rows, features.t().to(self.state.dtype))
+        h = scale.unsqueeze(-1) * self.state.unsqueeze(1)  # [N, B, R]
+
+        active = self.energy >= self.core.energy_threshold  # [N]
+        weight = self.effective_weight(reward, stress)
+        # A masked neuron neither sends messages nor takes part in attention.
+        keep = active[self.edge_index[0]]  # [E]
+        if edge_mask is not None:
+            keep = keep & edge_mask
+        edge_index = self.edge_index
+        if not bool(keep.all()):
+            edge_index, weight = edge_index[:, keep], weight[keep]
+        all_active = bool(active.all())
+        for _ in range(self.core.message_passing_iterations):
+            h = self.conv(h, edge_index, weight, self.bias, None if all_active else active)
+        out_state = h[self.output_rows]  # [O, B, R]
+        readout = (out_state * self.readout_weight.unsqueeze(1)).sum(dim=-1)  # [O, B]
+        return readout.t() + self.readout_bias

@@ -1,0 +1,406 @@
+"""Training runs, evaluation and inference on persisted brains (B3, B4).
+
+``train_brain`` is the whole cycle: load the brain's current version into
+tensors, register the dataset version, train with per-epoch metrics recorded
+in the metadata store, evaluate on the held-out split, and write the result
+back as a new version. A run that goes non-finite, is cancelled or is
+interrupted writes nothing (beyond checkpoints it already committed) and its
+record says why; ``resume=True`` continues the latest unfinished run from the
+brain's last committed version.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from sqlalchemy import func, select
+
+from marble_graph.datasets import Dataset, check_features, load_dataset, split_dataset
+from marble_graph.errors import NotFound, ValidationFailed
+from marble_graph.learning.losses import Objective
+from marble_graph.learning.trainer import Trainer, resolve_device
+from marble_graph.model import BrainModel
+from marble_graph.store.metadata import (
+    Brain,
+    DatasetVersion,
+    RunEpoch,
+    RunState,
+    TrainingRun,
+)
+from marble_graph.store.metadata import Dataset as DatasetRow
+from marble_graph.versions import DatasetLink, load_brain_tensors, write_back
+
+if TYPE_CHECKING:
+    from marble_graph.service import BrainService
+
+log = logging.getLogger(__name__)
+EpochCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    state: str
+    version: int | None
+    epochs: int
+    test: dict[str, float] = field(default_factory=dict)
+    baseline: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    reason: str | None = None
+
+
+@dataclass
+class Inference:
+    version: int
+    outputs: np.ndarray  # [B, O] raw outputs (logits for classification)
+    labels: np.ndarray | None  # [B] predicted class, for classification and binary brains
+    probabilities: np.ndarray | None
+
+
+def train_brain(
+    service: BrainService,
+    name: str,
+    dataset_spec: str,
+    *,
+    epochs: int | None = None,
+    device: str | None = None,
+    resume: bool = False,
+    on_epoch: EpochCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RunSummary:
+    """Train ``name`` on a dataset and write the result back as a new version."""
+    target = resolve_device(device or service.config.core.device)
+    loaded = load_brain_tensors(service, name, target)
+    config = loaded.config
+    dataset = _load_for_brain(dataset_spec, config, loaded.tensors)
+    objective = Objective.for_task(dataset.task, config.learning.loss)
+    planned, first_epoch, resumed_from = epochs or config.learning.epochs, 1, None
+    if resume:
+        previous = _latest_unfinished_run(service, name)
+        planned = int(previous.summary.get("epochs_planned", planned))
+        first_epoch = int(previous.summary.get("epochs_committed", 0)) + 1
+        resumed_from = previous.id
+        if first_epoch > planned:
+            raise ValidationFailed(
+                f"run {previous.id} of brain {name!r} has nothing left to resume"
+            )
+    train, test = split_dataset(
+        dataset,
+        config.dataset.test_fraction,
+        config.dataset.split_random_state,
+        config.dataset.stratify,
+    )
+    fit_split, validation = _validation_split(train, config.learning.validation_fraction, config)
+    link = register_dataset(service, dataset)
+    run_id = _start_run(service, name, loaded.info.version, link, config, planned, resumed_from)
+
+    trainer = Trainer(
+        loaded.tensors,
+        config,
+        objective,
+        loaded.shared_state,
+        target,
+        step=int(loaded.metrics.get("step", 0)),
+    )
+    base_version, history = loaded.info.version, []
+    every = config.learning.checkpoint_every
+    try:
+        epoch = first_epoch
+        while epoch <= planned:
+            chunk = min(every, planned - epoch + 1) if every else planned - epoch + 1
+
+            def record(metrics: dict[str, Any]) -> None:
+                _record_epoch(service, run_id, metrics)
+                if on_epoch is not None:
+                    on_epoch(metrics)
+
+            result = trainer.fit(fit_split, validation, chunk, record, should_stop, epoch, planned)
+            history.extend(result.history)
+            if result.status != "completed":
+                state = RunState.FAILED if result.status == "non_finite" else RunState.CANCELLED
+                _finish_run(service, run_id, state, error=result.reason)
+                return RunSummary(
+                    run_id, state.value, None, len(history), history=history, reason=result.reason
+                )
+            epoch += chunk
+            test_metrics = trainer.evaluate(test)
+            tensors, shared = trainer.result()
+            metrics = {
+                "step": trainer.step,
+                "task": dataset.task,
+                "test": test_metrics,
+                "epoch": epoch - 1,
+                "neuromodulation": trainer.neuromodulator.snapshot(),
+                "last_epoch": result.history[-1] if result.history else {},
+            }
+            info = write_back(
+                service,
+                name,
+                tensors,
+                shared,
+                base_version=base_version,
+                metrics=metrics,
+                run_id=run_id,
+                dataset=link,
+                note=f"run {run_id}, epoch {epoch - 1} of {planned}",
+            )
+            base_version = info.version
+            _update_run_summary(service, run_id, {"epochs_committed": epoch - 1})
+    except KeyboardInterrupt:
+        _finish_run(service, run_id, RunState.INTERRUPTED, error="interrupted (Ctrl-C)")
+        raise
+    except BaseException as exc:
+        _finish_run(service, run_id, RunState.FAILED, error=f"{type(exc).__name__}: {exc}")
+        raise
+    baseline = _baseline(train, test, objective)
+    _finish_run(
+        service,
+        run_id,
+        RunState.COMPLETED,
+        result_version=base_version,
+        summary={"test": test_metrics, "baseline": baseline},
+    )
+    return RunSummary(
+        run_id,
+        RunState.COMPLETED.value,
+        base_version,
+        len(history),
+        test=test_metrics,
+        baseline=baseline,
+        history=history,
+    )
+
+
+def infer(
+    service: BrainService, name: str, features: np.ndarray, device: str | None = None
+) -> Inference:
+    """Outputs of the brain's current version; deterministic and changes nothing."""
+    target = resolve_device(device or "cpu")
+    loaded = load_brain_tensors(service, name, target)
+    width = int(loaded.tensors.input_rows.numel())
+    batch = torch.from_numpy(check_features(features, width)).to(target)
+    model = BrainModel(loaded.tensors, loaded.config.core, loaded.config.seed.random_seed)
+    if loaded.shared_state is not None:
+        model.load_shared_state(loaded.shared_state)
+    signals = loaded.metrics.get("neuromodulation", {})
+    model.eval()
+    with torch.no_grad():
+        outputs = torch.cat(
+            [
+                model(
+                    chunk,
+                    reward=float(signals.get("reward", 0.0)),
+                    stress=float(signals.get("stress", 0.0)),
+                )
+                for chunk in batch.split(1024)
+            ]
+        )
+    task = loaded.metrics.get("task")
+    extra = Objective.for_task(task).predictions(outputs) if task else {}
+    return Inference(
+        version=loaded.info.version,
+        outputs=outputs.cpu().numpy(),
+        labels=extra["label"].cpu().numpy() if "label" in extra else None,
+        probabilities=extra["probabilities"].cpu().numpy() if "probabilities" in extra else None,
+    )
+
+
+def register_dataset(service: BrainService, dataset: Dataset) -> DatasetLink:
+    """The SQL dataset version for this content (created once; the data goes to blobs/)."""
+    digest = dataset.content_hash()
+    with service.metadata.session() as session:
+        row = session.scalars(
+            select(DatasetRow).where(DatasetRow.name == dataset.name)
+        ).one_or_none()
+        if row is None:
+            row = DatasetRow(name=dataset.name[:128], description=dataset.source)
+            session.add(row)
+            session.flush()
+        version = session.scalars(
+            select(DatasetVersion).where(
+                DatasetVersion.dataset_id == row.id, DatasetVersion.content_hash == digest
+            )
+        ).one_or_none()
+        if version is None:
+            blob = service.blobs.put_arrays(
+                {"features": dataset.features, "targets": dataset.targets}
+            )
+            number = (
+                session.scalar(
+                    select(func.max(DatasetVersion.version)).where(
+                        DatasetVersion.dataset_id == row.id
+                    )
+                )
+                or 0
+            ) + 1
+            version = DatasetVersion(
+                dataset_id=row.id,
+                version=number,
+                content_hash=digest,
+                n_rows=dataset.n_rows,
+                n_features=dataset.n_features,
+                columns=[{"name": n, "role": "feature"} for n in dataset.feature_names]
+                + [{"name": n, "role": "target"} for n in dataset.target_names],
+                blob_path=str(service.blobs.path(blob, ".npz")),
+            )
+            session.add(version)
+            session.flush()
+        return DatasetLink(version.id, digest, dataset.name, version.version, dataset.n_rows)
+
+
+def list_runs(service: BrainService, name: str, state: str | None = None) -> list[dict[str, Any]]:
+    """A brain's training runs, oldest first (optionally only those in ``state``)."""
+    service.get_brain(name)
+    query = select(TrainingRun).join(Brain).where(Brain.name == name).order_by(TrainingRun.id)
+    if state is not None:
+        query = query.where(TrainingRun.state == RunState(state))
+    with service.metadata.session() as session:
+        runs = session.scalars(query).all()
+        return [
+            {
+                "run": r.id,
+                "state": r.state.value,
+                "base_version": r.base_version,
+                "result_version": r.result_version,
+                "epochs": len(r.epochs),
+                "test": r.summary.get("test", {}),
+                "error": r.error,
+                "started": r.started_at,
+                "finished": r.finished_at,
+            }
+            for r in runs
+        ]
+
+
+def run_epochs(service: BrainService, run_id: int) -> list[dict[str, Any]]:
+    with service.metadata.session() as session:
+        rows = session.scalars(
+            select(RunEpoch).where(RunEpoch.run_id == run_id).order_by(RunEpoch.epoch)
+        ).all()
+        return [dict(r.metrics) for r in rows]
+
+
+# -- helpers --------------------------------------------------------------------------
+
+
+def _load_for_brain(spec: str, config: Any, tensors: Any) -> Dataset:
+    dataset = load_dataset(
+        spec,
+        feature_columns=config.dataset.feature_columns,
+        target_column=config.dataset.target_column,
+        random_seed=config.seed.random_seed,
+    )
+    inputs, outputs = int(tensors.input_rows.numel()), int(tensors.output_rows.numel())
+    if dataset.n_features != inputs:
+        raise ValidationFailed(
+            f"input width mismatch: the brain has {inputs} input neurons, "
+            f"dataset {dataset.name!r} has {dataset.n_features} features"
+        )
+    if dataset.n_outputs != outputs:
+        raise ValidationFailed(
+            f"output width mismatch: the brain has {outputs} output neurons, "
+            f"dataset {dataset.name!r} needs {dataset.n_outputs}"
+        )
+    return dataset
+
+
+def _validation_split(
+    train: Dataset, fraction: float, config: Any
+) -> tuple[Dataset, Dataset | None]:
+    if fraction <= 0 or train.n_rows < 10:
+        return train, None
+    return split_dataset(
+        train, fraction, config.dataset.split_random_state, config.dataset.stratify
+    )
+
+
+def _baseline(train: Dataset, test: Dataset, objective: Objective) -> dict[str, float]:
+    """The trivial predictor's score: majority class, or the training mean."""
+    if objective.task == "regression":
+        mean = train.targets.mean(axis=0, keepdims=True)
+        return {"mse": float(((test.targets - mean) ** 2).mean())}
+    if objective.task == "classification":
+        majority = np.bincount(train.targets).argmax()
+        return {"accuracy": float((test.targets == majority).mean())}
+    majority_bit = float(train.targets.mean() >= 0.5)
+    return {"accuracy": float((test.targets == majority_bit).mean())}
+
+
+def _latest_unfinished_run(service: BrainService, name: str) -> TrainingRun:
+    with service.metadata.session() as session:
+        run = session.scalars(
+            select(TrainingRun)
+            .join(Brain)
+            .where(Brain.name == name)
+            .where(
+                TrainingRun.state.in_([RunState.INTERRUPTED, RunState.CANCELLED, RunState.RUNNING])
+            )
+            .order_by(TrainingRun.id.desc())
+        ).first()
+        if run is None:
+            raise NotFound(f"brain {name!r} has no interrupted run to resume")
+        run.state = RunState.INTERRUPTED
+        return run
+
+
+def _start_run(service, name, base_version, link, config, planned, resumed_from) -> int:  # type: ignore[no-untyped-def]
+    from marble_graph.config import config_hash
+
+    with service.metadata.session() as session:
+        brain = session.scalars(select(Brain).where(Brain.name == name)).one()
+        run = TrainingRun(
+            brain_id=brain.id,
+            state=RunState.RUNNING,
+            base_version=base_version,
+            dataset_version_id=link.dataset_version_id,
+            config=config.model_dump(mode="json"),
+            config_hash=config_hash(config),
+            summary={
+                "epochs_planned": planned,
+                "epochs_committed": 0,
+                "resumed_from": resumed_from,
+            },
+            started_at=datetime.now(UTC),
+        )
+        session.add(run)
+        session.flush()
+        return int(run.id)
+
+
+def _record_epoch(service: BrainService, run_id: int, metrics: dict[str, Any]) -> None:
+    with service.metadata.session() as session:
+        session.add(RunEpoch(run_id=run_id, epoch=int(metrics["epoch"]), metrics=metrics))
+
+
+def _update_run_summary(service: BrainService, run_id: int, updates: dict[str, Any]) -> None:
+    with service.metadata.session() as session:
+        run = session.get(TrainingRun, run_id)
+        assert run is not None
+        run.summary = {**run.summary, **updates}
+
+
+def _finish_run(
+    service: BrainService,
+    run_id: int,
+    state: RunState,
+    *,
+    error: str | None = None,
+    result_version: int | None = None,
+    summary: dict[str, Any] | None = None,
+) -> None:
+    with service.metadata.session() as session:
+        run = session.get(TrainingRun, run_id)
+        assert run is not None
+        run.state = state
+        run.error = error
+        run.finished_at = datetime.now(UTC)
+        if result_version is not None:
+            run.result_version = result_version
+        if summary:
+            run.summary = {**run.summary, **summary}

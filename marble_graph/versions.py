@@ -1,0 +1,176 @@
+"""Loading a brain version into tensors, and writing a new version back (B4).
+
+Write-back is copy-on-write: the new version's graph is bulk-copied under a
+fresh ``graph_key`` next to the current one, then one metadata transaction
+commits the version and points the brain at the new key. Until that commit
+every reader sees the previous version; after it, the new one. The superseded
+generation is deleted afterwards (or by the next ``reconcile`` after a
+crash). Rewriting every row is what makes this fast: Kùzu copies a million
+synapses in about a second but needs several to update or delete them in
+place (bench/io_roundtrip.py measures both).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import torch
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from torch import Tensor
+
+from marble_graph.brain_graph import graph_hash
+from marble_graph.config import MarbleConfig
+from marble_graph.errors import Conflict, StoreError
+from marble_graph.failpoints import failpoint
+from marble_graph.store.metadata import Brain, BrainState, BrainVersion, VersionState
+from marble_graph.tensors import BrainTensors
+
+if TYPE_CHECKING:
+    from marble_graph.service import BrainInfo, BrainService
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedBrain:
+    """A brain's current version as tensors, with what training needs to continue it."""
+
+    info: BrainInfo
+    config: MarbleConfig
+    tensors: BrainTensors
+    shared_state: dict[str, Tensor] | None  # None until the brain has been trained
+    metrics: dict[str, Any]  # the version's recorded metrics (step, signals, task...)
+
+
+@dataclass(frozen=True)
+class DatasetLink:
+    """The dataset version a write-back trained on, for the graph's TRAINED_ON edge."""
+
+    dataset_version_id: int
+    content_hash: str
+    dataset: str
+    version: int
+    n_rows: int
+
+
+def load_brain_tensors(
+    service: BrainService, name: str, device: torch.device | str = "cpu"
+) -> LoadedBrain:
+    """Read the current version with one bulk read per table and place it on ``device``."""
+    info = service.get_brain(name)
+    graph = service.graph.load_graph(name, info.graph_key)
+    with service.metadata.session() as session:
+        version = session.scalars(
+            select(BrainVersion)
+            .join(Brain)
+            .where(Brain.name == name, BrainVersion.version == info.version)
+        ).one()
+        params_blob, metrics = version.params_blob, dict(version.metrics)
+    shared = service.blobs.get_tensors(params_blob) if params_blob else None
+    return LoadedBrain(
+        info=info,
+        config=service.brain_config(name),
+        tensors=BrainTensors.from_graph(graph, device),
+        shared_state=shared,
+        metrics=metrics,
+    )
+
+
+def write_back(
+    service: BrainService,
+    name: str,
+    tensors: BrainTensors,
+    shared_state: dict[str, Tensor],
+    *,
+    base_version: int,
+    metrics: dict[str, Any],
+    note: str,
+    run_id: int | None = None,
+    dataset: DatasetLink | None = None,
+    collect_garbage: bool = True,
+) -> BrainInfo:
+    """Persist ``tensors`` as version ``base_version + 1``; return the brain's new record.
+
+    Raises Conflict when the brain moved past ``base_version`` meanwhile, so
+    two writers never overwrite each other's version.
+    """
+    from marble_graph.service import next_graph_key
+
+    graph = tensors.to_graph()
+    digest = graph_hash(graph)
+    params_blob = service.blobs.put_tensors(shared_state)
+    with service.metadata.session() as session:
+        brain = _brain_row(session, name)
+        if brain.current_version != base_version:
+            raise Conflict(
+                f"brain {name!r} is at version {brain.current_version}, not {base_version}: "
+                "it changed while this run trained; nothing was written"
+            )
+        old_key, new_key = brain.graph_key, next_graph_key(session)
+        version = BrainVersion(
+            brain_id=brain.id,
+            version=base_version + 1,
+            state=VersionState.PENDING,
+            parent_version=base_version,
+            dataset_version_id=dataset.dataset_version_id if dataset else None,
+            config_hash=brain.config_hash,
+            graph_hash=digest,
+            neuron_count=graph.neuron_count,
+            synapse_count=graph.synapse_count,
+            metrics=metrics,
+            note=note[:512],
+            graph_key=new_key,
+            params_blob=params_blob,
+            run_id=run_id,
+        )
+        session.add(version)
+    try:
+        failpoint("writeback.before_graph")
+        service.graph.insert_graph(name, new_key, graph, create_brain_node=False)
+        failpoint("writeback.after_graph")
+        with service.metadata.session() as session:
+            brain = _brain_row(session, name)
+            row = session.get(BrainVersion, version.id)
+            assert row is not None
+            row.state = VersionState.COMMITTED
+            row.committed_at = datetime.now(UTC)
+            brain.graph_key = new_key
+            brain.current_version = base_version + 1
+            brain.graph_hash = digest
+            brain.neuron_count = graph.neuron_count
+            brain.synapse_count = graph.synapse_count
+    except BaseException:
+        log.warning("write-back of brain %r failed; removing the new generation", name)
+        service.graph.delete_generation(name, new_key)
+        with service.metadata.session() as session:
+            row = session.get(BrainVersion, version.id)
+            if row is not None and row.state != VersionState.COMMITTED:
+                session.delete(row)
+        raise
+    failpoint("writeback.after_commit")
+    service.graph.set_brain_key(name, new_key)
+    if dataset is not None:
+        service.graph.link_dataset_version(
+            name,
+            base_version + 1,
+            dataset.content_hash,
+            dataset.dataset,
+            dataset.version,
+            dataset.n_rows,
+        )
+    if collect_garbage:
+        service.graph.delete_generation(name, old_key)
+    return service.get_brain(name)
+
+
+def _brain_row(session: Session, name: str) -> Brain:
+    brain = session.scalars(
+        select(Brain).where(Brain.name == name, Brain.state == BrainState.COMMITTED)
+    ).one_or_none()
+    if brain is None:
+        raise StoreError(f"brain {name!r} disappeared during write-back")
+    return brain

@@ -1,0 +1,468 @@
+"""Datasets: built-in sets, CSV / JSON Lines files, hashing, splitting, input checks."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.model_selection import train_test_split
+
+import marble_graph.datasets as datasets_pkg
+from marble_graph.datasets import (
+    BUILTIN_DATASETS,
+    Dataset,
+    check_features,
+    load_dataset,
+    split_dataset,
+)
+from marble_graph.datasets.builtin import standardise
+from marble_graph.errors import ValidationFailed
+
+
+def write(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def tiny_dataset(**overrides: object) -> Dataset:
+    fields: dict[str, object] = {
+        "name": "tiny",
+        "task": "regression",
+        "features": np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]),
+        "targets": np.array([1.0, 2.0, 3.0]),
+        "feature_names": ["a", "b"],
+        "target_names": ["y"],
+        "source": "hand-made",
+    }
+    fields.update(overrides)
+    return Dataset(**fields)  # type: ignore[arg-type]
+
+
+# --- public surface ------------------------------------------------------------
+
+
+def test_all_lists_exactly_the_public_names() -> None:
+    public = {
+        name
+        for name, value in vars(datasets_pkg).items()
+        if not name.startswith("_") and not isinstance(value, type(datasets_pkg))
+    }
+    assert set(datasets_pkg.__all__) == public
+    assert BUILTIN_DATASETS == ("digits", "sine", "wine", "breast_cancer", "diabetes")
+
+
+# --- built-in datasets ------------------------------------------------------------
+
+
+def test_digits_has_1797_images_of_64_pixels_scaled_to_unit_range() -> None:
+    ds = load_dataset("digits")
+    assert ds.name == "digits"
+    assert ds.task == "classification"
+    assert ds.features.shape == (1797, 64)
+    assert ds.features.dtype == np.float32 and ds.features.flags.c_contiguous
+    assert ds.targets.shape == (1797,) and ds.targets.dtype == np.int64
+    assert ds.features.min() == 0.0 and ds.features.max() == 1.0
+    assert ds.n_outputs == 10 and ds.target_names == [str(d) for d in range(10)]
+    assert set(np.unique(ds.targets)) == set(range(10))
+    assert ds.feature_names[0] == "pixel_0_0" and ds.feature_names[-1] == "pixel_7_7"
+    assert "scikit-learn digits" in ds.source
+
+
+def test_digits_stratified_split_is_1347_by_450_with_class_proportions_kept() -> None:
+    ds = load_dataset("digits")
+    train, test = split_dataset(ds, test_fraction=0.25, random_state=0, stratify=True)
+    assert (train.n_rows, test.n_rows) == (1347, 450)
+    overall = np.bincount(ds.targets, minlength=10) / ds.n_rows
+    for part in (train, test):
+        share = np.bincount(part.targets, minlength=10) / part.n_rows
+        np.testing.assert_allclose(share, overall, atol=0.005)
+
+
+def test_split_matches_train_test_split_on_the_raw_arrays() -> None:
+    # The acceptance bar compares against an MLP trained on exactly this split.
+    ds = load_dataset("digits")
+    train, test = split_dataset(ds, test_fraction=0.25, random_state=0)
+    x_train, x_test, y_train, y_test = train_test_split(
+        ds.features, ds.targets, test_size=0.25, random_state=0, stratify=ds.targets
+    )
+    np.testing.assert_array_equal(train.features, x_train)
+    np.testing.assert_array_equal(train.targets, y_train)
+    np.testing.assert_array_equal(test.features, x_test)
+    np.testing.assert_array_equal(test.targets, y_test)
+    assert train.target_names == ds.target_names
+
+
+def test_sine_is_deterministic_finite_and_exactly_sin_of_x() -> None:
+    first, second = load_dataset("sine"), load_dataset("sine")
+    assert first.features.shape == (1000, 1) and first.targets.shape == (1000, 1)
+    assert first.task == "regression" and first.n_outputs == 1
+    assert first.feature_names == ["x"] and first.target_names == ["sin_x"]
+    np.testing.assert_array_equal(first.features, second.features)
+    assert np.isfinite(first.features).all() and np.isfinite(first.targets).all()
+    assert np.abs(first.features).max() <= np.pi
+    expected = np.sin(first.features[:, 0].astype(np.float64)).astype(np.float32)
+    np.testing.assert_array_equal(first.targets[:, 0], expected)
+
+
+def test_sine_seed_changes_the_draw() -> None:
+    assert load_dataset("sine", random_seed=1).content_hash() != load_dataset("sine").content_hash()
+
+
+def test_wine_and_breast_cancer_are_standardised_with_the_right_targets() -> None:
+    wine = load_dataset("wine")
+    assert wine.task == "classification" and wine.n_outputs == 3
+    cancer = load_dataset("breast_cancer")
+    assert cancer.task == "binary" and cancer.n_outputs == 1
+    assert cancer.targets.shape == (569, 1) and cancer.targets.dtype == np.float32
+    assert set(np.unique(cancer.targets)) == {0.0, 1.0}
+    for ds in (wine, cancer):
+        np.testing.assert_allclose(ds.features.mean(axis=0), 0.0, atol=1e-5)
+        np.testing.assert_allclose(ds.features.std(axis=0), 1.0, atol=1e-4)
+
+
+def test_diabetes_target_is_standardised_and_the_scale_recorded() -> None:
+    ds = load_dataset("diabetes")
+    assert ds.task == "regression" and ds.targets.shape == (442, 1)
+    assert abs(float(ds.targets.mean())) < 1e-5
+    assert abs(float(ds.targets.std()) - 1.0) < 1e-4
+    assert "target standardised (original mean 152.133" in ds.source
+
+
+def test_standardise_leaves_constant_columns_at_zero() -> None:
+    data = np.array([[0.1, 1.0], [0.1, 2.0], [0.1, 3.0]])
+    scaled, _mean, _std = standardise(data)
+    assert (scaled[:, 0] == 0.0).all()
+    np.testing.assert_allclose(scaled[:, 1], [-1.2247449, 0.0, 1.2247449], atol=1e-6)
+
+
+def test_builtin_feature_columns_keep_only_those_pixels() -> None:
+    ds = load_dataset("digits", feature_columns=["pixel_3_4", "pixel_0_1"])
+    full = load_dataset("digits")
+    assert ds.feature_names == ["pixel_3_4", "pixel_0_1"]
+    np.testing.assert_array_equal(ds.features[:, 0], full.features[:, 3 * 8 + 4])
+
+
+def test_builtin_refuses_a_task_or_target_it_does_not_have() -> None:
+    with pytest.raises(ValidationFailed, match="'digits' is a classification dataset"):
+        load_dataset("digits", task="regression")
+    with pytest.raises(ValidationFailed, match="target column must be 'sin_x'"):
+        load_dataset("sine", target_column="y")
+    with pytest.raises(ValidationFailed, match="digits: unknown column 'nope'"):
+        load_dataset("digits", feature_columns=["nope"])
+
+
+# --- Dataset, hashing, subsets, splits ---------------------------------------------
+
+
+def test_content_hash_is_stable_and_changes_with_one_value() -> None:
+    ds = tiny_dataset()
+    assert ds.content_hash() == tiny_dataset().content_hash()
+    assert len(ds.content_hash()) == 64
+    # Same data under another name or source is the same content.
+    assert tiny_dataset(name="other", source="elsewhere").content_hash() == ds.content_hash()
+    changed = ds.features.copy()
+    changed[2, 1] = 5.0001
+    assert tiny_dataset(features=changed).content_hash() != ds.content_hash()
+    assert tiny_dataset(targets=np.array([1.0, 2.0, 3.5])).content_hash() != ds.content_hash()
+    assert tiny_dataset(feature_names=["a", "c"]).content_hash() != ds.content_hash()
+
+
+def test_dataset_coerces_dtypes_and_reports_outputs() -> None:
+    ds = tiny_dataset()
+    assert ds.features.dtype == np.float32 and ds.targets.shape == (3, 1)
+    assert (ds.n_rows, ds.n_features, ds.n_outputs) == (3, 2, 1)
+
+
+def test_dataset_refuses_nan_and_out_of_range_classes() -> None:
+    with pytest.raises(ValidationFailed, match="feature row 1 column 0 is NaN"):
+        tiny_dataset(features=np.array([[0.0, 1.0], [np.nan, 3.0], [4.0, 5.0]]))
+    with pytest.raises(ValidationFailed, match=r"class indices must lie in \[0, 1\]"):
+        tiny_dataset(task="classification", targets=np.array([0, 1, 2]), target_names=["a", "b"])
+    with pytest.raises(ValidationFailed, match="binary targets must be 0 or 1, row 1 is 2"):
+        tiny_dataset(task="binary")
+
+
+def test_subset_keeps_names_and_picks_rows() -> None:
+    ds = tiny_dataset()
+    part = ds.subset(np.array([2, 0]))
+    np.testing.assert_array_equal(part.features, [[4.0, 5.0], [0.0, 1.0]])
+    assert part.feature_names == ds.feature_names and part.source == ds.source
+    with pytest.raises(ValidationFailed, match="row index out of range"):
+        ds.subset(np.array([3]))
+
+
+def test_split_refuses_bad_fractions_and_unsplittable_classes() -> None:
+    with pytest.raises(ValidationFailed, match="test_fraction must be between 0 and 1"):
+        split_dataset(tiny_dataset(), test_fraction=1.0)
+    lonely = tiny_dataset(
+        task="classification", targets=np.array([0, 0, 1]), target_names=["a", "b"]
+    )
+    with pytest.raises(ValidationFailed, match=r"cannot split dataset 'tiny'.*stratify to false"):
+        split_dataset(lonely, test_fraction=0.34)
+
+
+def test_regression_split_ignores_stratify() -> None:
+    train, test = split_dataset(load_dataset("sine"), test_fraction=0.2, stratify=True)
+    assert (train.n_rows, test.n_rows) == (800, 200)
+
+
+# --- CSV ------------------------------------------------------------------------
+
+
+def test_csv_string_labels_become_sorted_classes(tmp_path: Path) -> None:
+    path = write(tmp_path, "pets.csv", "w,h,kind\n1,2,dog\n3,4,cat\n5,6,dog\n7,8, bird\n")
+    ds = load_dataset(path)
+    assert ds.name == path and ds.task == "classification"
+    assert ds.target_names == ["bird", "cat", "dog"]
+    np.testing.assert_array_equal(ds.targets, [2, 1, 2, 0])
+    np.testing.assert_array_equal(ds.features, [[1, 2], [3, 4], [5, 6], [7, 8]])
+    assert ds.feature_names == ["w", "h"]
+    assert "target column 'kind' (classification, inferred)" in ds.source
+
+
+def test_csv_infers_regression_binary_and_integer_classes(tmp_path: Path) -> None:
+    regression = load_dataset(write(tmp_path, "r.csv", "x,y\n1,0.5\n2,1.5\n3,2.25\n"))
+    assert regression.task == "regression" and regression.target_names == ["y"]
+    np.testing.assert_array_equal(regression.targets, [[0.5], [1.5], [2.25]])
+    binary = load_dataset(write(tmp_path, "b.csv", "x,y\n1,0\n2,1\n3,1\n"))
+    assert binary.task == "binary" and binary.targets.shape == (3, 1)
+    classes = load_dataset(write(tmp_path, "c.csv", "x,y\n1,3\n2,1\n3,2\n4,3\n"))
+    assert classes.task == "classification" and classes.target_names == ["1", "2", "3"]
+    np.testing.assert_array_equal(classes.targets, [2, 0, 1, 2])
+
+
+def test_csv_explicit_classification_keeps_decimal_labels_exact(tmp_path: Path) -> None:
+    path = write(tmp_path, "dec.csv", "x,y\n1,0.1\n2,0.25\n3,0.1\n")
+    ds = load_dataset(path, task="classification")
+    assert ds.target_names == ["0.1", "0.25"]
+    np.testing.assert_array_equal(ds.targets, [0, 1, 0])
+
+
+def test_csv_with_more_than_50_integer_values_is_regression(tmp_path: Path) -> None:
+    body = "".join(f"{i},{i * 2}\n" for i in range(51))
+    assert load_dataset(write(tmp_path, "many.csv", "x,y\n" + body)).task == "regression"
+
+
+def test_csv_explicit_columns_and_task(tmp_path: Path) -> None:
+    path = write(tmp_path, "d.csv", "a,label,b,c\n1,0,2,3\n4,1,5,6\n7,2,8,9\n")
+    ds = load_dataset(path, feature_columns=["c", "a"], target_column="label", task="regression")
+    assert ds.feature_names == ["c", "a"] and ds.task == "regression"
+    np.testing.assert_array_equal(ds.features, [[3, 1], [6, 4], [9, 7]])
+    np.testing.assert_array_equal(ds.targets, [[0], [1], [2]])
+    # Without feature_columns every column but the target is a feature.
+    assert load_dataset(path, target_column="label").feature_names == ["a", "b", "c"]
+
+
+def test_csv_skips_blank_lines_and_counts_them_in_line_numbers(tmp_path: Path) -> None:
+    path = write(tmp_path, "gap.csv", "x,y\n1,2\n\n3,4\n\nabc,5\n")
+    with pytest.raises(ValidationFailed, match=r"line 6, column 'x': expected a number"):
+        load_dataset(path)
+
+
+@pytest.mark.parametrize("text", ["", "a,b,c\n", "\n\n"])
+def test_csv_without_data_rows_is_empty(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, "data.csv", text)
+    with pytest.raises(ValidationFailed, match=f"dataset {re.escape(path)} is empty: no data rows"):
+        load_dataset(path)
+
+
+def test_csv_unknown_column_lists_the_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "data.csv", "a,b,c\n1,2,3\n")
+    expected = re.escape(f"{path}: unknown column 'foo' (columns: a, b, c)")
+    with pytest.raises(ValidationFailed, match=expected):
+        load_dataset(path, target_column="foo")
+    with pytest.raises(ValidationFailed, match=expected):
+        load_dataset(path, feature_columns=["a", "foo"])
+
+
+def test_csv_non_numeric_feature_names_line_column_and_value(tmp_path: Path) -> None:
+    rows = "".join(f"{i},{i}\n" for i in range(5))
+    path = write(tmp_path, "data.csv", "a,b,y\n" + rows.replace("\n", ",0\n") + "1,abc,1\n")
+    expected = re.escape(f"{path} line 7, column 'b': expected a number, got 'abc'")
+    with pytest.raises(ValidationFailed, match=expected):
+        load_dataset(path)
+
+
+@pytest.mark.parametrize(
+    ("cell", "fault"), [("nan", "NaN"), ("NaN", "NaN"), ("inf", "infinity"), ("-inf", "infinity")]
+)
+def test_csv_nan_or_infinity_names_line_and_row(tmp_path: Path, cell: str, fault: str) -> None:
+    rows = "".join(f"{i},{i},0\n" for i in range(5))
+    path = write(tmp_path, "data.csv", f"a,b,y\n{rows}1,{cell},1\n")
+    expected = re.escape(f"{path} line 7 (row 5), column 'b': {fault} is not allowed")
+    with pytest.raises(ValidationFailed, match=expected):
+        load_dataset(path)
+
+
+def test_csv_nan_target_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "data.csv", "a,y\n1,0.5\n2,nan\n")
+    with pytest.raises(ValidationFailed, match=r"line 3 \(row 1\), column 'y': NaN is not allowed"):
+        load_dataset(path)
+
+
+def test_csv_ragged_row_names_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "data.csv", "a,b,c\n1,2,3\n4,5\n")
+    expected = re.escape(f"{path} line 3: expected 3 values (one per column), got 2")
+    with pytest.raises(ValidationFailed, match=expected):
+        load_dataset(path)
+
+
+def test_csv_missing_target_and_single_class_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationFailed, match=r"line 3 \(row 1\), column 'y': missing target"):
+        load_dataset(write(tmp_path, "m.csv", "a,y\n1,cat\n2,\n"))
+    with pytest.raises(ValidationFailed, match="holds a single class \\(cat\\)"):
+        load_dataset(write(tmp_path, "s.csv", "a,y\n1,cat\n2,cat\n"))
+
+
+def test_csv_text_target_cannot_be_regression(tmp_path: Path) -> None:
+    path = write(tmp_path, "data.csv", "a,y\n1,cat\n2,dog\n")
+    with pytest.raises(ValidationFailed, match="line 2, column 'y': expected a number, got 'cat'"):
+        load_dataset(path, task="regression")
+
+
+def test_csv_binary_task_needs_zero_or_one(tmp_path: Path) -> None:
+    path = write(tmp_path, "data.csv", "a,y\n1,0\n2,2\n")
+    with pytest.raises(ValidationFailed, match=r"line 3 \(row 1\).*must be 0 or 1, got 2"):
+        load_dataset(path, task="binary")
+
+
+def test_csv_header_faults_and_target_as_feature(tmp_path: Path) -> None:
+    with pytest.raises(ValidationFailed, match="column 'a' appears twice in the header"):
+        load_dataset(write(tmp_path, "dup.csv", "a,a,y\n1,2,3\n"))
+    path = write(tmp_path, "both.csv", "a,y\n1,2\n2,3\n")
+    with pytest.raises(ValidationFailed, match="column 'y' is both a feature and the target"):
+        load_dataset(path, feature_columns=["a", "y"])
+    with pytest.raises(ValidationFailed, match="no feature columns"):
+        load_dataset(write(tmp_path, "one.csv", "y\n1\n2\n"))
+
+
+# --- JSON Lines -----------------------------------------------------------------
+
+
+def test_jsonl_string_labels_and_blank_lines(tmp_path: Path) -> None:
+    text = '{"x": 1, "z": 2.5, "kind": "b"}\n\n{"x": 2, "z": 0, "kind": "a"}\n'
+    ds = load_dataset(write(tmp_path, "d.jsonl", text))
+    assert ds.task == "classification" and ds.target_names == ["a", "b"]
+    np.testing.assert_array_equal(ds.targets, [1, 0])
+    np.testing.assert_array_equal(ds.features, [[1, 2.5], [2, 0]])
+    assert ds.source.startswith("JSON Lines file")
+
+
+def test_json_suffix_reads_json_lines_with_explicit_columns(tmp_path: Path) -> None:
+    text = '{"y": 0.5, "a": 1, "b": 2}\n{"y": 1.5, "a": 3, "b": 4}\n{"y": 2.5, "a": 5, "b": 6}\n'
+    ds = load_dataset(write(tmp_path, "d.json", text), feature_columns=["b"], target_column="y")
+    assert ds.task == "regression" and ds.feature_names == ["b"]
+    np.testing.assert_array_equal(ds.targets, [[0.5], [1.5], [2.5]])
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("[1, 2, 3]", r"line 2: expected a JSON object \(one per line\), got an array"),
+        ("42", r"line 2: expected a JSON object \(one per line\), got a number"),
+        ('{"a": 1,', "line 2: invalid JSON"),
+        ('{"a": 1}', "line 2: keys differ from line 1: missing 'y'"),
+        ('{"a": 1, "y": 2, "z": 3}', "line 2: keys differ from line 1: unexpected 'z'"),
+        ('{"a": "1.5", "y": 2}', "line 2, column 'a': expected a number, got '1.5'"),
+        ('{"a": null, "y": 2}', "line 2, column 'a': expected a number, got null"),
+        ('{"a": true, "y": 2}', "line 2, column 'a': expected a number, got true"),
+        ('{"a": NaN, "y": 2}', r"line 2 \(row 1\), column 'a': NaN is not allowed"),
+        ('{"a": 1, "y": null}', r"line 2 \(row 1\), column 'y': missing target value"),
+    ],
+)
+def test_jsonl_faults_name_the_line(tmp_path: Path, line: str, message: str) -> None:
+    path = write(tmp_path, "d.jsonl", '{"a": 0, "y": 1}\n' + line + "\n")
+    with pytest.raises(ValidationFailed, match=re.escape(path) + " " + message):
+        load_dataset(path)
+
+
+def test_jsonl_without_objects_is_empty(tmp_path: Path) -> None:
+    path = write(tmp_path, "d.jsonl", "\n  \n")
+    with pytest.raises(ValidationFailed, match="is empty: no data rows"):
+        load_dataset(path)
+
+
+# --- dataset specs --------------------------------------------------------------
+
+
+def test_unknown_dataset_lists_what_is_accepted() -> None:
+    expected = (
+        "unknown dataset 'foo': expected one of digits, sine, wine, breast_cancer, diabetes, "
+        "or a path to a .csv or .jsonl file"
+    )
+    with pytest.raises(ValidationFailed, match=re.escape(expected)):
+        load_dataset("foo")
+
+
+def test_missing_file_and_unsupported_extension_name_the_path(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.csv")
+    with pytest.raises(
+        ValidationFailed, match=re.escape(f"dataset file '{missing}' does not exist")
+    ):
+        load_dataset(missing)
+    other = write(tmp_path, "data.txt", "a,b\n1,2\n")
+    with pytest.raises(ValidationFailed, match=r"unsupported extension '\.txt'"):
+        load_dataset(other)
+
+
+# --- check_features -------------------------------------------------------------
+
+
+def test_check_features_promotes_one_example_to_a_batch() -> None:
+    out = check_features([1, 2, 3], 3)
+    assert out.shape == (1, 3) and out.dtype == np.float32 and out.flags.c_contiguous
+
+
+def test_check_features_width_mismatch() -> None:
+    with pytest.raises(
+        ValidationFailed, match="input width mismatch: expected 64 features, got 10"
+    ):
+        check_features(np.zeros((2, 10)), 64)
+
+
+def test_check_features_names_the_nan_row_and_column() -> None:
+    batch = np.zeros((5, 8))
+    batch[3, 5] = np.nan
+    with pytest.raises(ValidationFailed, match=r"input row 3 contains NaN \(column 5\)"):
+        check_features(batch, 8)
+
+
+def test_check_features_refuses_infinity_empty_and_overflow() -> None:
+    batch = np.zeros((2, 4))
+    batch[1, 0] = -np.inf
+    with pytest.raises(ValidationFailed, match=r"query row 1 contains infinity \(column 0\)"):
+        check_features(batch, 4, what="query")
+    with pytest.raises(ValidationFailed, match="input is empty"):
+        check_features(np.zeros((0, 4)), 4)
+    with pytest.raises(ValidationFailed, match="input is empty"):
+        check_features([], 4)
+    with pytest.raises(ValidationFailed, match="out of float32 range"):
+        check_features([[1e300, 0.0]], 2)
+    with pytest.raises(ValidationFailed, match="one example"):
+        check_features(np.zeros((2, 2, 2)), 2)
+
+
+def test_csv_reads_a_byte_order_mark_and_quoted_fields(tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes('\ufeffa,"b",label\n1,"2",\'x\'\n3,4,"y, z"\n'.encode())
+    ds = load_dataset(str(path))
+    assert ds.feature_names == ["a", "b"]
+    assert ds.target_names == ["'x'", "y, z"]
+
+
+def test_csv_value_beyond_float32_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "big.csv", "a,y\n1,0.5\n1e300,1.5\n")
+    with pytest.raises(ValidationFailed, match=r"line 3 \(row 1\), column 'a': value 1e\+300"):
+        load_dataset(path)
+
+
+def test_check_features_passes_valid_float32_batches_through() -> None:
+    batch = np.arange(12, dtype=np.float32).reshape(3, 4)
+    out = check_features(batch, 4)
+    np.testing.assert_array_equal(out, batch)
+    batch[2, 3] = np.nan
+    with pytest.raises(ValidationFailed, match=r"input row 2 contains NaN \(column 3\)"):
+        check_features(batch, 4)

@@ -1,0 +1,147 @@
+"""MarbleConv and BrainModel against a hand computation of MARBLE_MODEL.md B2."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from marble_graph.config import CoreConfig
+from marble_graph.model import BrainModel, MarbleConv
+from marble_graph.seed import seed_brain_graph
+from marble_graph.tensors import BrainTensors
+from marble_graph.tensors.brain_tensors import (
+    TYPE_EXCITATORY,
+    TYPE_INHIBITORY,
+    TYPE_MODULATORY,
+    TYPE_STANDARD,
+)
+from tests.conftest import small_config
+
+# 4 neurons: 0 -> 2, 1 -> 2, 2 -> 3, 3 -> 2
+EDGES = torch.tensor([[0, 1, 2, 3], [2, 2, 3, 2]])
+
+
+def naive_round(conv: MarbleConv, h: torch.Tensor, edge_index, weight, bias) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    """B2 written per edge and per target with Python loops: the second code path."""
+    size = h.shape[-1]
+    new = h.clone()
+    for target in range(h.shape[0]):
+        incoming = [e for e in range(edge_index.shape[1]) if edge_index[1, e] == target]
+        if not incoming:
+            agg = torch.zeros_like(h[target])
+        else:
+            q = conv.query(h[target])  # [B, R]
+            scores = torch.stack(
+                [(q * conv.key(h[edge_index[0, e]])).sum(-1) for e in incoming]
+            ) / (math.sqrt(size) * (1.0 / (conv.scale * math.sqrt(size))))
+            attention = torch.softmax(scores, dim=0)  # [in, B]
+            messages = torch.stack(
+                [weight[e] * conv.value(h[edge_index[0, e]]) for e in incoming]
+            )  # [in, B, R]
+            agg = (attention.unsqueeze(-1) * messages).sum(0)
+        gate = 1 - torch.exp(-agg.abs())
+        update = conv.act(conv.mlp(conv.norm(agg)) + bias[target])
+        new[target] = conv.alpha * h[target] + (1 - conv.alpha) * (
+            gate * update + (1 - gate) * h[target]
+        )
+    return new
+
+
+def test_marble_conv_matches_the_b2_formula_computed_by_hand() -> None:
+    torch.manual_seed(0)
+    conv = MarbleConv(size=5, alpha=0.3, temperature=0.7, activation="tanh")
+    h = torch.randn(4, 2, 5)  # [N, B, R]
+    weight = torch.tensor([0.5, -1.5, 2.0, 0.25])
+    bias = torch.randn(4)
+    fast = conv(h, EDGES, weight, bias)
+    slow = naive_round(conv, h, EDGES, weight, bias)
+    assert torch.allclose(fast, slow, atol=1e-5)
+
+
+def test_neuron_without_incoming_edges_keeps_its_state() -> None:
+    conv = MarbleConv(size=3)
+    h = torch.randn(4, 1, 3)
+    out = conv(h, EDGES, torch.ones(4), torch.zeros(4))
+    assert torch.equal(out[0], h[0]) and torch.equal(out[1], h[1])
+
+
+def test_inactive_neurons_are_not_updated() -> None:
+    conv = MarbleConv(size=3)
+    h = torch.randn(4, 1, 3)
+    active = torch.tensor([True, True, False, True])
+    out = conv(h, EDGES, torch.ones(4), torch.zeros(4), active)
+    assert torch.equal(out[2], h[2])
+    assert not torch.equal(out[3], h[3])
+
+
+def _tiny_brain(types: list[int]) -> BrainTensors:
+    tensors = BrainTensors.from_graph(
+        seed_brain_graph(small_config(input_neurons=2, output_neurons=1))
+    )
+    count = tensors.num_synapses
+    tensors.synapse_type = torch.tensor((types * count)[:count])
+    return tensors
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        (TYPE_STANDARD, lambda w, r, s: w),
+        (TYPE_EXCITATORY, lambda w, r, s: w.abs()),
+        (TYPE_INHIBITORY, lambda w, r, s: -w.abs()),
+        (TYPE_MODULATORY, lambda w, r, s: w * (1 + r - s)),
+    ],
+)
+def test_effective_weight_follows_the_synapse_type(kind, expected) -> None:  # type: ignore[no-untyped-def]
+    tensors = _tiny_brain([kind])
+    tensors.weight = torch.linspace(-2, 2, tensors.num_synapses)
+    model = BrainModel(tensors, CoreConfig(), random_seed=0)
+    got = model.effective_weight(reward=0.5, stress=0.25)
+    assert torch.allclose(got, expected(tensors.weight, 0.5, 0.25))
+
+
+def test_frozen_synapses_get_no_gradient() -> None:
+    tensors = _tiny_brain([TYPE_STANDARD])
+    tensors.frozen = torch.zeros(tensors.num_synapses, dtype=torch.bool)
+    tensors.frozen[::2] = True
+    model = BrainModel(tensors, CoreConfig(), random_seed=0)
+    model(torch.rand(3, 2)).sum().backward()
+    assert model.weight.grad is not None
+    assert torch.all(model.weight.grad[tensors.frozen] == 0)
+    assert torch.any(model.weight.grad[~tensors.frozen] != 0)
+
+
+def test_low_energy_neurons_are_masked_out() -> None:
+    tensors = _tiny_brain([TYPE_STANDARD])
+    core = CoreConfig(energy_threshold=0.5)
+    x = torch.rand(3, 2)
+    baseline = BrainModel(tensors, core, random_seed=0)(x)
+    tensors.energy = torch.ones(tensors.num_neurons)
+    tensors.energy[tensors.input_rows[0]] = 0.0  # silence input 0
+    masked = BrainModel(tensors, core, random_seed=0)
+    changed_x = x.clone()
+    changed_x[:, 0] = 0.9  # input 0 no longer matters
+    assert torch.allclose(masked(x), masked(changed_x))
+    assert not torch.allclose(baseline, masked(x))
+
+
+def test_forward_is_deterministic_and_does_not_change_parameters() -> None:
+    tensors = _tiny_brain([TYPE_STANDARD])
+    model = BrainModel(tensors, CoreConfig(), random_seed=3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.rand(5, 2)
+    with torch.no_grad():
+        first, second = model(x), model(x)
+    assert torch.equal(first, second)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_same_seed_gives_the_same_untrained_model() -> None:
+    tensors = _tiny_brain([TYPE_STANDARD])
+    x = torch.rand(4, 2)
+    a = BrainModel(tensors, CoreConfig(), random_seed=11)(x)
+    b = BrainModel(tensors, CoreConfig(), random_seed=11)(x)
+    c = BrainModel(tensors, CoreConfig(), random_seed=12)(x)
+    assert torch.equal(a, b) and not torch.equal(a, c)
