@@ -6,9 +6,9 @@ neuron per feature, one output neuron per class or target). Keys the user set
 explicitly in their config file win over the preset.
 
 The classification preset is the one the acceptance bar is measured with
-(``bench/learn_digits.py``): a 16x16 grid, wide input fan-out and output
-fan-in (every output neuron hears half the hidden layer), 24-wide neuron
-states, and input dropout and label smoothing against overfitting.
+(``bench/learn_digits.py``): a 20x20 grid, wide input fan-out and output
+fan-in (every output neuron hears half the hidden layer), and input dropout
+and label smoothing against overfitting.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from typing import Any
 from marble_graph.config import MarbleConfig, config_from_mapping
 
 _COMMON: dict[str, dict[str, Any]] = {
-    "seed": {"width": 16, "height": 16, "input_fanout": 32, "output_fanin": 128},
-    "core": {"representation_size": 24},
+    "seed": {"width": 20, "height": 20, "input_fanout": 48, "output_fanin": 200},
 }
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {

@@ -14,27 +14,26 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from sqlalchemy import func, select
 
 from marble_graph.datasets import Dataset, check_features, load_dataset, split_dataset
-from marble_graph.errors import NotFound, ValidationFailed
+from marble_graph.errors import ValidationFailed
 from marble_graph.learning.losses import Objective
 from marble_graph.learning.trainer import Trainer, resolve_device
 from marble_graph.model import BrainModel
-from marble_graph.store.metadata import (
-    Brain,
-    DatasetVersion,
-    RunEpoch,
-    RunState,
-    TrainingRun,
+from marble_graph.run_records import (
+    finish_run,
+    latest_unfinished_run,
+    record_epoch,
+    register_dataset,
+    start_run,
+    update_run_summary,
 )
-from marble_graph.store.metadata import Dataset as DatasetRow
-from marble_graph.versions import DatasetLink, load_brain_tensors, write_back
+from marble_graph.store.metadata import RunState
+from marble_graph.versions import load_brain_tensors, write_back
 
 if TYPE_CHECKING:
     from marble_graph.service import BrainService
@@ -82,7 +81,7 @@ def train_brain(
     objective = Objective.for_task(dataset.task, config.learning.loss)
     planned, first_epoch, resumed_from = epochs or config.learning.epochs, 1, None
     if resume:
-        previous = _latest_unfinished_run(service, name)
+        previous = latest_unfinished_run(service, name)
         planned = int(previous.summary.get("epochs_planned", planned))
         first_epoch = int(previous.summary.get("epochs_committed", 0)) + 1
         resumed_from = previous.id
@@ -98,7 +97,7 @@ def train_brain(
     )
     fit_split, validation = _validation_split(train, config.learning.validation_fraction, config)
     link = register_dataset(service, dataset)
-    run_id = _start_run(service, name, loaded.info.version, link, config, planned, resumed_from)
+    run_id = start_run(service, name, loaded.info.version, link, config, planned, resumed_from)
 
     trainer = Trainer(
         loaded.tensors,
@@ -116,7 +115,7 @@ def train_brain(
             chunk = min(every, planned - epoch + 1) if every else planned - epoch + 1
 
             def record(metrics: dict[str, Any]) -> None:
-                _record_epoch(service, run_id, metrics)
+                record_epoch(service, run_id, metrics)
                 if on_epoch is not None:
                     on_epoch(metrics)
 
@@ -124,7 +123,7 @@ def train_brain(
             history.extend(result.history)
             if result.status != "completed":
                 state = RunState.FAILED if result.status == "non_finite" else RunState.CANCELLED
-                _finish_run(service, run_id, state, error=result.reason)
+                finish_run(service, run_id, state, error=result.reason)
                 return RunSummary(
                     run_id, state.value, None, len(history), history=history, reason=result.reason
                 )
@@ -151,15 +150,15 @@ def train_brain(
                 note=f"run {run_id}, epoch {epoch - 1} of {planned}",
             )
             base_version = info.version
-            _update_run_summary(service, run_id, {"epochs_committed": epoch - 1})
+            update_run_summary(service, run_id, {"epochs_committed": epoch - 1})
     except KeyboardInterrupt:
-        _finish_run(service, run_id, RunState.INTERRUPTED, error="interrupted (Ctrl-C)")
+        finish_run(service, run_id, RunState.INTERRUPTED, error="interrupted (Ctrl-C)")
         raise
     except BaseException as exc:
-        _finish_run(service, run_id, RunState.FAILED, error=f"{type(exc).__name__}: {exc}")
+        finish_run(service, run_id, RunState.FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
     baseline = _baseline(train, test, objective)
-    _finish_run(
+    finish_run(
         service,
         run_id,
         RunState.COMPLETED,
@@ -211,81 +210,6 @@ def infer(
     )
 
 
-def register_dataset(service: BrainService, dataset: Dataset) -> DatasetLink:
-    """The SQL dataset version for this content (created once; the data goes to blobs/)."""
-    digest = dataset.content_hash()
-    with service.metadata.session() as session:
-        row = session.scalars(
-            select(DatasetRow).where(DatasetRow.name == dataset.name)
-        ).one_or_none()
-        if row is None:
-            row = DatasetRow(name=dataset.name[:128], description=dataset.source)
-            session.add(row)
-            session.flush()
-        version = session.scalars(
-            select(DatasetVersion).where(
-                DatasetVersion.dataset_id == row.id, DatasetVersion.content_hash == digest
-            )
-        ).one_or_none()
-        if version is None:
-            blob = service.blobs.put_arrays(
-                {"features": dataset.features, "targets": dataset.targets}
-            )
-            number = (
-                session.scalar(
-                    select(func.max(DatasetVersion.version)).where(
-                        DatasetVersion.dataset_id == row.id
-                    )
-                )
-                or 0
-            ) + 1
-            version = DatasetVersion(
-                dataset_id=row.id,
-                version=number,
-                content_hash=digest,
-                n_rows=dataset.n_rows,
-                n_features=dataset.n_features,
-                columns=[{"name": n, "role": "feature"} for n in dataset.feature_names]
-                + [{"name": n, "role": "target"} for n in dataset.target_names],
-                blob_path=str(service.blobs.path(blob, ".npz")),
-            )
-            session.add(version)
-            session.flush()
-        return DatasetLink(version.id, digest, dataset.name, version.version, dataset.n_rows)
-
-
-def list_runs(service: BrainService, name: str, state: str | None = None) -> list[dict[str, Any]]:
-    """A brain's training runs, oldest first (optionally only those in ``state``)."""
-    service.get_brain(name)
-    query = select(TrainingRun).join(Brain).where(Brain.name == name).order_by(TrainingRun.id)
-    if state is not None:
-        query = query.where(TrainingRun.state == RunState(state))
-    with service.metadata.session() as session:
-        runs = session.scalars(query).all()
-        return [
-            {
-                "run": r.id,
-                "state": r.state.value,
-                "base_version": r.base_version,
-                "result_version": r.result_version,
-                "epochs": len(r.epochs),
-                "test": r.summary.get("test", {}),
-                "error": r.error,
-                "started": r.started_at,
-                "finished": r.finished_at,
-            }
-            for r in runs
-        ]
-
-
-def run_epochs(service: BrainService, run_id: int) -> list[dict[str, Any]]:
-    with service.metadata.session() as session:
-        rows = session.scalars(
-            select(RunEpoch).where(RunEpoch.run_id == run_id).order_by(RunEpoch.epoch)
-        ).all()
-        return [dict(r.metrics) for r in rows]
-
-
 # -- helpers --------------------------------------------------------------------------
 
 
@@ -330,77 +254,3 @@ def _baseline(train: Dataset, test: Dataset, objective: Objective) -> dict[str, 
         return {"accuracy": float((test.targets == majority).mean())}
     majority_bit = float(train.targets.mean() >= 0.5)
     return {"accuracy": float((test.targets == majority_bit).mean())}
-
-
-def _latest_unfinished_run(service: BrainService, name: str) -> TrainingRun:
-    with service.metadata.session() as session:
-        run = session.scalars(
-            select(TrainingRun)
-            .join(Brain)
-            .where(Brain.name == name)
-            .where(
-                TrainingRun.state.in_([RunState.INTERRUPTED, RunState.CANCELLED, RunState.RUNNING])
-            )
-            .order_by(TrainingRun.id.desc())
-        ).first()
-        if run is None:
-            raise NotFound(f"brain {name!r} has no interrupted run to resume")
-        run.state = RunState.INTERRUPTED
-        return run
-
-
-def _start_run(service, name, base_version, link, config, planned, resumed_from) -> int:  # type: ignore[no-untyped-def]
-    from marble_graph.config import config_hash
-
-    with service.metadata.session() as session:
-        brain = session.scalars(select(Brain).where(Brain.name == name)).one()
-        run = TrainingRun(
-            brain_id=brain.id,
-            state=RunState.RUNNING,
-            base_version=base_version,
-            dataset_version_id=link.dataset_version_id,
-            config=config.model_dump(mode="json"),
-            config_hash=config_hash(config),
-            summary={
-                "epochs_planned": planned,
-                "epochs_committed": 0,
-                "resumed_from": resumed_from,
-            },
-            started_at=datetime.now(UTC),
-        )
-        session.add(run)
-        session.flush()
-        return int(run.id)
-
-
-def _record_epoch(service: BrainService, run_id: int, metrics: dict[str, Any]) -> None:
-    with service.metadata.session() as session:
-        session.add(RunEpoch(run_id=run_id, epoch=int(metrics["epoch"]), metrics=metrics))
-
-
-def _update_run_summary(service: BrainService, run_id: int, updates: dict[str, Any]) -> None:
-    with service.metadata.session() as session:
-        run = session.get(TrainingRun, run_id)
-        assert run is not None
-        run.summary = {**run.summary, **updates}
-
-
-def _finish_run(
-    service: BrainService,
-    run_id: int,
-    state: RunState,
-    *,
-    error: str | None = None,
-    result_version: int | None = None,
-    summary: dict[str, Any] | None = None,
-) -> None:
-    with service.metadata.session() as session:
-        run = session.get(TrainingRun, run_id)
-        assert run is not None
-        run.state = state
-        run.error = error
-        run.finished_at = datetime.now(UTC)
-        if result_version is not None:
-            run.result_version = result_version
-        if summary:
-            run.summary = {**run.summary, **summary}

@@ -20,7 +20,8 @@ from marble_graph.failpoints import InjectedFailure, armed
 from marble_graph.learning.losses import Objective
 from marble_graph.learning.trainer import Trainer
 from marble_graph.presets import preset_config
-from marble_graph.runs import infer, list_runs, run_epochs, train_brain
+from marble_graph.run_records import list_runs, run_epochs
+from marble_graph.runs import infer, train_brain
 from marble_graph.service import BrainService
 from marble_graph.store.metadata import BrainVersion, TrainingRun
 from marble_graph.versions import load_brain_tensors, write_back

@@ -19,7 +19,8 @@ from marble_graph.cli.context import (
     state,
 )
 from marble_graph.errors import ValidationFailed
-from marble_graph.runs import infer, list_runs, run_epochs, train_brain
+from marble_graph.run_records import list_runs, run_epochs
+from marble_graph.runs import infer, train_brain
 
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table or json.")]
 

@@ -139,6 +139,12 @@ class CoreConfig(ConfigSection):
     attention_temperature: float = Field(
         default=1.0, gt=0.0, le=100.0, description="Softmax temperature of edge attention."
     )
+    attention_size: int = Field(
+        default=4,
+        ge=1,
+        le=1024,
+        description="Width of the query and key projections that score each edge.",
+    )
     message_alpha: float = Field(
         default=0.5,
         ge=0.0,

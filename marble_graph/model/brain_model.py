@@ -53,6 +53,7 @@ class BrainModel(nn.Module):
                 alpha=core.message_alpha,
                 temperature=core.attention_temperature,
                 activation=core.activation,
+                attention_size=core.attention_size,
             )
             # One independent linear readout per output neuron: identical
             # readouts would start every output at the same function.

@@ -39,14 +39,17 @@ class MarbleConv(MessagePassing):
         temperature: float = 1.0,
         activation: str = "tanh",
         hidden: int | None = None,
+        attention_size: int = 4,
     ) -> None:
         super().__init__(aggr="add", node_dim=0)
         hidden = hidden or 2 * size
         self.size = size
         self.alpha = alpha
         self.scale = 1.0 / (math.sqrt(size) * temperature)
-        self.query = nn.Linear(size, size, bias=False)
-        self.key = nn.Linear(size, size, bias=False)
+        # Narrow queries and keys: scoring an edge then gathers attention_size
+        # floats per example instead of R, which is most of a round's edge work.
+        self.query = nn.Linear(size, attention_size, bias=False)
+        self.key = nn.Linear(size, attention_size, bias=False)
         self.value = nn.Linear(size, size, bias=False)
         self.norm = nn.LayerNorm(size)
         self.mlp = nn.Sequential(
@@ -66,11 +69,10 @@ class MarbleConv(MessagePassing):
         bias: Tensor,  # [N]
         active: Tensor | None = None,  # [N] bool; inactive neurons keep their state
     ) -> Tensor:
-        # Both projections are linear, so they move off the edges: q_t . k_s equals
-        # z_t . h_s with z = W_k^T W_q h, and sum_e a_e w_e V h_s equals
-        # V (sum_e a_e w_e h_s). Each edge then gathers two [B, R] rows, not three.
-        z = torch.nn.functional.linear(self.query(h), self.key.weight.t())  # [N, B, R]
-        agg = self.value(self.propagate(edge_index, z=z, h=h, weight=edge_weight))  # [N, B, R]
+        # V is linear, so it moves off the edges: sum_e a_e w_e V h_s = V (sum_e a_e w_e h_s).
+        agg = self.value(
+            self.propagate(edge_index, q=self.query(h), k=self.key(h), h=h, weight=edge_weight)
+        )  # [N, B, R]
         gate = 1.0 - torch.exp(-agg.abs())
         update = self.act(self.mlp(self.norm(agg)) + bias.view(-1, 1, 1))
         new = self.alpha * h + (1.0 - self.alpha) * (gate * update + (1.0 - gate) * h)
@@ -93,14 +95,14 @@ class MarbleConv(MessagePassing):
 
     def message(
         self,
-        z_i: Tensor,  # [E, B, R] W_k^T W_q h of the target
+        q_i: Tensor,  # [E, B, A] query of the target
+        k_j: Tensor,  # [E, B, A] key of the source
         h_j: Tensor,  # [E, B, R] state of the source
         weight: Tensor,  # [E]
         index: Tensor,  # [E] target of each edge
-        ptr: Tensor | None,
         size_i: int | None,
     ) -> Tensor:
-        score = (z_i * h_j).sum(dim=-1) * self.scale  # [E, B] = q(h_t) . k(h_s) / (sqrt(R) T)
+        score = (q_i * k_j).sum(dim=-1) * self.scale  # [E, B] = q(h_t) . k(h_s) / (sqrt(R) T)
         attention = edge_softmax(score, index, size_i)  # over each target's in-edges
         return (attention * weight.unsqueeze(-1)).unsqueeze(-1) * h_j  # [E, B, R]
 

@@ -51,7 +51,7 @@ def naive_round(conv: MarbleConv, h: torch.Tensor, edge_index, weight, bias) -> 
 
 def test_marble_conv_matches_the_b2_formula_computed_by_hand() -> None:
     torch.manual_seed(0)
-    conv = MarbleConv(size=5, alpha=0.3, temperature=0.7, activation="tanh")
+    conv = MarbleConv(size=5, alpha=0.3, temperature=0.7, activation="tanh", attention_size=3)
     h = torch.randn(4, 2, 5)  # [N, B, R]
     weight = torch.tensor([0.5, -1.5, 2.0, 0.25])
     bias = torch.randn(4)

@@ -22,7 +22,7 @@ def test_edge_index_holds_row_positions_in_id_order() -> None:
     tensors = BrainTensors.from_graph(graph)
     ids = tensors.neuron_id
     src = graph.synapses.column("src").to_numpy()
-    assert torch.equal(ids[tensors.edge_index[0]], torch.from_numpy(src))
+    assert torch.equal(ids[tensors.edge_index[0]], torch.tensor(src))
     assert torch.all(tensors.kind[tensors.input_rows] == KIND_INPUT)
     assert torch.all(tensors.kind[tensors.output_rows] == KIND_OUTPUT)
 
