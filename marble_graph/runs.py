@@ -107,7 +107,7 @@ def train_brain(
         target,
         step=int(loaded.metrics.get("step", 0)),
     )
-    base_version, history = loaded.info.version, []
+    base_version, history, stop_reason = loaded.info.version, [], None
     every = config.learning.checkpoint_every
     try:
         epoch = first_epoch
@@ -127,14 +127,14 @@ def train_brain(
                 return RunSummary(
                     run_id, state.value, None, len(history), history=history, reason=result.reason
                 )
-            epoch += chunk
+            trained_to = int(result.history[-1]["epoch"]) if result.history else epoch - 1
             test_metrics = trainer.evaluate(test)
             tensors, shared = trainer.result()
             metrics = {
                 "step": trainer.step,
                 "task": dataset.task,
                 "test": test_metrics,
-                "epoch": epoch - 1,
+                "epoch": trained_to,
                 "neuromodulation": trainer.neuromodulator.snapshot(),
                 "last_epoch": result.history[-1] if result.history else {},
             }
@@ -147,10 +147,14 @@ def train_brain(
                 metrics=metrics,
                 run_id=run_id,
                 dataset=link,
-                note=f"run {run_id}, epoch {epoch - 1} of {planned}",
+                note=f"run {run_id}, epoch {trained_to} of {planned}",
             )
             base_version = info.version
-            update_run_summary(service, run_id, {"epochs_committed": epoch - 1})
+            update_run_summary(
+                service, run_id, {"epochs_committed": trained_to, "stop_reason": result.reason}
+            )
+            epoch = planned + 1 if result.stopped_early else trained_to + 1
+            stop_reason = result.reason
     except KeyboardInterrupt:
         finish_run(service, run_id, RunState.INTERRUPTED, error="interrupted (Ctrl-C)")
         raise
@@ -173,6 +177,7 @@ def train_brain(
         test=test_metrics,
         baseline=baseline,
         history=history,
+        reason=stop_reason,
     )
 
 

@@ -317,3 +317,20 @@ def test_ctrl_c_marks_the_run_interrupted_and_keeps_the_version(
     assert run["state"] == "interrupted"
     assert sine_service.get_brain("wave").version == 1
     assert sine_service.stored_graph_hash("wave") == before
+
+
+def test_early_stopping_ends_the_run_and_still_writes_back(home: DataHome, engine: str) -> None:
+    config = with_overrides(
+        sine_config(engine, early_stopping_patience=1, epochs=30, learning_rate=1e-9),
+        {"plasticity.enabled": False},
+    )
+    with BrainService(config, home) as service:
+        create_wave(service)
+        summary = train_brain(service, "wave", "sine")
+        # With a learning rate of 1e-9 nothing improves, so it stops after patience + 1 epochs.
+        assert summary.state == "completed"
+        assert len(summary.history) == 2
+        assert "early stop after epoch 2" in (summary.reason or "")
+        assert service.get_brain("wave").version == 2
+        [run] = list_runs(service, "wave")
+        assert run["state"] == "completed"

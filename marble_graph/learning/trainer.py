@@ -48,6 +48,7 @@ from marble_graph.tensors import BrainTensors
 
 EpochCallback = Callable[[dict[str, Any]], None]
 StopCheck = Callable[[], bool]
+_MIN_IMPROVEMENT = 1e-4
 PLASTICITY_COUNTS = ("shortcut", "concept", "split", "prune", "neurogenesis")
 
 
@@ -56,6 +57,7 @@ class TrainResult:
     status: Literal["completed", "non_finite", "cancelled"]
     history: list[dict[str, Any]] = field(default_factory=list)
     reason: str | None = None
+    stopped_early: bool = False  # completed before the planned epochs (early stopping)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -91,6 +93,7 @@ class Trainer:
         self.out_edges = OutEdges.build(self.tensors.edge_index, self.tensors.num_neurons)
         self.patterns = PatternCounts.empty(self.tensors.num_neurons, self.device)
         self.validation_history: list[float] = []
+        self._growth_mark = 0  # validation epochs before this index predate the last growth
         if config.lobes.enabled and self.tensors.lobe_id.numel() == 0:
             self._assign_lobes()
 
@@ -111,6 +114,7 @@ class Trainer:
         targets = self.objective.targets(train, self.device)
         total_epochs = total_epochs or epochs
         result = TrainResult(status="completed")
+        patience = self.config.learning.early_stopping_patience
         for epoch in range(first_epoch, first_epoch + epochs):
             started = time.perf_counter()
             lr = self._set_learning_rate(epoch, total_epochs)
@@ -152,7 +156,25 @@ class Trainer:
             result.history.append(metrics)
             if on_epoch is not None:
                 on_epoch(metrics)
+            if patience and self._stalled(patience):
+                result.stopped_early = True
+                result.reason = (
+                    f"early stop after epoch {epoch}: validation loss did not improve "
+                    f"for {patience} epochs"
+                )
+                break
         return result
+
+    def _stalled(self, patience: int) -> bool:
+        """True when none of the last ``patience`` validation losses beat the best before.
+
+        Beating means by more than a relative 1e-4: drift in the last digits is
+        not progress.
+        """
+        history = self.validation_history
+        if len(history) <= patience:
+            return False
+        return min(history[-patience:]) >= min(history[:-patience]) * (1 - _MIN_IMPROVEMENT)
 
     @torch.no_grad()
     def predict(self, features: Tensor, batch_size: int = 1024) -> Tensor:
@@ -296,7 +318,7 @@ class Trainer:
     def _maybe_neurogenesis(self) -> dict[str, int]:
         config = self.config.plasticity
         if not config.enabled or not plastic.validation_plateaued(
-            self.validation_history, config.neurogenesis_patience
+            self.validation_history[self._growth_mark :], config.neurogenesis_patience
         ):
             return {}
         signals = self.neuromodulator
@@ -313,7 +335,7 @@ class Trainer:
             config.max_neurons,
         )
         self._adopt(t, change)
-        self.validation_history.clear()  # wait a full patience window before growing again
+        self._growth_mark = len(self.validation_history)  # a full window before growing again
         return change.counts
 
     def _adopt(self, tensors: BrainTensors, change: StructuralChange) -> None:

@@ -14,6 +14,7 @@ rows plus ``BrainService.reconcile`` (see docs/storage.md).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -103,11 +104,10 @@ class GraphStore:
 
     def _locked_message(self) -> str:
         holder = "another process"
-        try:
+        # The note is best effort: without it the message stays generic.
+        with contextlib.suppress(OSError, ValueError, KeyError):
             owner = json.loads((self.path.parent / _OWNER_FILE).read_text())
             holder = f"process {owner['pid']} ({owner['command']})"
-        except (OSError, ValueError, KeyError):
-            pass
         return (
             f"graph database {self.path} is held by {holder}; only one process may open it "
             "read-write. Stop that process first."

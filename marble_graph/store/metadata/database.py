@@ -52,8 +52,7 @@ class MetadataStore:
         # Connect once now, so a wrong path or an unreachable server fails
         # here, naming the URL, instead of inside the first request.
         try:
-            with self._engine.connect():
-                pass
+            self._engine.connect().close()
         except SQLAlchemyError as exc:
             self._engine.dispose()
             raise StoreError(
