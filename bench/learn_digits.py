@@ -36,6 +36,7 @@ def run_marble(
     dataset = load_dataset("digits")
     train, test = split_dataset(dataset, 0.25, random_state=0, stratify=True)
     user = config_from_mapping(overrides) if overrides else None
+    # As `marble train` does: hold out learning.validation_fraction of the training part.
     config = preset_config("classification", dataset.n_features, dataset.n_outputs, user)
     epochs = epochs or config.learning.epochs
     trainer = Trainer(
@@ -49,12 +50,16 @@ def run_marble(
     to_milestone: list[float] = []
 
     def on_epoch(metrics: dict[str, Any]) -> None:
+        # Test accuracy per epoch is only reported; selection uses validation loss.
         accuracy = trainer.evaluate(test)["accuracy"]
         curve.append(round(accuracy, 4))
         if accuracy >= MILESTONE and not to_milestone:
             to_milestone.append(time.perf_counter() - started)
 
-    result = trainer.fit(train, None, epochs, on_epoch)
+    fraction = config.learning.validation_fraction
+    fit, validation = split_dataset(train, fraction, random_state=0, stratify=True)
+    result = trainer.fit(fit, validation, epochs, on_epoch)
+    best_epoch = trainer.restore_best()
     total = time.perf_counter() - started
     accuracy = trainer.evaluate(test)["accuracy"]
     counts = {
@@ -71,6 +76,7 @@ def run_marble(
         "seconds_to_95": round(to_milestone[0], 2) if to_milestone else None,
         "total_seconds": round(total, 2),
         "epochs": epochs,
+        "best_validation_epoch": best_epoch,
         "neurons": trainer.tensors.num_neurons,
         "synapses": trainer.tensors.num_synapses,
         "plasticity": counts,

@@ -1,6 +1,7 @@
 """Benchmark: MarbleConv forward+backward throughput against a bare scatter.
 
-Both run on the same graph and the same [N, B, R] states in one process: the
+Both run on the same graph and the same [N, B, R] states in one process,
+alternating call by call (medians reported), so both see the same load: the
 baseline gathers each edge's source state and ``index_add_``s it into the
 target (the least any message passing can do); MarbleConv adds attention,
 synapse weights, the gate, LayerNorm and the MLP. Prints one JSON object;
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from collections.abc import Callable
 
@@ -21,17 +23,28 @@ from marble_graph.learning.trainer import resolve_device
 from marble_graph.model import MarbleConv
 
 
-def timed(step: Callable[[], None], device: torch.device, repeats: int) -> float:
+def timed_pair(
+    first: Callable[[], None], second: Callable[[], None], device: torch.device, rounds: int
+) -> tuple[float, float]:
+    """Median seconds per call of each, alternating them so both see the same machine load."""
+
+    def once(step: Callable[[], None]) -> float:
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - started
+
     for _ in range(2):  # warm-up
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    started = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - started) / repeats
+        first()
+        second()
+    samples = [(once(first), once(second)) for _ in range(rounds)]
+    return (
+        statistics.median(a for a, _ in samples),
+        statistics.median(b for _, b in samples),
+    )
 
 
 def main() -> None:
@@ -40,7 +53,8 @@ def main() -> None:
     parser.add_argument("--synapses", type=int, default=200_000)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--size", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--attention-size", type=int, default=4, help="core.attention_size")
+    parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -50,7 +64,7 @@ def main() -> None:
     weight = torch.rand(e, generator=generator).to(device).requires_grad_()
     bias = torch.zeros(n, device=device, requires_grad=True)
     h = torch.randn(n, b, r, generator=generator).to(device).requires_grad_()
-    conv = MarbleConv(r).to(device)
+    conv = MarbleConv(r, attention_size=args.attention_size).to(device)
     src, dst = edge_index
 
     def marble_step() -> None:
@@ -60,8 +74,7 @@ def main() -> None:
         out = torch.zeros(n, b, r, device=device).index_add_(0, dst, h.index_select(0, src))
         out.sum().backward()
 
-    marble = timed(marble_step, device, args.repeats)
-    scatter = timed(scatter_step, device, args.repeats)
+    marble, scatter = timed_pair(marble_step, scatter_step, device, args.repeats)
     result = {
         "bench": "message_passing",
         "device": str(device),
@@ -69,6 +82,7 @@ def main() -> None:
         "synapses": e,
         "batch": b,
         "representation_size": r,
+        "attention_size": args.attention_size,
         "marble_edges_per_s": round(e * b / marble),
         "index_add_edges_per_s": round(e * b / scatter),
         "ratio": round(scatter / marble, 3),

@@ -128,6 +128,8 @@ def train_brain(
                     run_id, state.value, None, len(history), history=history, reason=result.reason
                 )
             trained_to = int(result.history[-1]["epoch"]) if result.history else epoch - 1
+            finished = result.stopped_early or trained_to >= planned
+            best_epoch = trainer.restore_best() if finished else None
             test_metrics = trainer.evaluate(test)
             tensors, shared = trainer.result()
             metrics = {
@@ -137,6 +139,7 @@ def train_brain(
                 "epoch": trained_to,
                 "neuromodulation": trainer.neuromodulator.snapshot(),
                 "last_epoch": result.history[-1] if result.history else {},
+                "best_epoch": best_epoch,
             }
             info = write_back(
                 service,

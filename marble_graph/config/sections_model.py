@@ -267,6 +267,16 @@ class LearningConfig(ConfigSection):
     label_smoothing: float = Field(
         default=0.0, ge=0.0, le=0.5, description="Label smoothing for cross-entropy."
     )
+    ema_decay: float = Field(
+        default=0.99,
+        ge=0.0,
+        le=0.9999,
+        description="Decay of the parameter moving average that is evaluated and kept; 0 disables.",
+    )
+    restore_best: bool = Field(
+        default=True,
+        description="End a run with the parameters of its best validation epoch.",
+    )
     checkpoint_every: int = Field(
         default=0,
         ge=0,

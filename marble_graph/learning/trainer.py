@@ -26,6 +26,7 @@ from torch import Tensor
 from marble_graph.config import MarbleConfig
 from marble_graph.datasets import Dataset
 from marble_graph.learning import plasticity as plastic
+from marble_graph.learning.averaging import ParameterAverage
 from marble_graph.learning.lobes import (
     kmeans_lobes,
     lobe_boost,
@@ -92,7 +93,9 @@ class Trainer:
         self.neuromodulator = Neuromodulator.from_config(config.neuromodulation)
         self.out_edges = OutEdges.build(self.tensors.edge_index, self.tensors.num_neurons)
         self.patterns = PatternCounts.empty(self.tensors.num_neurons, self.device)
+        self.average = ParameterAverage(self.model, config.learning.ema_decay)
         self.validation_history: list[float] = []
+        self.best: tuple[int, float, BrainTensors, dict[str, Tensor]] | None = None
         self._growth_mark = 0  # validation epochs before this index predate the last growth
         if config.lobes.enabled and self.tensors.lobe_id.numel() == 0:
             self._assign_lobes()
@@ -138,6 +141,7 @@ class Trainer:
             evaluation = self.evaluate(validation) if validation is not None else {}
             if "loss" in evaluation:
                 self.validation_history.append(evaluation["loss"])
+                self._remember_if_best(epoch, evaluation["loss"])
                 counts.update(self._maybe_neurogenesis())
             self.neuromodulator.observe_epoch(train_loss, evaluation.get("loss"), grad_norm)
             metrics: dict[str, Any] = {
@@ -165,6 +169,26 @@ class Trainer:
                 break
         return result
 
+    def _remember_if_best(self, epoch: int, validation_loss: float) -> None:
+        if not self.config.learning.restore_best or not math.isfinite(validation_loss):
+            return
+        if self.best is None or validation_loss < self.best[1]:
+            tensors, shared = self.result()
+            self.best = (epoch, validation_loss, tensors.clone(), shared)
+
+    def restore_best(self) -> int | None:
+        """Go back to the best validation epoch's parameters; return that epoch (or None)."""
+        if self.best is None:
+            return None
+        epoch, _, tensors, shared = self.best
+        self.tensors = tensors.to(self.device)
+        self.model.restructure(self.tensors)
+        self.model.load_shared_state(shared)
+        self.average.reset()
+        self.out_edges = OutEdges.build(self.tensors.edge_index, self.tensors.num_neurons)
+        self.patterns = PatternCounts.empty(self.tensors.num_neurons, self.device)
+        return epoch
+
     def _stalled(self, patience: int) -> bool:
         """True when none of the last ``patience`` validation losses beat the best before.
 
@@ -178,12 +202,13 @@ class Trainer:
 
     @torch.no_grad()
     def predict(self, features: Tensor, batch_size: int = 1024) -> Tensor:
-        """Raw outputs [B, O] (logits for classification), deterministic, side-effect free."""
+        """Raw outputs [B, O] of the averaged parameters, deterministic, side-effect free."""
         self.model.eval()
-        outputs = [
-            self.model(chunk.to(self.device), **self._signals())
-            for chunk in features.split(batch_size)
-        ]
+        with self.average.applied():
+            outputs = [
+                self.model(chunk.to(self.device), **self._signals())
+                for chunk in features.split(batch_size)
+            ]
         return torch.cat(outputs) if outputs else torch.empty(0, self.model.output_rows.numel())
 
     def evaluate(self, dataset: Dataset) -> dict[str, float]:
@@ -191,9 +216,11 @@ class Trainer:
         return self.objective.evaluate(outputs, self.objective.targets(dataset, self.device))
 
     def result(self) -> tuple[BrainTensors, dict[str, Tensor]]:
-        """The learned brain (tensors on the CPU) and the shared-layer parameters."""
-        self.model.sync_to(self.tensors)
-        return self.tensors.to("cpu"), self.model.shared_state()
+        """The learned brain (averaged parameters; tensors on the CPU) and the shared layer."""
+        with self.average.applied():
+            self.model.sync_to(self.tensors)
+            shared = self.model.shared_state()
+        return self.tensors.to("cpu"), shared
 
     # -- one step -------------------------------------------------------------------
 
@@ -224,6 +251,7 @@ class Trainer:
                 state.add_((boost - 1.0).unsqueeze(-1) * (state - before))
             self.model.weight.clamp_(-learning.weight_limit, learning.weight_limit)
             self.model.weight[frozen] = frozen_weights
+        self.average.update()
         self.step += 1
         return float(loss.item()), grad_norm
 
@@ -355,6 +383,7 @@ class Trainer:
                 self.optimizer, old[name], getattr(self.model, name), kept, new_count
             )
         self.tensors = tensors
+        self.average.reset()  # the average restarts from the new structure
         self.out_edges = OutEdges.build(tensors.edge_index, tensors.num_neurons)
         self.patterns = PatternCounts.empty(tensors.num_neurons, self.device)
 

@@ -110,6 +110,20 @@ class BrainTensors:
         }
         return replace(self, **moved)
 
+    def clone(self) -> BrainTensors:
+        """A deep copy: no tensor is shared with this one."""
+        copied = {
+            f.name: getattr(self, f.name).detach().clone()
+            for f in fields(self)
+            if isinstance(getattr(self, f.name), Tensor)
+        }
+        return replace(
+            self,
+            **copied,
+            neuron_type_names=list(self.neuron_type_names),
+            lobe_names=list(self.lobe_names),
+        )
+
     def to_pyg(self) -> Data:
         """A PyTorch Geometric ``Data`` sharing these tensors (x = state)."""
         return Data(
