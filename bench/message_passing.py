@@ -56,11 +56,15 @@ def main() -> None:
     parser.add_argument("--attention-size", type=int, default=4, help="core.attention_size")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--sort-by-target", action="store_true", help="edges in CSR (target) order")
     args = parser.parse_args()
     device = resolve_device(args.device)
     generator = torch.Generator().manual_seed(0)
     n, e, b, r = args.neurons, args.synapses, args.batch, args.size
-    edge_index = torch.randint(0, n, (2, e), generator=generator).to(device)
+    edge_index = torch.randint(0, n, (2, e), generator=generator)
+    if args.sort_by_target:
+        edge_index = edge_index[:, torch.argsort(edge_index[1], stable=True)]
+    edge_index = edge_index.to(device)
     weight = torch.rand(e, generator=generator).to(device).requires_grad_()
     bias = torch.zeros(n, device=device, requires_grad=True)
     h = torch.randn(n, b, r, generator=generator).to(device).requires_grad_()

@@ -16,6 +16,7 @@ every example at once.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -69,10 +70,12 @@ class MarbleConv(MessagePassing):
         bias: Tensor,  # [N]
         active: Tensor | None = None,  # [N] bool; inactive neurons keep their state
     ) -> Tensor:
-        # V is linear, so it moves off the edges: sum_e a_e w_e V h_s = V (sum_e a_e w_e h_s).
-        agg = self.value(
-            self.propagate(edge_index, q=self.query(h), k=self.key(h), h=h, weight=edge_weight)
-        )  # [N, B, R]
+        # Attention per edge is an edge update (as in GATConv); the weighted sum of
+        # source states runs as one fused gather-scale-scatter. V is linear, so it
+        # moves off the edges: sum_e a_e w_e V h_s = V (sum_e a_e w_e h_s).
+        attention = self.edge_updater(edge_index, q=self.query(h), k=self.key(h))  # [E, B]
+        coefficient = attention * edge_weight.unsqueeze(-1)  # [E, B]
+        agg = self.value(weighted_sum(h, coefficient, edge_index, h.shape[0]))  # [N, B, R]
         gate = 1.0 - torch.exp(-agg.abs())
         update = self.act(self.mlp(self.norm(agg)) + bias.view(-1, 1, 1))
         new = self.alpha * h + (1.0 - self.alpha) * (gate * update + (1.0 - gate) * h)
@@ -80,31 +83,53 @@ class MarbleConv(MessagePassing):
             new = torch.where(active.view(-1, 1, 1), new, h)
         return new
 
-    def aggregate(
-        self,
-        inputs: Tensor,  # [E, B, R]
-        index: Tensor,  # [E]
-        ptr: Tensor | None = None,
-        dim_size: int | None = None,
-    ) -> Tensor:  # [N, B, R]
-        # index_add_ along the node dimension moves whole [B, R] rows; the generic
-        # scatter would broadcast the index to every element first.
-        size = dim_size if dim_size is not None else int(index.max()) + 1
-        out = inputs.new_zeros((size, *inputs.shape[1:]))
-        return out.index_add_(0, index, inputs)
-
-    def message(
+    def edge_update(
         self,
         q_i: Tensor,  # [E, B, A] query of the target
         k_j: Tensor,  # [E, B, A] key of the source
-        h_j: Tensor,  # [E, B, R] state of the source
-        weight: Tensor,  # [E]
         index: Tensor,  # [E] target of each edge
         size_i: int | None,
+    ) -> Tensor:  # [E, B]
+        score = torch.einsum("eba,eba->eb", q_i, k_j) * self.scale  # q(h_t) . k(h_s) / (sqrt(R) T)
+        return edge_softmax(score, index, size_i)  # over each target's in-edges
+
+
+class _WeightedSum(torch.autograd.Function):
+    """out[t] = sum over edges e = s -> t of c[e] * h[s], with hand-written backward.
+
+    Large fresh tensors are the main cost on a CPU (allocation and page
+    faults), so the backward reuses its gathered buffer in place and
+    recomputes the source gather instead of keeping an [E, B, R] copy alive.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, h: Tensor, coefficient: Tensor, src: Tensor, dst: Tensor, num_nodes: int
     ) -> Tensor:
-        score = (q_i * k_j).sum(dim=-1) * self.scale  # [E, B] = q(h_t) . k(h_s) / (sqrt(R) T)
-        attention = edge_softmax(score, index, size_i)  # over each target's in-edges
-        return (attention * weight.unsqueeze(-1)).unsqueeze(-1) * h_j  # [E, B, R]
+        messages = h.index_select(0, src)  # [E, B, R]
+        messages.mul_(coefficient.unsqueeze(-1))
+        ctx.save_for_backward(h, coefficient, src, dst)
+        return h.new_zeros((num_nodes, *h.shape[1:])).index_add_(0, dst, messages)
+
+    @staticmethod
+    def backward(
+        ctx: Any, grad_out: Tensor
+    ) -> tuple[Tensor | None, Tensor | None, None, None, None]:
+        h, coefficient, src, dst = ctx.saved_tensors
+        grad = grad_out.index_select(0, dst)  # [E, B, R]
+        grad_coefficient = None
+        if ctx.needs_input_grad[1]:
+            grad_coefficient = torch.einsum("ebr,ebr->eb", grad, h.index_select(0, src))
+        grad_h = None
+        if ctx.needs_input_grad[0]:
+            grad.mul_(coefficient.unsqueeze(-1))
+            grad_h = torch.zeros_like(h).index_add_(0, src, grad)
+        return grad_h, grad_coefficient, None, None, None
+
+
+def weighted_sum(h: Tensor, coefficient: Tensor, edge_index: Tensor, num_nodes: int) -> Tensor:
+    """[N, B, R]: for each target, the sum of its sources' states times the edge coefficient."""
+    return _WeightedSum.apply(h, coefficient, edge_index[0], edge_index[1], num_nodes)
 
 
 def edge_softmax(score: Tensor, index: Tensor, num_nodes: int | None) -> Tensor:

@@ -145,3 +145,20 @@ def test_same_seed_gives_the_same_untrained_model() -> None:
     b = BrainModel(tensors, CoreConfig(), random_seed=11)(x)
     c = BrainModel(tensors, CoreConfig(), random_seed=12)(x)
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_weighted_sum_gradients_match_finite_differences() -> None:
+    from marble_graph.model.conv import weighted_sum
+
+    h = torch.randn(4, 2, 3, dtype=torch.float64, requires_grad=True)
+    coefficient = torch.randn(4, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, c: weighted_sum(a, c, EDGES, 4), (h, coefficient))
+
+
+def test_weighted_sum_equals_the_plain_gather_scatter() -> None:
+    from marble_graph.model.conv import weighted_sum
+
+    h = torch.randn(4, 2, 3)
+    coefficient = torch.randn(4, 2)
+    expected = torch.zeros(4, 2, 3).index_add_(0, EDGES[1], h[EDGES[0]] * coefficient.unsqueeze(-1))
+    assert torch.allclose(weighted_sum(h, coefficient, EDGES, 4), expected)
