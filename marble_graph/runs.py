@@ -184,6 +184,34 @@ def train_brain(
     )
 
 
+def evaluate_brain(
+    service: BrainService,
+    name: str,
+    dataset_spec: str,
+    *,
+    split: str = "test",
+    device: str | None = None,
+) -> dict[str, float]:
+    """Score the current version on a dataset's ``test`` split (as training held it out),
+    or on ``all`` of it. Changes nothing."""
+    if split not in ("test", "all"):
+        raise ValidationFailed(f"split {split!r}: expected test or all")
+    target = resolve_device(device or "cpu")
+    loaded = load_brain_tensors(service, name, target)
+    config = loaded.config
+    dataset = _load_for_brain(dataset_spec, config, loaded.tensors)
+    if split == "test":
+        _, dataset = split_dataset(
+            dataset,
+            config.dataset.test_fraction,
+            config.dataset.split_random_state,
+            config.dataset.stratify,
+        )
+    objective = Objective.for_task(dataset.task, config.learning.loss)
+    outputs = torch.from_numpy(infer(service, name, dataset.features, device).outputs)
+    return objective.evaluate(outputs, objective.targets(dataset, "cpu"))
+
+
 def infer(
     service: BrainService, name: str, features: np.ndarray, device: str | None = None
 ) -> Inference:

@@ -18,7 +18,7 @@ from marble_graph.cli.context import (
     print_table,
     state,
 )
-from marble_graph.cli.train import infer_command, runs, train
+from marble_graph.cli.train import evaluate, infer_command, runs, train
 from marble_graph.errors import ValidationFailed
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ app.add_typer(brain.app, name="brain")
 app.add_typer(config_cmd.app, name="config")
 app.command()(train)
 app.command("infer")(infer_command)
+app.command()(evaluate)
 app.command()(runs)
 
 

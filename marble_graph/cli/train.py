@@ -20,7 +20,7 @@ from marble_graph.cli.context import (
 )
 from marble_graph.errors import ValidationFailed
 from marble_graph.run_records import list_runs, run_epochs
-from marble_graph.runs import infer, train_brain
+from marble_graph.runs import evaluate_brain, infer, train_brain
 
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table or json.")]
 
@@ -148,6 +148,27 @@ def infer_command(
                 [i, label, [round(v, 4) for v in out]]
                 for i, (label, out) in enumerate(zip(labels, payload["outputs"], strict=True))
             ],
+        )
+
+
+def evaluate(
+    ctx: typer.Context,
+    brain: Annotated[str, typer.Argument(help="The brain to score.")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="As for train.")] = "digits",
+    split: Annotated[str, typer.Option(help="test (the split training held out) or all.")] = "test",
+    fmt: FormatOption = "table",
+) -> None:
+    """Score the brain's current version on a dataset (changes nothing)."""
+    check_format(fmt, ("table", "json"))
+    with state(ctx).service() as service:
+        metrics = evaluate_brain(service, brain, dataset, split=split)
+    if fmt == "json":
+        print_json(metrics)
+    else:
+        print_table(
+            f"{brain} on {dataset} ({split})",
+            ["metric", "value"],
+            [[k, round(v, 5)] for k, v in metrics.items()],
         )
 
 

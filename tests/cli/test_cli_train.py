@@ -41,6 +41,8 @@ def test_train_infer_and_runs_from_the_command_line(marble) -> None:  # type: ig
     assert [h["epoch"] for h in summary["history"]] == [1, 2]
     answer = json.loads(marble("infer", "wave", "--input", "[[0.5], [1.0]]").stdout)
     assert answer["version"] == 2 and len(answer["outputs"]) == 2
+    scored = json.loads(marble("evaluate", "wave", "--dataset", "sine", "-f", "json").stdout)
+    assert scored["mse"] == pytest.approx(summary["test"]["mse"], rel=1e-5)
     runs = json.loads(marble("runs", "wave", "-f", "json").stdout)
     assert [(r["run"], r["state"], r["result_version"]) for r in runs] == [(1, "completed", 2)]
     epochs = json.loads(marble("runs", "wave", "--run", "1", "-f", "json").stdout)
