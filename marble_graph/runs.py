@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from marble_graph.config import MarbleConfig
 from marble_graph.datasets import Dataset, check_features, load_dataset, split_dataset
 from marble_graph.errors import ValidationFailed
 from marble_graph.learning.losses import Objective
@@ -33,6 +34,7 @@ from marble_graph.run_records import (
     update_run_summary,
 )
 from marble_graph.store.metadata import RunState
+from marble_graph.tensors import BrainTensors
 from marble_graph.versions import load_brain_tensors, write_back
 
 if TYPE_CHECKING:
@@ -249,7 +251,7 @@ def infer(
 # -- helpers --------------------------------------------------------------------------
 
 
-def _load_for_brain(spec: str, config: Any, tensors: Any) -> Dataset:
+def _load_for_brain(spec: str, config: MarbleConfig, tensors: BrainTensors) -> Dataset:
     dataset = load_dataset(
         spec,
         feature_columns=config.dataset.feature_columns,
@@ -271,7 +273,7 @@ def _load_for_brain(spec: str, config: Any, tensors: Any) -> Dataset:
 
 
 def _validation_split(
-    train: Dataset, fraction: float, config: Any
+    train: Dataset, fraction: float, config: MarbleConfig
 ) -> tuple[Dataset, Dataset | None]:
     if fraction <= 0 or train.n_rows < 10:
         return train, None

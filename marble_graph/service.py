@@ -170,6 +170,7 @@ class BrainService:
         progress: Progress | None = None,
     ) -> BrainInfo:
         """Create a brain from the preset of a dataset's task, sized to the dataset."""
+        # Imported here: scikit-learn is slow to import and most commands never need it.
         from marble_graph.datasets import load_dataset
         from marble_graph.presets import preset_config
 
