@@ -80,13 +80,20 @@ def list_runs(service: BrainService, name: str, state: str | None = None) -> lis
         query = query.where(TrainingRun.state == RunState(state))
     with service.metadata.session() as session:
         runs = session.scalars(query).all()
+        epochs = dict(
+            session.execute(
+                select(RunEpoch.run_id, func.count())
+                .where(RunEpoch.run_id.in_([r.id for r in runs]))
+                .group_by(RunEpoch.run_id)
+            ).all()
+        )
         return [
             {
                 "run": r.id,
                 "state": r.state.value,
                 "base_version": r.base_version,
                 "result_version": r.result_version,
-                "epochs": len(r.epochs),
+                "epochs": epochs.get(r.id, 0),
                 "test": r.summary.get("test", {}),
                 "error": r.error,
                 "started": r.started_at,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from marble_graph.config import MarbleConfig
 from marble_graph.datasets import Dataset, check_features, load_dataset, split_dataset
@@ -35,7 +36,7 @@ from marble_graph.run_records import (
 )
 from marble_graph.store.metadata import RunState
 from marble_graph.tensors import BrainTensors
-from marble_graph.versions import load_brain_tensors, write_back
+from marble_graph.versions import LoadedBrain, load_brain_tensors, write_back
 
 if TYPE_CHECKING:
     from marble_graph.service import BrainService
@@ -210,8 +211,8 @@ def evaluate_brain(
             config.dataset.stratify,
         )
     objective = Objective.for_task(dataset.task, config.learning.loss)
-    outputs = torch.from_numpy(infer(service, name, dataset.features, device).outputs)
-    return objective.evaluate(outputs, objective.targets(dataset, "cpu"))
+    outputs = _forward(loaded, dataset.features, target)
+    return objective.evaluate(outputs.cpu(), objective.targets(dataset, "cpu"))
 
 
 def infer(
@@ -220,24 +221,7 @@ def infer(
     """Outputs of the brain's current version; deterministic and changes nothing."""
     target = resolve_device(device or "cpu")
     loaded = load_brain_tensors(service, name, target)
-    width = int(loaded.tensors.input_rows.numel())
-    batch = torch.from_numpy(check_features(features, width)).to(target)
-    model = BrainModel(loaded.tensors, loaded.config.core, loaded.config.seed.random_seed)
-    if loaded.shared_state is not None:
-        model.load_shared_state(loaded.shared_state)
-    signals = loaded.metrics.get("neuromodulation", {})
-    model.eval()
-    with torch.no_grad():
-        outputs = torch.cat(
-            [
-                model(
-                    chunk,
-                    reward=float(signals.get("reward", 0.0)),
-                    stress=float(signals.get("stress", 0.0)),
-                )
-                for chunk in batch.split(1024)
-            ]
-        )
+    outputs = _forward(loaded, features, target)
     task = loaded.metrics.get("task")
     extra = Objective.for_task(task).predictions(outputs) if task else {}
     return Inference(
@@ -249,6 +233,22 @@ def infer(
 
 
 # -- helpers --------------------------------------------------------------------------
+
+
+def _forward(loaded: LoadedBrain, features: np.ndarray, device: torch.device) -> Tensor:
+    """The loaded version's raw outputs [B, O], with the signals it was trained under."""
+    width = int(loaded.tensors.input_rows.numel())
+    batch = torch.from_numpy(check_features(features, width)).to(device)
+    model = BrainModel(loaded.tensors, loaded.config.core, loaded.config.seed.random_seed)
+    if loaded.shared_state is not None:
+        model.load_shared_state(loaded.shared_state)
+    signals = loaded.metrics.get("neuromodulation", {})
+    reward, stress = float(signals.get("reward", 0.0)), float(signals.get("stress", 0.0))
+    model.eval()
+    with torch.no_grad():
+        return torch.cat(
+            [model(chunk, reward=reward, stress=stress) for chunk in batch.split(1024)]
+        )
 
 
 def _load_for_brain(spec: str, config: MarbleConfig, tensors: BrainTensors) -> Dataset:

@@ -334,15 +334,11 @@ class BrainService:
 
     def _find(self, name: str) -> BrainInfo | None:
         with self.metadata.session() as session:
-            brain = session.scalars(
-                select(Brain).where(Brain.name == name, Brain.state == BrainState.COMMITTED)
-            ).one_or_none()
+            brain = committed_brain(session, name)
             return None if brain is None else _info(brain)
 
     def _committed_row(self, session: Session, name: str) -> Brain:
-        brain = session.scalars(
-            select(Brain).where(Brain.name == name, Brain.state == BrainState.COMMITTED)
-        ).one_or_none()
+        brain = committed_brain(session, name)
         if brain is None:
             raise NotFound(self._unknown_brain_message(name))
         return brain
@@ -365,6 +361,13 @@ def _info(brain: Brain) -> BrainInfo:
         created_at=brain.created_at,
         graph_key=brain.graph_key,
     )
+
+
+def committed_brain(session: Session, name: str) -> Brain | None:
+    """The brain's metadata row, if it exists and is committed."""
+    return session.scalars(
+        select(Brain).where(Brain.name == name, Brain.state == BrainState.COMMITTED)
+    ).one_or_none()
 
 
 def next_graph_key(session: Session) -> int:

@@ -26,7 +26,7 @@ from marble_graph.brain_graph import graph_hash
 from marble_graph.config import MarbleConfig
 from marble_graph.errors import Conflict, StoreError
 from marble_graph.failpoints import failpoint
-from marble_graph.store.metadata import Brain, BrainState, BrainVersion, VersionState
+from marble_graph.store.metadata import Brain, BrainVersion, VersionState
 from marble_graph.tensors import BrainTensors
 
 if TYPE_CHECKING:
@@ -168,9 +168,9 @@ def write_back(
 
 
 def _brain_row(session: Session, name: str) -> Brain:
-    brain = session.scalars(
-        select(Brain).where(Brain.name == name, Brain.state == BrainState.COMMITTED)
-    ).one_or_none()
+    from marble_graph.service import committed_brain
+
+    brain = committed_brain(session, name)
     if brain is None:
         raise StoreError(f"brain {name!r} disappeared during write-back")
     return brain

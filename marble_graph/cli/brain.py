@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from marble_graph.cli.context import (
+    FormatOption,
     check_format,
     console,
     err_console,
@@ -21,8 +22,6 @@ from marble_graph.errors import ValidationFailed
 from marble_graph.service import BrainDetails
 
 app = typer.Typer(help="Create, inspect, delete, export and import brains.", no_args_is_help=True)
-
-FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table or json.")]
 
 
 @app.command()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,8 @@ from marble_graph.data_home import DataHome
 from marble_graph.errors import MarbleError, NotFound, StoreLocked, ValidationFailed
 from marble_graph.logs import configure_logging
 from marble_graph.service import BrainService
+
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table or json.")]
 
 console = Console()
 err_console = Console(stderr=True)

@@ -11,6 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from marble_graph.cli.context import (
+    FormatOption,
     check_format,
     console,
     err_console,
@@ -21,8 +22,6 @@ from marble_graph.cli.context import (
 from marble_graph.errors import ValidationFailed
 from marble_graph.run_records import list_runs, run_epochs
 from marble_graph.runs import evaluate_brain, infer, train_brain
-
-FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table or json.")]
 
 
 def train(

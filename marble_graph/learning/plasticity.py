@@ -30,6 +30,7 @@ from marble_graph.learning.structure import (
     NewNeurons,
     NewSynapses,
     StructuralChange,
+    append_only,
     apply_change,
     compose,
     remap_optimizer_state,
@@ -164,9 +165,7 @@ def add_shortcuts(
         synapse_type=standard_synapse_types(k, device),
         created_step=step,
     )
-    kept_neurons = torch.arange(n, device=device)
-    kept_synapses = torch.arange(t.num_synapses, device=device)
-    return apply_change(t, kept_neurons, kept_synapses, None, synapses, {"shortcut": k})
+    return append_only(t, None, synapses, {"shortcut": k})
 
 
 @torch.no_grad()
@@ -209,9 +208,7 @@ def add_concept_neurons(
         synapse_type=standard_synapse_types(4 * k, device),
         created_step=step,
     )
-    kept_neurons = torch.arange(n, device=device)
-    kept_synapses = torch.arange(t.num_synapses, device=device)
-    return apply_change(t, kept_neurons, kept_synapses, neurons, synapses, {"concept": k})
+    return append_only(t, neurons, synapses, {"concept": k})
 
 
 @torch.no_grad()
@@ -265,9 +262,7 @@ def neurogenesis(
         synapse_type=standard_synapse_types(2 * k * f, device),
         created_step=step,
     )
-    kept_neurons = torch.arange(n, device=device)
-    kept_synapses = torch.arange(t.num_synapses, device=device)
-    return apply_change(t, kept_neurons, kept_synapses, neurons, synapses, {"neurogenesis": k})
+    return append_only(t, neurons, synapses, {"neurogenesis": k})
 
 
 def neurogenesis_count(arousal: float, reward: float, factor: float) -> int:

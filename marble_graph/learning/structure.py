@@ -268,6 +268,18 @@ def apply_change(
     return result, change
 
 
+def append_only(
+    t: BrainTensors,
+    neurons: NewNeurons | None,
+    synapses: NewSynapses | None,
+    counts: Mapping[str, int],
+) -> tuple[BrainTensors, StructuralChange]:
+    """``apply_change`` that keeps every existing row and only appends."""
+    kept_neurons = torch.arange(t.num_neurons, device=t.device)
+    kept_synapses = torch.arange(t.num_synapses, device=t.device)
+    return apply_change(t, kept_neurons, kept_synapses, neurons, synapses, counts)
+
+
 def standard_synapse_types(count: int, device: torch.device) -> Tensor:
     """[count] int64 codes of the ``standard`` synapse type."""
     return torch.full((count,), TYPE_STANDARD, dtype=torch.long, device=device)
