@@ -17,15 +17,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import Tensor
 
 from marble_graph.config import MarbleConfig
-from marble_graph.datasets import Dataset, check_features, load_dataset, split_dataset
+from marble_graph.datasets import Dataset, load_dataset, split_dataset
 from marble_graph.errors import ValidationFailed
 from marble_graph.learning.losses import Objective
 from marble_graph.learning.trainer import Trainer, resolve_device
-from marble_graph.model import BrainModel
 from marble_graph.run_records import (
     finish_run,
     latest_unfinished_run,
@@ -34,9 +31,10 @@ from marble_graph.run_records import (
     start_run,
     update_run_summary,
 )
+from marble_graph.serving import Inference, ServingModel
 from marble_graph.store.metadata import RunState
 from marble_graph.tensors import BrainTensors
-from marble_graph.versions import LoadedBrain, load_brain_tensors, write_back
+from marble_graph.versions import load_brain_tensors, write_back
 
 if TYPE_CHECKING:
     from marble_graph.service import BrainService
@@ -55,14 +53,6 @@ class RunSummary:
     baseline: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     reason: str | None = None
-
-
-@dataclass
-class Inference:
-    version: int
-    outputs: np.ndarray  # [B, O] raw outputs (logits for classification)
-    labels: np.ndarray | None  # [B] predicted class, for classification and binary brains
-    probabilities: np.ndarray | None
 
 
 def train_brain(
@@ -199,10 +189,9 @@ def evaluate_brain(
     or on ``all`` of it. Changes nothing."""
     if split not in ("test", "all"):
         raise ValidationFailed(f"split {split!r}: expected test or all")
-    target = resolve_device(device or "cpu")
-    loaded = load_brain_tensors(service, name, target)
-    config = loaded.config
-    dataset = _load_for_brain(dataset_spec, config, loaded.tensors)
+    serving = ServingModel.load(service, name, resolve_device(device or "cpu"))
+    config = serving.loaded.config
+    dataset = _load_for_brain(dataset_spec, config, serving.loaded.tensors)
     if split == "test":
         _, dataset = split_dataset(
             dataset,
@@ -211,7 +200,7 @@ def evaluate_brain(
             config.dataset.stratify,
         )
     objective = Objective.for_task(dataset.task, config.learning.loss)
-    outputs = _forward(loaded, dataset.features, target)
+    outputs = serving.forward(dataset.features)
     return objective.evaluate(outputs.cpu(), objective.targets(dataset, "cpu"))
 
 
@@ -219,36 +208,10 @@ def infer(
     service: BrainService, name: str, features: np.ndarray, device: str | None = None
 ) -> Inference:
     """Outputs of the brain's current version; deterministic and changes nothing."""
-    target = resolve_device(device or "cpu")
-    loaded = load_brain_tensors(service, name, target)
-    outputs = _forward(loaded, features, target)
-    task = loaded.metrics.get("task")
-    extra = Objective.for_task(task).predictions(outputs) if task else {}
-    return Inference(
-        version=loaded.info.version,
-        outputs=outputs.cpu().numpy(),
-        labels=extra["label"].cpu().numpy() if "label" in extra else None,
-        probabilities=extra["probabilities"].cpu().numpy() if "probabilities" in extra else None,
-    )
+    return ServingModel.load(service, name, resolve_device(device or "cpu")).predict(features)
 
 
 # -- helpers --------------------------------------------------------------------------
-
-
-def _forward(loaded: LoadedBrain, features: np.ndarray, device: torch.device) -> Tensor:
-    """The loaded version's raw outputs [B, O], with the signals it was trained under."""
-    width = int(loaded.tensors.input_rows.numel())
-    batch = torch.from_numpy(check_features(features, width)).to(device)
-    model = BrainModel(loaded.tensors, loaded.config.core, loaded.config.seed.random_seed)
-    if loaded.shared_state is not None:
-        model.load_shared_state(loaded.shared_state)
-    signals = loaded.metrics.get("neuromodulation", {})
-    reward, stress = float(signals.get("reward", 0.0)), float(signals.get("stress", 0.0))
-    model.eval()
-    with torch.no_grad():
-        return torch.cat(
-            [model(chunk, reward=reward, stress=stress) for chunk in batch.split(1024)]
-        )
 
 
 def _load_for_brain(spec: str, config: MarbleConfig, tensors: BrainTensors) -> Dataset:

@@ -174,3 +174,31 @@ def _brain_row(session: Session, name: str) -> Brain:
     if brain is None:
         raise StoreError(f"brain {name!r} disappeared during write-back")
     return brain
+
+
+def list_versions(service: BrainService, name: str) -> list[dict[str, Any]]:
+    """The brain's committed versions, oldest first, as plain records."""
+    service.get_brain(name)  # NotFound names the known brains
+    with service.metadata.session() as session:
+        rows = session.scalars(
+            select(BrainVersion)
+            .join(Brain)
+            .where(Brain.name == name, BrainVersion.state == VersionState.COMMITTED)
+            .order_by(BrainVersion.version)
+        ).all()
+        return [
+            {
+                "version": row.version,
+                "state": row.state.value,
+                "parent_version": row.parent_version,
+                "graph_hash": row.graph_hash or "",
+                "neuron_count": row.neuron_count,
+                "synapse_count": row.synapse_count,
+                "note": row.note,
+                "metrics": dict(row.metrics),
+                "run_id": row.run_id,
+                "created_at": row.created_at,
+                "committed_at": row.committed_at,
+            }
+            for row in rows
+        ]

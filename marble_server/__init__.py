@@ -1,5 +1,11 @@
-"""MARBLE's FastAPI server (REST + GraphQL).
+"""MARBLE's server: FastAPI REST and Strawberry GraphQL over one ``BrainService``.
 
-The server arrives with its own issue; until then this package only reserves
-the name so that the distribution layout matches ARCHITECTURE.md.
+``create_app(settings)`` builds the app; ``load_settings`` reads the
+``server`` section of ``marble.yaml`` and ``MARBLE_*`` variables; ``marble
+serve`` runs it under uvicorn. See docs/api.md.
 """
+
+from marble_server.app import create_app
+from marble_server.settings import ServerSettings, load_settings
+
+__all__ = ["ServerSettings", "create_app", "load_settings"]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from marble_graph.cli import brain, config_cmd
+from marble_graph.cli import brain, config_cmd, token_cmd
 from marble_graph.cli.context import (
     CliState,
     MarbleGroup,
@@ -18,6 +18,7 @@ from marble_graph.cli.context import (
     print_table,
     state,
 )
+from marble_graph.cli.serve import serve
 from marble_graph.cli.train import evaluate, infer_command, runs, train
 from marble_graph.errors import ValidationFailed
 
@@ -30,10 +31,12 @@ app = typer.Typer(
 )
 app.add_typer(brain.app, name="brain")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(token_cmd.app, name="token")
 app.command()(train)
 app.command("infer")(infer_command)
 app.command()(evaluate)
 app.command()(runs)
+app.command()(serve)
 
 
 @app.callback()

@@ -15,13 +15,16 @@ rows plus ``BrainService.reconcile`` (see docs/storage.md).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,6 +39,23 @@ log = logging.getLogger(__name__)
 UID_SHIFT = 32  # neuron/lobe/memory uid = (graph_key << 32) | per-brain id
 MAX_LOCAL_ID = (1 << UID_SHIFT) - 1
 _OWNER_FILE = "owner.json"
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _serialized(
+    method: Callable[Concatenate[GraphStore, _P], _R],
+) -> Callable[Concatenate[GraphStore, _P], _R]:
+    """Run ``method`` holding the store's lock (the engine connection is not shared-safe)."""
+
+    @functools.wraps(method)
+    def locked(self: GraphStore, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 def _engine_module(engine: str) -> ModuleType:
@@ -68,6 +88,10 @@ class GraphStore:
         self.path = Path(path)
         self.engine = engine
         self.read_only = read_only
+        # One connection serves every thread of the process (the server's request
+        # and job threads); statements and multi-statement reads or deletes of a
+        # generation run under this lock so no reader sees half of a delete.
+        self._lock = threading.RLock()
         module = _engine_module(engine)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -86,6 +110,7 @@ class GraphStore:
 
     # -- lifecycle -------------------------------------------------------------------
 
+    @_serialized
     def close(self) -> None:
         """Release the database (and its file lock)."""
         if getattr(self, "_conn", None) is not None:
@@ -121,19 +146,22 @@ class GraphStore:
 
     def transaction(self) -> _Transaction:
         """A write transaction (DDL and node writes only: see the module docstring)."""
-        return _Transaction(self._conn)
+        return _Transaction(self._conn, self._lock)
 
     # -- reads ------------------------------------------------------------------------
 
+    @_serialized
     def execute(self, query: str, params: dict[str, Any] | None = None) -> Any:
         """Run one statement and return the engine's result object."""
         return self._conn.execute(query, params or {})
 
+    @_serialized
     def arrow(self, query: str, params: dict[str, Any] | None = None) -> pa.Table:
         """Run one query and return all rows as an Arrow table (one bulk transfer)."""
         result = self._conn.execute(query, params or {})
         return result.get_as_arrow(chunk_size=1_000_000)
 
+    @_serialized
     def scalar(self, query: str, params: dict[str, Any] | None = None) -> Any:
         result = self._conn.execute(query, params or {})
         return result.get_next()[0] if result.has_next() else None
@@ -142,6 +170,7 @@ class GraphStore:
         """Names of every brain with any data in the graph (complete or not)."""
         return set(self.brain_node_keys()) | {brain for brain, _ in self.generations()}
 
+    @_serialized
     def generations(self) -> set[tuple[str, int]]:
         """Every (brain, graph_key) with rows in the store, complete or not."""
         found: set[tuple[str, int]] = set()
@@ -153,6 +182,7 @@ class GraphStore:
             found.update(zip(rows["brain"].to_pylist(), rows["key"].to_pylist(), strict=True))
         return found
 
+    @_serialized
     def read_generation(self, graph_key: int) -> dict[str, pa.Table]:
         """One bulk Arrow read per table of one brain generation, as the engine returns it."""
         params = _key_range(graph_key)
@@ -200,6 +230,7 @@ class GraphStore:
             self.read_generation(graph_key), source=f"graph store, brain {brain!r}"
         )
 
+    @_serialized
     def counts_by_kind_and_type(self, graph_key: int) -> tuple[dict[str, int], dict[str, int]]:
         """Neurons by kind and synapses by type in one brain generation."""
         params = _key_range(graph_key)
@@ -220,6 +251,7 @@ class GraphStore:
 
     # -- writes -----------------------------------------------------------------------
 
+    @_serialized
     def insert_graph(
         self, brain: str, graph_key: int, graph: BrainGraph, create_brain_node: bool = True
     ) -> None:
@@ -239,6 +271,7 @@ class GraphStore:
             {"name": brain, "key": graph_key},
         )
 
+    @_serialized
     def delete_brain(self, brain: str) -> None:
         """Remove every node and relationship of ``brain``; safe to repeat."""
         params = {"brain": brain}
@@ -252,6 +285,7 @@ class GraphStore:
         ):
             self._conn.execute(statement, params)
 
+    @_serialized
     def delete_generation(self, brain: str, graph_key: int) -> None:
         """Remove one generation of ``brain`` (an old version, or a failed write-back)."""
         params = _key_range(graph_key)
@@ -264,11 +298,13 @@ class GraphStore:
         ):
             self._conn.execute(statement, params)
 
+    @_serialized
     def brain_node_keys(self) -> dict[str, int]:
         """graph_key recorded on each Brain node."""
         rows = self.arrow("MATCH (b:Brain) RETURN b.name AS name, b.graph_key AS key")
         return dict(zip(rows["name"].to_pylist(), rows["key"].to_pylist(), strict=True))
 
+    @_serialized
     def set_brain_key(self, brain: str, graph_key: int) -> None:
         """Point the Brain node at its current generation."""
         self._conn.execute(
@@ -276,6 +312,7 @@ class GraphStore:
             {"name": brain, "key": graph_key},
         )
 
+    @_serialized
     def link_dataset_version(
         self,
         brain: str,
@@ -298,10 +335,12 @@ class GraphStore:
             {"name": brain, "id": content_hash, "bv": brain_version},
         )
 
+    @_serialized
     def query_as_torch_geometric(self, query: str, params: dict[str, Any] | None = None) -> Any:
         """The engine's own conversion of a query result to PyG (for comparison benches)."""
         return self._conn.execute(query, params or {}).get_as_torch_geometric()
 
+    @_serialized
     def _copy(self, table: str, data: pa.Table) -> None:
         try:
             self._conn.execute(f"COPY {table} FROM $data", {"data": data})
@@ -310,6 +349,7 @@ class GraphStore:
 
     # -- exploration ------------------------------------------------------------------
 
+    @_serialized
     def read_only_query(
         self,
         query: str,
@@ -322,14 +362,25 @@ class GraphStore:
 
 
 class _Transaction:
-    def __init__(self, conn: Any) -> None:
+    """Holds the store's lock from BEGIN to COMMIT so other threads cannot interleave."""
+
+    def __init__(self, conn: Any, lock: threading.RLock) -> None:
         self._conn = conn
+        self._lock = lock
 
     def __enter__(self) -> None:
-        self._conn.execute("BEGIN TRANSACTION")
+        self._lock.acquire()
+        try:
+            self._conn.execute("BEGIN TRANSACTION")
+        except BaseException:
+            self._lock.release()
+            raise
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self._conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        try:
+            self._conn.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        finally:
+            self._lock.release()
 
 
 def store_rows(brain: str, graph_key: int, graph: BrainGraph) -> dict[str, pa.Table]:

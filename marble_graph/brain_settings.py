@@ -1,0 +1,42 @@
+"""Changing a brain's stored settings between runs (neuromodulation signals)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from marble_graph.config import config_from_mapping, config_hash
+from marble_graph.errors import NotFound
+
+if TYPE_CHECKING:
+    from marble_graph.service import BrainService
+
+NEUROMODULATION_SIGNALS = ("mode", "reward", "stress", "arousal", "emotion")
+
+
+def set_neuromodulation(service: BrainService, name: str, **signals: Any) -> dict[str, Any]:
+    """Set the brain's neuromodulation signals for its next training run; return the section.
+
+    Values are validated like a config file (ranges, types); nothing changes if
+    any is wrong. Setting a signal switches ``mode`` to ``manual`` unless ``mode``
+    is given, because in ``auto`` mode training derives the signals itself.
+    """
+    from marble_graph.service import committed_brain
+
+    given = {k: v for k, v in signals.items() if v is not None}
+    unknown = sorted(set(given) - set(NEUROMODULATION_SIGNALS))
+    if unknown:
+        raise ValueError(f"unknown neuromodulation signal {unknown[0]!r}")
+    if given and "mode" not in given:
+        given["mode"] = "manual"
+    with service.metadata.session() as session:
+        brain = committed_brain(session, name)
+        if brain is None:
+            raise NotFound(f"no brain named {name!r}")
+        stored = dict(brain.config)
+        section = {**stored.get("neuromodulation", {}), **given}
+        config = config_from_mapping(
+            {**stored, "neuromodulation": section}, source=f"brain {name!r} neuromodulation"
+        )
+        brain.config = config.model_dump(mode="json")
+        brain.config_hash = config_hash(config)
+        return config.neuromodulation.model_dump(mode="json")

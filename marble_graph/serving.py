@@ -1,0 +1,144 @@
+"""A brain version held in memory, ready to answer inference requests.
+
+``ServingModel`` is built once per (brain, version) and reused: building it
+reads the graph from the store, constructing the model and its edge index
+costs far more than a forward pass over a small batch. The server keeps one
+per brain (``ModelCache``) and swaps it when a new version commits; the CLI
+builds one per call.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from marble_graph.datasets import check_features
+from marble_graph.errors import StoreError
+from marble_graph.learning.losses import Objective
+from marble_graph.model import BrainModel
+from marble_graph.versions import LoadedBrain, load_brain_tensors
+
+if TYPE_CHECKING:
+    from marble_graph.service import BrainService
+
+# Rows per forward pass: bounds peak memory of [N, B, R] activations.
+FORWARD_CHUNK = 1024
+# A version's generation can be garbage-collected between reading the brain's
+# record and reading its graph (a write-back just committed); the read is then
+# short and is retried against the new record.
+LOAD_ATTEMPTS = 3
+
+
+@dataclass
+class Inference:
+    version: int
+    outputs: np.ndarray  # [B, O] raw outputs (logits for classification)
+    labels: np.ndarray | None  # [B] predicted class, for classification and binary brains
+    probabilities: np.ndarray | None
+
+
+class ServingModel:
+    """One committed brain version in eval mode; ``predict`` is deterministic."""
+
+    def __init__(self, loaded: LoadedBrain, device: torch.device) -> None:
+        self.loaded = loaded
+        self.name = loaded.info.name
+        self.version = loaded.info.version
+        self.device = device
+        self.input_width = int(loaded.tensors.input_rows.numel())
+        self.output_width = int(loaded.tensors.output_rows.numel())
+        self.task: str | None = loaded.metrics.get("task")
+        model = BrainModel(loaded.tensors, loaded.config.core, loaded.config.seed.random_seed)
+        if loaded.shared_state is not None:
+            model.load_shared_state(loaded.shared_state)
+        self.model = model.eval()
+        signals = loaded.metrics.get("neuromodulation", {})
+        self.reward = float(signals.get("reward", 0.0))
+        self.stress = float(signals.get("stress", 0.0))
+
+    @classmethod
+    def load(
+        cls, service: BrainService, name: str, device: torch.device | str = "cpu"
+    ) -> ServingModel:
+        """The brain's current committed version, read consistently from the stores."""
+        target = torch.device(device)
+        for _ in range(LOAD_ATTEMPTS):
+            loaded = load_brain_tensors(service, name, target)
+            tensors, info = loaded.tensors, loaded.info
+            if (tensors.num_neurons, tensors.num_synapses) == (
+                info.neuron_count,
+                info.synapse_count,
+            ):
+                return cls(loaded, target)
+        raise StoreError(
+            f"brain {name!r} kept changing while it was loaded ({LOAD_ATTEMPTS} attempts); "
+            "try again"
+        )
+
+    def forward(self, features: np.ndarray) -> Tensor:
+        """Raw outputs [B, O] for features [B, I] (checked: width, finiteness)."""
+        batch = torch.from_numpy(check_features(features, self.input_width)).to(self.device)
+        with torch.no_grad():
+            return torch.cat(
+                [
+                    self.model(chunk, reward=self.reward, stress=self.stress)
+                    for chunk in batch.split(FORWARD_CHUNK)
+                ]
+            )
+
+    def predict(self, features: np.ndarray) -> Inference:
+        """Outputs with labels and probabilities where the brain's task has them."""
+        outputs = self.forward(features)
+        extra = Objective.for_task(self.task).predictions(outputs) if self.task else {}
+        return Inference(
+            version=self.version,
+            outputs=outputs.cpu().numpy(),
+            labels=extra["label"].cpu().numpy() if "label" in extra else None,
+            probabilities=extra["probabilities"].cpu().numpy()
+            if "probabilities" in extra
+            else None,
+        )
+
+
+class ModelCache:
+    """The serving model of each brain's current version, reloaded when it changes.
+
+    ``get`` asks the metadata store for the current version (one indexed row
+    read) and rebuilds only when it moved, so answers always come from the
+    last committed version and never from one still being written.
+    """
+
+    def __init__(self, service: BrainService, device: torch.device | str = "cpu") -> None:
+        self.service = service
+        self.device = torch.device(device)
+        self._models: dict[str, ServingModel] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, name: str) -> ServingModel:
+        current = self.service.get_brain(name).version
+        cached = self._models.get(name)
+        if cached is not None and cached.version == current:
+            return cached
+        with self._lock_for(name):
+            cached = self._models.get(name)
+            if cached is None or cached.version < current:
+                cached = ServingModel.load(self.service, name, self.device)
+                self._models[name] = cached
+            return cached
+
+    def cached(self, name: str) -> ServingModel | None:
+        """The model held for ``name`` without checking the store."""
+        return self._models.get(name)
+
+    def forget(self, name: str) -> None:
+        self._models.pop(name, None)
+
+    def _lock_for(self, name: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(name, threading.Lock())

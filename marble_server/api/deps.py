@@ -1,0 +1,54 @@
+"""Dependencies shared by every route, declared once as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from marble_graph.service import BrainService
+from marble_graph.tokens import Scope, TokenInfo
+from marble_server.auth import require
+from marble_server.problems import Problem
+from marble_server.state import ServerState
+
+
+def get_state(request: Request) -> ServerState:
+    state: ServerState | None = getattr(request.app.state, "marble", None)
+    if state is None:
+        raise Problem(503, "unavailable", "the server is starting or stopping; retry shortly")
+    return state
+
+
+StateDep = Annotated[ServerState, Depends(get_state)]
+
+
+def get_service(state: StateDep) -> BrainService:
+    return state.service
+
+
+ServiceDep = Annotated[BrainService, Depends(get_service)]
+
+
+def get_token(
+    state: StateDep,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> TokenInfo:
+    return state.auth.authenticate(authorization)
+
+
+CurrentToken = Annotated[TokenInfo, Depends(get_token)]
+
+
+def _scoped(scope: Scope) -> object:
+    def check(token: CurrentToken) -> TokenInfo:
+        return require(token, scope)
+
+    check.__name__ = f"require_{scope.value}"
+    return Depends(check)
+
+
+ReadToken = Annotated[TokenInfo, _scoped(Scope.READ)]
+InferToken = Annotated[TokenInfo, _scoped(Scope.INFER)]
+TrainToken = Annotated[TokenInfo, _scoped(Scope.TRAIN)]
+AdminToken = Annotated[TokenInfo, _scoped(Scope.ADMIN)]

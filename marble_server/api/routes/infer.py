@@ -1,0 +1,25 @@
+"""POST /infer: one row or a batch, micro-batched with concurrent requests."""
+
+from __future__ import annotations
+
+import numpy as np
+from fastapi import APIRouter
+
+from marble_server.api.deps import InferToken, StateDep
+from marble_server.api.models import InferRequest, InferResponse
+
+router = APIRouter(tags=["inference"])
+
+
+@router.post("/infer", response_model=InferResponse)
+async def infer(body: InferRequest, state: StateDep, _: InferToken) -> InferResponse:
+    """Outputs of the brain's last committed version (also while it trains)."""
+    batch = np.asarray(body.inputs, np.float32) if body.inputs else np.zeros((0, 0), np.float32)
+    answer = await state.batcher.infer(body.brain, batch, body.version)
+    return InferResponse(
+        brain=body.brain,
+        version=answer.version,
+        outputs=answer.outputs.tolist(),
+        labels=answer.labels.astype(int).tolist() if answer.labels is not None else None,
+        probabilities=answer.probabilities.tolist() if answer.probabilities is not None else None,
+    )
