@@ -166,13 +166,20 @@ class JobManager:
             )
         if old.brain is None:
             raise Conflict(f"job {job_id}'s brain no longer exists")
-        return self.submit_train(
+        successor = (old.result or {}).get("resumed_by")
+        if successor:
+            raise Conflict(f"job {job_id} was already resumed by job {successor}")
+        new = self.submit_train(
             old.brain,
             str(old.payload["dataset"]),
             old.payload.get("epochs"),
             resume=True,
             resumed_from=job_id,
         )
+        with self.service.metadata.session() as session:
+            row = self._row(session, job_id)
+            row.result = {**(row.result or {}), "resumed_by": new.id}
+        return new
 
     def cancel(self, job_id: str) -> JobView:
         """Cancel a queued job now, or a running one at its next training step."""

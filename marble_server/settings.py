@@ -43,12 +43,12 @@ class ServerSettings(BaseSettings):
     )
 
 
-def load_settings(config: MarbleConfig | None = None, **overrides: Any) -> ServerSettings:
+def load_settings(marble_config: MarbleConfig | None = None, **overrides: Any) -> ServerSettings:
     """Settings from the config's ``server`` section, the environment and ``overrides``."""
     from_env = ServerSettings()
-    if config is None:
-        config = load_config(overrides.get("config") or from_env.config)
-    server: ServerConfig = config.server
+    if marble_config is None:
+        marble_config = load_config(overrides.get("config") or from_env.config)
+    server: ServerConfig = marble_config.server
     values: dict[str, Any] = server.model_dump()
     values.update({name: getattr(from_env, name) for name in from_env.model_fields_set})
     values.update({k: v for k, v in overrides.items() if v is not None})

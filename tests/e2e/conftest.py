@@ -1,0 +1,94 @@
+"""A real ``marble serve`` on loopback: a subprocess with its own temp home and a token."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from marble_graph.config import config_to_yaml
+from tests.server.conftest import server_config
+
+MARBLE = str(Path(sys.executable).with_name("marble"))
+START_TIMEOUT_S = 60.0
+
+
+@dataclass
+class LiveServer:
+    url: str
+    token: str
+    home: Path
+    config: Path
+    process: subprocess.Popen[str]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def marble(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the CLI against this server's home and config."""
+        return subprocess.run(
+            [MARBLE, "--home", str(self.home), "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    home, config = tmp_path / "marble-data", tmp_path / "marble.yaml"
+    config.write_text(config_to_yaml(server_config()), encoding="utf-8")
+    port = free_port()
+    env = {**os.environ, "MARBLE_DEV_MODE": "true"}
+    base = [MARBLE, "--home", str(home), "--config", str(config)]
+    created = subprocess.run(
+        [*base, "token", "create", "e2e", "--scopes", "admin", "-f", "json"],
+        capture_output=True, text=True, check=True, timeout=120,
+    )
+    token = json.loads(created.stdout)["token"]
+    log = (tmp_path / "server.log").open("w")
+    process = subprocess.Popen(
+        [*base, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, text=True,
+        env=env,
+    )
+    server = LiveServer(f"http://127.0.0.1:{port}", token, home, config, process)
+    try:
+        _wait_ready(server, tmp_path / "server.log")
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # pragma: no cover - only on a hung server
+            process.kill()
+        log.close()
+
+
+def _wait_ready(server: LiveServer, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()}")
+        try:
+            if httpx.get(server.url + "/ready", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server not ready in {START_TIMEOUT_S}s:\n{log.read_text()}")

@@ -1,0 +1,117 @@
+"""Every REST route refuses a missing token (401) and a token without its scope (403)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+import sqlalchemy as sa
+
+from marble_graph.store.metadata import ApiToken
+from marble_graph.tokens import Scope, TokenStore
+from tests.server.conftest import LiveApp
+
+pytestmark = pytest.mark.anyio
+
+JOB = "00000000-0000-4000-8000-000000000000"
+# (method, path, json body, scope the route needs)
+PROTECTED = [
+    ("GET", "/brains", None, "read"),
+    ("POST", "/brains", {"name": "other", "dataset": "sine"}, "train"),
+    ("GET", "/brains/wave", None, "read"),
+    ("DELETE", "/brains/wave", None, "admin"),
+    ("GET", "/brains/wave/versions", None, "read"),
+    ("GET", "/brains/wave/graph", None, "read"),
+    ("POST", "/brains/wave/train", {"dataset": "sine", "epochs": 1}, "train"),
+    ("POST", "/infer", {"brain": "wave", "inputs": [0.5]}, "infer"),
+    ("GET", "/jobs", None, "read"),
+    ("GET", f"/jobs/{JOB}", None, "read"),
+    ("GET", f"/jobs/{JOB}/events", None, "read"),
+    ("POST", f"/jobs/{JOB}/cancel", None, "train"),
+    ("POST", f"/jobs/{JOB}/resume", None, "train"),
+]
+PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")}
+
+
+def _template(path: str) -> str:
+    return path.replace("/wave", "/{name}").replace(JOB, "{job_id}")
+
+
+def _wrong_scope(needed: str) -> str:
+    return "infer" if needed in ("read", "train", "admin") else "read"
+
+
+async def test_every_route_is_in_the_auth_matrix(live: LiveApp) -> None:
+    routes = {
+        (method.upper(), path)
+        for path, operations in live.app.openapi()["paths"].items()
+        for method in operations
+    }
+    covered = {(m, _template(p)) for m, p, _, _ in PROTECTED} | PUBLIC
+    assert routes == covered
+
+
+@pytest.mark.parametrize(("method", "path", "body", "scope"), PROTECTED)
+async def test_route_without_token_is_401(
+    live_with_brain: LiveApp, method: str, path: str, body: object, scope: str
+) -> None:
+    response = await live_with_brain.client.request(method, path, json=body)
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:marble:problem:unauthorized"
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(("method", "path", "body", "scope"), PROTECTED)
+async def test_route_with_wrong_scope_is_403(
+    live_with_brain: LiveApp, method: str, path: str, body: object, scope: str
+) -> None:
+    wrong = _wrong_scope(scope)
+    response = await live_with_brain.client.request(
+        method, path, json=body, headers=live_with_brain.auth(wrong)
+    )
+    assert response.status_code == 403
+    problem = response.json()
+    assert problem["type"] == "urn:marble:problem:forbidden"
+    assert problem["required_scope"] == scope
+    assert f"needs {scope!r}" in problem["detail"]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "scope"), PROTECTED)
+async def test_route_with_its_scope_passes_auth(
+    live_with_brain: LiveApp, method: str, path: str, body: object, scope: str
+) -> None:
+    response = await live_with_brain.client.request(
+        method, path, json=body, headers=live_with_brain.auth(scope)
+    )
+    assert response.status_code not in (401, 403), response.text
+
+
+async def test_garbage_and_revoked_tokens_are_401(live_with_brain: LiveApp) -> None:
+    live = live_with_brain
+    for header in ("Bearer nonsense", "Basic dXNlcjpwYXNz", "Bearer marble_not-a-real-token"):
+        response = await live.client.get("/brains", headers={"Authorization": header})
+        assert response.status_code == 401, header
+    TokenStore(live.state.service.metadata).revoke("read-token")
+    live.state.auth.forget_all()
+    response = await live.client.get("/brains", headers=live.auth("read"))
+    assert response.status_code == 401
+    assert "revoked" in response.json()["detail"]
+
+
+async def test_admin_scope_grants_every_scope(live_with_brain: LiveApp) -> None:
+    live = live_with_brain
+    admin = live.auth("admin")
+    assert (await live.client.get("/brains", headers=admin)).status_code == 200
+    infer = await live.client.post("/infer", json={"brain": "wave", "inputs": [0.1]}, headers=admin)
+    assert infer.status_code == 200
+
+
+async def test_tokens_are_stored_only_as_sha256_digests(live: LiveApp) -> None:
+    with live.state.service.metadata.session() as session:
+        stored = session.execute(sa.select(ApiToken.name, ApiToken.token_hash)).all()
+    digests = {name: digest for name, digest in stored}
+    for scope, token in live.tokens.items():
+        assert digests[f"{scope}-token"] == hashlib.sha256(token.encode()).hexdigest()
+        assert token not in digests.values()
+    assert Scope("read") in TokenStore(live.state.service.metadata).list()[0].scopes
