@@ -15,11 +15,18 @@ PYTEST_ARGS ?=
 # The demo brain: the digits preset, trained once for a short run (about a minute).
 DEMO_EPOCHS ?= 12
 
+# It ends by serving the demo brain on 127.0.0.1:$(PORT) until Ctrl-C, with a fresh token.
+PORT ?= 8000
+
 run: $(VENV)/.installed
 	$(MARBLE) init
 	$(MARBLE) brain create demo --dataset digits --exist-ok --format json > /dev/null
 	$(MARBLE) train demo --dataset digits --epochs $(DEMO_EPOCHS) --if-untrained
 	$(MARBLE) brain show demo
+	@echo "API token for this server (scopes read, infer, train, admin); use it as"
+	@echo "  Authorization: Bearer TOKEN"
+	@$(MARBLE) token create make-run --scopes read,infer,train,admin --replace
+	$(MARBLE) serve --dev --port $(PORT)
 
 # The whole suite on Kùzu, then the graph-engine tests again on LadybugDB
 # (the two engines cannot share one process).
@@ -35,8 +42,10 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	@for script in bench/*.py; do $(PY) $$script || exit 1; done
 
+# The contracts in schema/: config JSON Schema, OpenAPI document, GraphQL SDL.
 schema: $(VENV)/.installed
 	$(MARBLE) config schema --output schema/config.schema.json
+	$(PY) -m marble_server.contracts schema
 
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev

@@ -59,12 +59,18 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     base = [MARBLE, "--home", str(home), "--config", str(config)]
     created = subprocess.run(
         [*base, "token", "create", "e2e", "--scopes", "admin", "-f", "json"],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     token = json.loads(created.stdout)["token"]
     log = (tmp_path / "server.log").open("w")
     process = subprocess.Popen(
-        [*base, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, text=True,
+        [*base, "serve", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
         env=env,
     )
     server = LiveServer(f"http://127.0.0.1:{port}", token, home, config, process)

@@ -85,7 +85,9 @@ async def test_chunked_oversized_body_is_413(live_with_brain: LiveApp) -> None:
         yield b"0.5]}"
 
     response = await live.client.post(
-        "/infer", content=chunks(), headers={**live.auth("infer"), "content-type": "application/json"}
+        "/infer",
+        content=chunks(),
+        headers={**live.auth("infer"), "content-type": "application/json"},
     )
     assert response.status_code == 413
 
@@ -105,7 +107,9 @@ async def test_unknown_job_and_table_are_named(live_with_brain: LiveApp) -> None
     job = await live.client.get("/jobs/nope", headers=live.auth("read"))
     assert job.status_code == 404
     assert "'nope'" in job.json()["detail"]
-    graph = await live.client.get("/brains/wave/graph?tables=neurons,axons", headers=live.auth("read"))
+    graph = await live.client.get(
+        "/brains/wave/graph?tables=neurons,axons", headers=live.auth("read")
+    )
     assert graph.status_code == 422
     assert "'axons'" in graph.json()["detail"]
     state = await live.client.get("/jobs?state=sleeping", headers=live.auth("read"))

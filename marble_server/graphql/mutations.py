@@ -1,0 +1,160 @@
+"""Mutation root: create and delete brains, train, infer, neuromodulation, job control.
+
+Scopes: ``infer`` for inference; ``train`` to create brains, train, change
+neuromodulation and cancel or resume jobs; ``admin`` to delete a brain.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Annotated
+
+import numpy as np
+import strawberry
+
+from marble_graph.brain_settings import set_neuromodulation
+from marble_graph.config import MarbleConfig, with_overrides
+from marble_graph.errors import Conflict
+from marble_graph.service import BrainInfo, BrainService
+from marble_graph.tokens import Scope
+from marble_server.graphql.errors import BAD_USER_INPUT, ApiError, engine_errors
+from marble_server.graphql.results import (
+    InferenceResult,
+    Job,
+    Neuromodulation,
+    NeuromodulationMode,
+)
+from marble_server.graphql.types import Brain, Info
+from marble_server.jobs import JobManager
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Seed a new brain from the server's config; with a dataset, from the "
+        "preset of its task, sized to the dataset (like `marble brain create --dataset`)."
+    )
+    async def create_brain(
+        self,
+        info: Info,
+        name: str,
+        dataset: str | None = None,
+        seed: Annotated[
+            int | None, strawberry.argument(description="Override seed.random_seed.")
+        ] = None,
+    ) -> Brain:
+        ctx = info.context
+        ctx.require(Scope.TRAIN)
+        created = await ctx.engine(
+            create_brain, ctx.state.service, ctx.state.config, name, dataset, seed
+        )
+        ctx.forget_brain(name)
+        return Brain.from_info(created)
+
+    @strawberry.mutation(description="Delete a brain from both stores (refused while it trains).")
+    async def delete_brain(self, info: Info, name: str) -> bool:
+        ctx = info.context
+        ctx.require(Scope.ADMIN)
+        await ctx.engine(delete_brain, ctx.state.service, ctx.state.jobs, name)
+        ctx.state.models.forget(name)
+        ctx.forget_brain(name)
+        return True
+
+    @strawberry.mutation(description="Queue a training job; watch it with jobProgress.")
+    async def train(self, info: Info, brain: str, dataset: str, epochs: int | None = None) -> Job:
+        ctx = info.context
+        ctx.require(Scope.TRAIN)
+        view = await ctx.engine(ctx.state.jobs.submit_train, brain, dataset, epochs)
+        return Job.from_view(view)
+
+    @strawberry.mutation(
+        description="Outputs for rows of features [rows, inputs], from the current version "
+        "(or exactly `version`, which must be the current one)."
+    )
+    async def infer(
+        self,
+        info: Info,
+        brain: str,
+        inputs: list[list[float]],
+        version: int | None = None,
+    ) -> InferenceResult:
+        ctx = info.context
+        ctx.require(Scope.INFER)
+        try:
+            rows = np.asarray(inputs, dtype=np.float32)  # [rows, inputs]
+        except ValueError as exc:
+            raise ApiError(
+                f"inputs: every row needs the same number of features ({exc})", BAD_USER_INPUT
+            ) from exc
+        with engine_errors():
+            answer = await ctx.state.batcher.infer(brain, rows, version)
+        return InferenceResult.from_inference(answer)
+
+    @strawberry.mutation(
+        description="Set neuromodulation signals for the brain's next training run; setting "
+        "a signal switches mode to MANUAL unless mode is given."
+    )
+    async def set_neuromodulation(
+        self,
+        info: Info,
+        brain: str,
+        mode: NeuromodulationMode | None = None,
+        reward: float | None = None,
+        stress: float | None = None,
+        arousal: float | None = None,
+        emotion: str | None = None,
+    ) -> Neuromodulation:
+        ctx = info.context
+        ctx.require(Scope.TRAIN)
+        change = partial(
+            set_neuromodulation,
+            ctx.state.service,
+            brain,
+            mode=None if mode is None else mode.value,
+            reward=reward,
+            stress=stress,
+            arousal=arousal,
+            emotion=emotion,
+        )
+        return Neuromodulation.from_section(await ctx.engine(change))
+
+    @strawberry.mutation(description="Cancel a queued job now, a running one at its next step.")
+    async def cancel_job(self, info: Info, id: strawberry.ID) -> Job:
+        ctx = info.context
+        ctx.require(Scope.TRAIN)
+        return Job.from_view(await ctx.engine(ctx.state.jobs.cancel, str(id)))
+
+    @strawberry.mutation(
+        description="Continue an interrupted or cancelled job from its last checkpoint (a new job)."
+    )
+    async def resume_job(self, info: Info, id: strawberry.ID) -> Job:
+        ctx = info.context
+        ctx.require(Scope.TRAIN)
+        return Job.from_view(await ctx.engine(ctx.state.jobs.resume, str(id)))
+
+
+def create_brain(
+    service: BrainService,
+    config: MarbleConfig,
+    name: str,
+    dataset: str | None,
+    seed: int | None,
+) -> BrainInfo:
+    """What ``marble brain create NAME [--dataset D] [--seed S]`` does, with the server's config."""
+    if seed is not None:
+        config = with_overrides(config, {"seed.random_seed": seed})
+    if dataset is None:
+        return service.create_brain(name, config)
+    return service.create_brain_for_dataset(name, dataset, config)
+
+
+def delete_brain(service: BrainService, jobs: JobManager, name: str) -> None:
+    """Delete ``name`` unless a training job is queued or running on it."""
+    service.get_brain(name)  # NotFound names the known brains
+    active = jobs.active_for(name)
+    if active is not None:
+        raise Conflict(
+            f"brain {name!r} has training job {active.id} ({active.state}); "
+            "cancel it (cancelJob) or wait for it to finish before deleting the brain"
+        )
+    service.delete_brain(name)

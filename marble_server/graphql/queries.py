@@ -1,0 +1,148 @@
+"""Query root: brains and their graphs, strongest paths, read-only Cypher, jobs.
+
+Every field needs a token with the ``read`` scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Annotated, Any
+
+import pyarrow as pa
+import strawberry
+from strawberry.scalars import JSON
+
+from marble_graph.tokens import Scope
+from marble_server.graphql.errors import BAD_USER_INPUT, NOT_FOUND, ApiError
+from marble_server.graphql.graph_reads import uid_range
+from marble_server.graphql.json_values import json_safe
+from marble_server.graphql.pagination import page_size
+from marble_server.graphql.pathway import find_pathway
+from marble_server.graphql.results import CypherResult, Job, Pathway
+from marble_server.graphql.types import Brain, First, Info, Neuron, Synapse
+
+# Parameters the server binds for every exploration query, so a query can scope
+# itself to the brain's current generation: `WHERE n.uid >= $lo AND n.uid < $hi`.
+SCOPE_PARAMS = ("brain", "lo", "hi")
+_PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="One brain by name; NOT_FOUND names the brains there are.")
+    async def brain(self, info: Info, name: str) -> Brain | None:
+        info.context.require(Scope.READ)
+        return Brain.from_info(await info.context.brain(name))
+
+    @strawberry.field(description="Every committed brain, by name.")
+    async def brains(self, info: Info) -> list[Brain]:
+        ctx = info.context
+        ctx.require(Scope.READ)
+        return [Brain.from_info(b) for b in await ctx.engine(ctx.state.service.list_brains)]
+
+    @strawberry.field(description="One neuron of a brain's current version.")
+    async def neuron(self, info: Info, brain: str, id: int) -> Neuron | None:
+        info.context.require(Scope.READ)
+        return await _neuron(info, brain, id)
+
+    @strawberry.field(
+        description="The strongest path from one neuron to another: the largest product of "
+        "|weight| / max|weight| over its synapses. Null when no path joins them."
+    )
+    async def pathway(
+        self,
+        info: Info,
+        brain: str,
+        from_: Annotated[int, strawberry.argument(name="from")],
+        to: int,
+    ) -> Pathway | None:
+        ctx = info.context
+        ctx.require(Scope.READ)
+        await asyncio.gather(_neuron(info, brain, from_), _neuron(info, brain, to))
+        record = await ctx.brain(brain)
+        found = await ctx.engine(find_pathway, ctx.state.service.graph, record.graph_key, from_, to)
+        if found is None:
+            return None
+        path, synapses = found
+        rows = synapses.take(pa.array(path.edges, type=pa.int64())).to_pylist()
+        return Pathway(
+            neurons=path.neurons,
+            synapses=[Synapse.from_row(brain, row) for row in rows],
+            strength=path.strength,
+            relative_strength=path.relative_strength,
+            hops=len(rows),
+        )
+
+    @strawberry.field(
+        description="A read-only Cypher query (row limit and timeout apply). $brain, $lo and "
+        "$hi are bound to the brain's name and current uid range [lo, hi)."
+    )
+    async def cypher(
+        self, info: Info, brain: str, query: str, params: JSON | None = None
+    ) -> CypherResult:
+        ctx = info.context
+        ctx.require(Scope.READ)
+        given = _query_params(params)
+        record = await ctx.brain(brain)
+        lo, hi = uid_range(record.graph_key)
+        scope = {"brain": brain, "lo": lo, "hi": hi}
+        # The engine refuses parameters a query does not use: bind only the mentioned ones.
+        mentioned = set(_PARAM.findall(query))
+        bound = {**given, **{k: v for k, v in scope.items() if k in mentioned}}
+        result = await ctx.engine(ctx.state.service.query, query, bound)
+        return CypherResult(
+            columns=list(result.columns), rows=json_safe(result.rows), truncated=result.truncated
+        )
+
+    @strawberry.field(description="Jobs, newest first, optionally of one brain or in one state.")
+    async def jobs(
+        self,
+        info: Info,
+        brain: str | None = None,
+        state: str | None = None,
+        first: First = None,
+    ) -> list[Job]:
+        ctx = info.context
+        ctx.require(Scope.READ)
+        limit = page_size(first, ctx.settings.graphql_page_max)
+        views = await ctx.engine(ctx.state.jobs.list, brain, state, limit)
+        return [Job.from_view(v) for v in views]
+
+    @strawberry.field(description="One job by id.")
+    async def job(self, info: Info, id: strawberry.ID) -> Job | None:
+        ctx = info.context
+        ctx.require(Scope.READ)
+        return Job.from_view(await ctx.engine(ctx.state.jobs.get, str(id)))
+
+
+async def _neuron(info: Info, brain: str, neuron_id: int) -> Neuron:
+    """The neuron, through the request's loader; NOT_FOUND when the brain lacks it."""
+    ctx = info.context
+    record = await ctx.brain(brain)
+    row = await ctx.loaders.neuron.load((brain, neuron_id))
+    if row is None:
+        raise ApiError(
+            f"brain {brain!r} has no neuron with id {neuron_id} "
+            f"(version {record.version}, {record.neuron_count} neurons)",
+            NOT_FOUND,
+        )
+    return Neuron.from_row(brain, row)
+
+
+def _query_params(params: Any) -> dict[str, Any]:
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise ApiError(
+            f"params: expected a JSON object of parameter values, got {type(params).__name__}",
+            BAD_USER_INPUT,
+        )
+    reserved = sorted(set(params) & set(SCOPE_PARAMS))
+    if reserved:
+        raise ApiError(
+            f"params: {reserved[0]!r} is bound by the server (brain name and uid range); "
+            f"rename your parameter",
+            BAD_USER_INPUT,
+        )
+    return dict(params)
