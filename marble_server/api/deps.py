@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from marble_graph.service import BrainService
 from marble_graph.tokens import Scope, TokenInfo
@@ -30,8 +31,14 @@ def get_service(state: StateDep) -> BrainService:
 ServiceDep = Annotated[BrainService, Depends(get_service)]
 
 
+# Declared for the OpenAPI document (the "Authorize" button of /docs); the header
+# itself is checked by the Authenticator so every failure gets the same problem type.
+bearer_scheme = HTTPBearer(auto_error=False, description="An API token from `marble token create`.")
+
+
 def get_token(
     state: StateDep,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> TokenInfo:
     return state.auth.authenticate(authorization)

@@ -107,3 +107,13 @@ class Ready(BaseModel):
     brains: int
     graph_engine: str
     metadata: str
+
+
+class ProblemDetails(BaseModel):
+    """RFC 9457 problem details: every error response of the API."""
+
+    type: str = Field(description="Stable URI of the problem kind, urn:marble:problem:<slug>.")
+    title: str
+    status: int
+    detail: str = Field(description="What is wrong, naming the field, value or limit.")
+    instance: str | None = None

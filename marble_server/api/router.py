@@ -1,9 +1,33 @@
-"""Every REST router, aggregated in one place."""
+"""Every REST router, aggregated in one place, with the error responses they share."""
+
+from typing import Any
 
 from fastapi import APIRouter
 
+from marble_server.api.models import ProblemDetails
 from marble_server.api.routes import brains, graph, health, infer, jobs
+from marble_server.problems import PROBLEM_MEDIA_TYPE
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "model": ProblemDetails,
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {}},
+    }
+
+
+PROTECTED_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _problem("Malformed JSON, or a refused query"),
+    401: _problem("Missing, invalid or revoked token"),
+    403: _problem("The token lacks the route's scope"),
+    404: _problem("Unknown brain, job or version"),
+    409: _problem("Conflicts with the current state"),
+    413: _problem("Request body over max_body_bytes"),
+    422: _problem("Invalid input; `errors` lists each field"),
+}
 
 api_router = APIRouter()
-for module in (health, brains, infer, jobs, graph):
-    api_router.include_router(module.router)
+api_router.include_router(health.router)
+for module in (brains, infer, jobs, graph):
+    api_router.include_router(module.router, responses=PROTECTED_ERRORS)
