@@ -25,6 +25,7 @@ from marble_server.api.router import api_router
 from marble_server.auth import Authenticator
 from marble_server.events import EventHub
 from marble_server.graphql import graphql_router
+from marble_server.idempotency import IdempotencyKeys
 from marble_server.inference import MicroBatcher
 from marble_server.jobs import JobManager
 from marble_server.limits import BodySizeLimit
@@ -71,7 +72,9 @@ def create_app(settings: ServerSettings, config: MarbleConfig | None = None) -> 
     install_problem_handlers(app)
     app.include_router(api_router)
     app.include_router(graphql_router(settings), prefix="/graphql", include_in_schema=False)
-    # Outermost last: CORS answers preflights before the size limit reads anything.
+    # Added innermost first: CORS, metrics, the size limit, then idempotency keys
+    # (which read the body the size limit has already bounded).
+    app.add_middleware(IdempotencyKeys)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=lambda: _metrics_of(app))
     if settings.cors_origins:

@@ -5,6 +5,7 @@ call ``upgrade()`` once at start-up, then work inside ``with store.session() as 
 """
 
 from marble_graph.store.metadata.database import MetadataStore, mask_password
+from marble_graph.store.metadata.idempotency import IdempotencyRecord
 from marble_graph.store.metadata.models import (
     ApiToken,
     Base,
@@ -33,6 +34,7 @@ __all__ = [
     "BrainVersion",
     "Dataset",
     "DatasetVersion",
+    "IdempotencyRecord",
     "Job",
     "JobState",
     "MetadataStore",
