@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import select
 
 from marble_graph.store.metadata import IdempotencyRecord
-
 from tests.server.conftest import LiveApp
 
 pytestmark = pytest.mark.anyio
