@@ -233,6 +233,7 @@ class BrainService:
                         metrics={},
                         note=note,
                         graph_key=graph_key,
+                        created_at=now,
                         committed_at=now,
                     )
                 )
