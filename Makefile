@@ -38,6 +38,8 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	cd clients/python && $(abspath $(VENV))/bin/ruff format --check . \
+		&& $(abspath $(VENV))/bin/ruff check . && $(abspath $(VENV))/bin/mypy --strict marble_client
 
 bench: $(VENV)/.installed-dev
 	@for script in bench/*.py; do $(PY) $$script || exit 1; done
@@ -63,8 +65,9 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(PIP) install --quiet -e .
 	@touch $@
 
-$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed
+$(VENV)/.installed-dev: pyproject.toml clients/python/pyproject.toml $(VENV)/.installed
 	$(PIP) install --quiet -e ".[dev,ladybug,postgres]"
+	$(PIP) install --quiet -e ./clients/python
 	@touch $@
 
 clean:

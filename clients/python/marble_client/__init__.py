@@ -1,3 +1,82 @@
-"""MARBLE's Python client SDK. Reserved: the SDK lands after the server."""
+"""MARBLE's Python client: the REST and GraphQL API of a MARBLE server, sync and async.
 
-__all__: list[str] = []
+from marble_client import MarbleClient
+
+with MarbleClient() as client:          # MARBLE_URL, MARBLE_TOKEN
+    client.brains.create("wave", dataset="sine")
+    client.train("wave", "sine", epochs=3).wait(progress=True)
+    print(client.infer("wave", [0.25]).outputs)
+"""
+
+from marble_client._async_client import AsyncBrains, AsyncJobs, AsyncMarbleClient
+from marble_client._client import Brains, Jobs, MarbleClient
+from marble_client._config import DEFAULT_TIMEOUT, DEFAULT_URL
+from marble_client._exceptions import (
+    Conflict,
+    Forbidden,
+    JobFailed,
+    JobTimeout,
+    MarbleError,
+    NotFound,
+    QueryRefused,
+    ServerError,
+    TransportError,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+)
+from marble_client._graph import AsyncGraphExport, GraphExport
+from marble_client._jobs import AsyncJob, Job
+from marble_client._models import (
+    Brain,
+    BrainDetails,
+    BrainVersion,
+    CypherResult,
+    GraphHeader,
+    GraphRow,
+    Health,
+    InferResult,
+    JobEvent,
+    JobRecord,
+    Ready,
+)
+from marble_client._version import __version__
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DEFAULT_URL",
+    "AsyncBrains",
+    "AsyncGraphExport",
+    "AsyncJob",
+    "AsyncJobs",
+    "AsyncMarbleClient",
+    "Brain",
+    "BrainDetails",
+    "BrainVersion",
+    "Brains",
+    "Conflict",
+    "CypherResult",
+    "Forbidden",
+    "GraphExport",
+    "GraphHeader",
+    "GraphRow",
+    "Health",
+    "InferResult",
+    "Job",
+    "JobEvent",
+    "JobFailed",
+    "JobRecord",
+    "JobTimeout",
+    "Jobs",
+    "MarbleClient",
+    "MarbleError",
+    "NotFound",
+    "QueryRefused",
+    "Ready",
+    "ServerError",
+    "TransportError",
+    "Unauthorized",
+    "Unavailable",
+    "ValidationFailed",
+    "__version__",
+]
