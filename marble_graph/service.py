@@ -108,6 +108,10 @@ class BrainService:
         self.config = config
         self.home = home or DataHome.resolve(configured=config.storage.home)
         self.home.create_dirs()
+        # Counts commits made through this service (creates, deletes, new versions).
+        # This process is the graph database's only writer, so an unchanged count
+        # means every brain is still at the version a reader last saw.
+        self.changes = 0
         self.blobs = BlobStore(self.home.blobs_dir)
         storage = config.storage
         self.metadata = MetadataStore(storage.metadata_url or self.home.metadata_url)
@@ -240,6 +244,7 @@ class BrainService:
         except BaseException:
             self._undo_create(name)
             raise
+        self.changes += 1
         info = self._find(name)
         assert info is not None
         return info
@@ -258,6 +263,7 @@ class BrainService:
             brain.state = BrainState.DELETING
         failpoint("delete.after_mark")
         self.graph.delete_brain(name)
+        self.changes += 1
         failpoint("delete.after_graph")
         with self.metadata.session() as session:
             for brain in session.scalars(select(Brain).where(Brain.name == name)):

@@ -108,28 +108,35 @@ class ServingModel:
 class ModelCache:
     """The serving model of each brain's current version, reloaded when it changes.
 
-    ``get`` asks the metadata store for the current version (one indexed row
-    read) and rebuilds only when it moved, so answers always come from the
-    last committed version and never from one still being written.
+    ``get`` reads the brain's current version from the metadata store only when
+    the service committed something since the last check, and rebuilds only
+    when the version moved; answers always come from the last committed
+    version and never from one still being written.
     """
 
     def __init__(self, service: BrainService, device: torch.device | str = "cpu") -> None:
         self.service = service
         self.device = torch.device(device)
         self._models: dict[str, ServingModel] = {}
+        self._checked_at: dict[str, int] = {}  # service.changes when each was last checked
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
     def get(self, name: str) -> ServingModel:
-        current = self.service.get_brain(name).version
         cached = self._models.get(name)
+        changes = self.service.changes
+        if cached is not None and self._checked_at.get(name) == changes:
+            return cached  # nothing committed since the last check: no store read
+        current = self.service.get_brain(name).version
         if cached is not None and cached.version == current:
+            self._checked_at[name] = changes
             return cached
         with self._lock_for(name):
             cached = self._models.get(name)
             if cached is None or cached.version < current:
                 cached = ServingModel.load(self.service, name, self.device)
                 self._models[name] = cached
+            self._checked_at[name] = changes
             return cached
 
     def cached(self, name: str) -> ServingModel | None:
@@ -138,6 +145,7 @@ class ModelCache:
 
     def forget(self, name: str) -> None:
         self._models.pop(name, None)
+        self._checked_at.pop(name, None)
 
     def _lock_for(self, name: str) -> threading.Lock:
         with self._guard:

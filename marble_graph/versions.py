@@ -151,6 +151,7 @@ def write_back(
             if row is not None and row.state != VersionState.COMMITTED:
                 session.delete(row)
         raise
+    service.changes += 1
     failpoint("writeback.after_commit")
     service.graph.set_brain_key(name, new_key)
     if dataset is not None:

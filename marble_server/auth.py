@@ -50,6 +50,17 @@ class Authenticator:
             raise Unauthorized("Authorization header must be 'Bearer TOKEN'")
         return self.verify(authorization[len(BEARER) :].strip())
 
+    def cached(self, authorization: str | None) -> TokenInfo | None:
+        """The token of a header verified less than ``cache_s`` ago, without a store read."""
+        if not authorization or not authorization.lower().startswith(BEARER):
+            return None
+        key = hashlib.sha256(authorization[len(BEARER) :].strip().encode()).hexdigest()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None and time.monotonic() - hit[1] < self.cache_s:
+            return hit[0]
+        return None
+
     def verify(self, token: str) -> TokenInfo:
         key = hashlib.sha256(token.encode()).hexdigest()
         now = time.monotonic()

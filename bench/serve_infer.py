@@ -1,0 +1,456 @@
+"""Benchmark: ``POST /infer`` of the MARBLE server against a bare FastAPI endpoint.
+
+The demo brain (the digits preset, trained briefly: accuracy does not matter
+here) is built in a temporary data home. Two servers then answer the same
+requests, one after the other (Kùzu lets one process open a database):
+
+- bare: a minimal FastAPI app under uvicorn (this file run with
+  ``--serve-bare``) that loads ``ServingModel`` once and runs one forward
+  pass per request in a sync endpoint; no auth, no batching;
+- marble: ``marble serve``, with bearer-token auth, metrics middleware and
+  the micro-batcher, which answers concurrent requests with shared forwards.
+
+Each is driven by ``httpx.AsyncClient`` workers in this process at every
+concurrency (default 1, 16, 64), each request one digits row. Prints one JSON
+line per (server, concurrency): throughput, p50 and p99 latency, and the CPU
+time the server process and this client spent per request (on a small machine
+they share the cores; MARBLE's lines add the mean forward-pass batch size);
+then a summary. Targets: MARBLE's p50 at concurrency 1 at most 1.5x the bare
+endpoint's (what auth and the server's plumbing cost a lone client) and
+MARBLE's throughput at concurrency 64 at least 2x the bare endpoint's (what
+micro-batching buys). Missed targets exit 0 (the JSON says so); a server that
+does not start or any failed request exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from pydantic import BaseModel
+
+BRAIN = "demo"
+DATASET = "digits"
+WARMUP_REQUESTS = 50
+READY_TIMEOUT_S = 180.0
+P50_TARGET = 1.5
+THROUGHPUT_TARGET = 2.0
+
+
+def log(message: str) -> None:
+    print(f"[serve_infer] {message}", file=sys.stderr, flush=True)
+
+
+# -- the bare endpoint (a child process: ``serve_infer.py --serve-bare HOME``) --------
+
+
+class InferBody(BaseModel):
+    brain: str
+    inputs: list[list[float]]
+
+
+def serve_bare(home: Path, port: int, device: str) -> None:
+    """One forward per request, nothing else: what any FastAPI wrapper of the model costs."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    from marble_graph.config import load_config
+    from marble_graph.data_home import DataHome
+    from marble_graph.learning.trainer import resolve_device
+    from marble_graph.service import BrainService
+    from marble_graph.serving import ServingModel
+
+    models: dict[str, ServingModel] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        service = BrainService(load_config(None), DataHome(home))
+        try:
+            models[BRAIN] = ServingModel.load(service, BRAIN, resolve_device(device))
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/ready")
+    def ready() -> dict[str, str]:
+        return {"status": "ready"}
+
+    @app.post("/infer")
+    def infer(body: InferBody) -> dict[str, Any]:
+        outputs = models[BRAIN].predict(np.asarray(body.inputs, np.float32)).outputs
+        return {"brain": body.brain, "outputs": outputs.tolist()}
+
+    # The same log level as `marble serve`, so both pay for an access-log line per request.
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
+
+
+# -- setup ------------------------------------------------------------------------------
+
+
+def build_demo(home: Path, epochs: int, device: str) -> dict[str, Any]:
+    """The demo brain as `make run` builds it, trained briefly; and an all-scopes token."""
+    from marble_graph.config import load_config
+    from marble_graph.data_home import DataHome
+    from marble_graph.runs import train_brain
+    from marble_graph.service import BrainService
+    from marble_graph.tokens import Scope, TokenStore
+
+    config = load_config(None)
+    with BrainService(config, DataHome(home)) as service:
+        service.create_brain_for_dataset(BRAIN, DATASET, config)
+        summary = train_brain(service, BRAIN, DATASET, epochs=epochs, device=device)
+        info = service.get_brain(BRAIN)
+        token, _ = TokenStore(service.metadata).create("bench", (Scope.ADMIN,))
+    return {
+        "token": token,
+        "neurons": info.neuron_count,
+        "synapses": info.synapse_count,
+        "version": info.version,
+        "test": summary.test,
+    }
+
+
+def request_bodies() -> list[bytes]:
+    """One JSON body per digits row, scaled as the built-in data set is (to [0, 1])."""
+    from marble_graph.datasets import load_dataset
+
+    features = load_dataset(DATASET).features.astype(np.float32)
+    return [json.dumps({"brain": BRAIN, "inputs": [row.tolist()]}).encode() for row in features]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    base: str
+    pid: int
+
+
+@contextmanager
+def running(
+    name: str, command: list[str], env: dict[str, str], cwd: Path, port: int
+) -> Iterator[Server]:
+    """Start a server, yield it once ``/ready`` answers 200, stop it afterwards."""
+    log_path = cwd / f"{name}.log"
+    base = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as out:
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=out)
+        try:
+            deadline = time.monotonic() + READY_TIMEOUT_S
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(
+                        f"{name} server exited with {process.returncode}:\n{_tail(log_path)}"
+                    )
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} server not ready in {READY_TIMEOUT_S:.0f} s")
+                try:
+                    if httpx.get(f"{base}/ready", timeout=2.0).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.25)
+            yield Server(name, base, process.pid)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (all its threads), where /proc has them."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_seconds() -> float | None:
+    """CPU seconds all processes have spent busy (summed over cores), where /proc has them."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+# -- load -------------------------------------------------------------------------------
+
+
+async def batch_histogram(client: httpx.AsyncClient, base: str) -> tuple[float, float]:
+    """The MARBLE server's inference batch sizes so far: (sum, count)."""
+    text = (await client.get(f"{base}/metrics")).text
+    found = {}
+    for key in ("sum", "count"):
+        match = re.search(rf"^marble_inference_batch_size_{key}\s+(\S+)$", text, re.MULTILINE)
+        found[key] = float(match.group(1)) if match else 0.0
+    return found["sum"], found["count"]
+
+
+async def drive(
+    server: Server,
+    bodies: list[bytes],
+    headers: dict[str, str],
+    concurrency: int,
+    total: int,
+    shared_client: bool = False,
+) -> dict[str, Any]:
+    """Warm up, then ``total`` requests from ``concurrency`` back-to-back workers.
+
+    Besides latency and throughput, the CPU time the server process and this
+    client spent per request during the measured part: on a small machine the
+    two compete for the same cores, and the split shows where the time goes.
+    """
+    async with AsyncExitStack() as stack:
+        if shared_client:
+            pool = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+            clients = [httpx.AsyncClient(limits=pool, timeout=60.0)] * concurrency
+        else:
+            # One connection per client: httpx's pool scans all of its connections for
+            # each request, which at 64 costs the client several ms of CPU per request.
+            one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+            clients = [httpx.AsyncClient(limits=one, timeout=60.0) for _ in range(concurrency)]
+        for client in dict.fromkeys(clients):
+            await stack.enter_async_context(client)
+        url = f"{server.base}/infer"
+        latencies: list[float] = []
+        errors: list[str] = []
+        issued = 0
+
+        async def worker(client: httpx.AsyncClient, count: int) -> None:
+            nonlocal issued
+            while issued < count:
+                body = bodies[issued % len(bodies)]
+                issued += 1
+                started = time.perf_counter()
+                try:
+                    response = await client.post(url, content=body, headers=headers)
+                except httpx.HTTPError as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    continue
+                elapsed = time.perf_counter() - started
+                if response.status_code == 200:
+                    latencies.append(elapsed)
+                else:
+                    errors.append(f"HTTP {response.status_code}: {response.text[:200]}")
+
+        warmup = max(WARMUP_REQUESTS, 2 * concurrency)
+        await asyncio.gather(*(worker(client, warmup) for client in clients))
+        warm_errors, errors[:], latencies[:], issued = list(errors), [], [], 0
+        marble = server.name == "marble"
+        histogram = await batch_histogram(clients[0], server.base) if marble else None
+        server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+        busy = machine_busy_seconds()
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client, total) for client in clients))
+        wall = time.perf_counter() - started
+        busy_after = machine_busy_seconds()
+        server_cpu_after, client_cpu = cpu_seconds(server.pid), time.process_time() - client_cpu
+        if histogram is not None:
+            after = await batch_histogram(clients[0], server.base)
+            rows, count = after[0] - histogram[0], after[1] - histogram[1]
+    p50, p99 = np.percentile(latencies, [50, 99]) * 1000 if latencies else (float("nan"),) * 2
+    row: dict[str, Any] = {
+        "requests": total,
+        "errors": len(errors) + len(warm_errors),
+        "throughput_rps": round(len(latencies) / wall, 1),
+        "p50_ms": round(float(p50), 3),
+        "p99_ms": round(float(p99), 3),
+        "client_cpu_ms_per_request": round(client_cpu * 1000 / total, 3),
+    }
+    if server_cpu is not None and server_cpu_after is not None:
+        server_cpu = server_cpu_after - server_cpu
+        row["server_cpu_ms_per_request"] = round(server_cpu * 1000 / total, 3)
+        if busy is not None and busy_after is not None:
+            # Cores kept busy by everything else on the machine: other work skews every
+            # number here, so say how much there was.
+            other = (busy_after - busy - server_cpu - client_cpu) / wall
+            row["other_cpu_cores"] = round(max(other, 0.0), 2)
+    if histogram is not None:
+        row["mean_batch_size"] = round(rows / count, 2) if count else None
+        row["forward_passes"] = int(count)
+    if warm_errors or errors:
+        row["first_error"] = (warm_errors + errors)[0]
+    return row
+
+
+def measure(
+    server: Server,
+    bodies: list[bytes],
+    headers: dict[str, str],
+    levels: list[int],
+    requests: int | None,
+    shared_client: bool = False,
+) -> dict[int, dict[str, Any]]:
+    """One JSON line per concurrency level."""
+    results: dict[int, dict[str, Any]] = {}
+    for concurrency in levels:
+        total = requests or (400 if concurrency == 1 else 2000)
+        log(f"{server.name}: concurrency {concurrency}, {total} requests")
+        row = asyncio.run(drive(server, bodies, headers, concurrency, total, shared_client))
+        line = {"bench": "serve_infer", "server": server.name, "concurrency": concurrency, **row}
+        print(json.dumps(line), flush=True)
+        results[concurrency] = line
+    return results
+
+
+def first_outputs(base: str, body: bytes, headers: dict[str, str]) -> list[float]:
+    """One answer, to check that both servers compute the same forward."""
+    response = httpx.post(f"{base}/infer", content=body, headers=headers, timeout=30.0)
+    if response.status_code != 200:
+        raise RuntimeError(f"POST {base}/infer: HTTP {response.status_code}: {response.text}")
+    return list(response.json()["outputs"][0])
+
+
+# -- main -------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--concurrency", default="1,16,64", help="comma-separated levels")
+    parser.add_argument(
+        "--requests", type=int, help="measured requests per level (default 400 at c=1, else 2000)"
+    )
+    parser.add_argument("--train-epochs", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (both servers)")
+    parser.add_argument("--batch-wait-ms", type=float, help="MARBLE_BATCH_WAIT_MS")
+    parser.add_argument("--max-batch-size", type=int, help="MARBLE_MAX_BATCH_SIZE")
+    parser.add_argument(
+        "--torch-threads", type=int, help="OMP_NUM_THREADS of both servers (default: torch's)"
+    )
+    parser.add_argument(
+        "--shared-client",
+        action="store_true",
+        help="one httpx client pooling all connections (default: one client per worker)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary home and logs")
+    parser.add_argument("--serve-bare", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_bare is not None:
+        serve_bare(args.serve_bare, args.port, args.device)
+        return 0
+    levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
+
+    root = Path(tempfile.mkdtemp(prefix="marble-serve-infer-"))
+    home = root / "home"
+    started = time.perf_counter()
+    try:
+        log(f"building the demo brain in {home} ({args.train_epochs} epochs)")
+        demo = build_demo(home, args.train_epochs, args.device)
+        log(f"demo: {demo['neurons']} neurons, {demo['synapses']} synapses, {demo['test']}")
+        bodies = request_bodies()
+
+        env = {k: v for k, v in os.environ.items() if k not in ("MARBLE_HOME", "MARBLE_CONFIG")}
+        env["MARBLE_INFERENCE_DEVICE"] = args.device
+        if args.batch_wait_ms is not None:
+            env["MARBLE_BATCH_WAIT_MS"] = str(args.batch_wait_ms)
+        if args.max_batch_size is not None:
+            env["MARBLE_MAX_BATCH_SIZE"] = str(args.max_batch_size)
+        if args.torch_threads is not None:
+            env["OMP_NUM_THREADS"] = str(args.torch_threads)
+        plain = {"Content-Type": "application/json"}
+        authed = {**plain, "Authorization": f"Bearer {demo['token']}"}
+        bare_cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--serve-bare",
+            str(home),
+            "--device",
+            args.device,
+        ]
+        marble_cmd = [str(Path(sys.executable).parent / "marble"), "--home", str(home), "serve"]
+
+        results: dict[str, dict[int, dict[str, Any]]] = {}
+        outputs: dict[str, list[float]] = {}
+        # One after the other: each server opens the graph database read-write.
+        for server, command, headers in (
+            ("bare", bare_cmd, plain),
+            ("marble", marble_cmd, authed),
+        ):
+            port = free_port()
+            log(f"starting the {server} server on port {port}")
+            with running(server, [*command, "--port", str(port)], env, root, port) as handle:
+                outputs[server] = first_outputs(handle.base, bodies[0], headers)
+                results[server] = measure(
+                    handle, bodies, headers, levels, args.requests, args.shared_client
+                )
+
+        marble, bare = results["marble"], results["bare"]
+        summary: dict[str, Any] = {"bench": "serve_infer"}
+        if 1 in levels:
+            summary["p50_ratio_c1"] = round(marble[1]["p50_ms"] / bare[1]["p50_ms"], 3)
+            summary["p50_target"] = P50_TARGET
+        if 64 in levels:
+            summary["throughput_ratio_c64"] = round(
+                marble[64]["throughput_rps"] / bare[64]["throughput_rps"], 3
+            )
+            summary["throughput_target"] = THROUGHPUT_TARGET
+        summary["meets_targets"] = (
+            summary.get("p50_ratio_c1", float("inf")) <= P50_TARGET
+            and summary.get("throughput_ratio_c64", 0.0) >= THROUGHPUT_TARGET
+        )
+        summary.update(
+            neurons=demo["neurons"],
+            synapses=demo["synapses"],
+            outputs_match=bool(np.allclose(outputs["marble"], outputs["bare"], atol=1e-5)),
+            device=args.device,
+            batch_wait_ms=args.batch_wait_ms,
+            max_batch_size=args.max_batch_size,
+            torch_threads=args.torch_threads,
+            shared_client=args.shared_client,
+            seconds=round(time.perf_counter() - started, 1),
+            machine=platform.machine(),
+            cpus=os.cpu_count(),
+        )
+        print(json.dumps(summary), flush=True)
+        errors = sum(r["errors"] for rows in results.values() for r in rows.values())
+        if errors:
+            log(f"{errors} requests failed")
+            return 1
+        return 0
+    except RuntimeError as exc:
+        log(str(exc))
+        return 1
+    finally:
+        if args.keep:
+            log(f"kept {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
