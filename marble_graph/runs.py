@@ -214,14 +214,14 @@ def infer(
 # -- helpers --------------------------------------------------------------------------
 
 
-def _load_for_brain(spec: str, config: MarbleConfig, tensors: BrainTensors) -> Dataset:
+def load_dataset_for_brain(spec: str, config: MarbleConfig, inputs: int, outputs: int) -> Dataset:
+    """Load ``spec`` as the brain's config reads it; its widths must match the brain's."""
     dataset = load_dataset(
         spec,
         feature_columns=config.dataset.feature_columns,
         target_column=config.dataset.target_column,
         random_seed=config.seed.random_seed,
     )
-    inputs, outputs = int(tensors.input_rows.numel()), int(tensors.output_rows.numel())
     if dataset.n_features != inputs:
         raise ValidationFailed(
             f"input width mismatch: the brain has {inputs} input neurons, "
@@ -233,6 +233,11 @@ def _load_for_brain(spec: str, config: MarbleConfig, tensors: BrainTensors) -> D
             f"dataset {dataset.name!r} needs {dataset.n_outputs}"
         )
     return dataset
+
+
+def _load_for_brain(spec: str, config: MarbleConfig, tensors: BrainTensors) -> Dataset:
+    inputs, outputs = int(tensors.input_rows.numel()), int(tensors.output_rows.numel())
+    return load_dataset_for_brain(spec, config, inputs, outputs)
 
 
 def _validation_split(

@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from marble_graph.datasets import BUILTIN_DATASETS, load_dataset
+from marble_graph.datasets import BUILTIN_DATASETS
 from marble_graph.errors import Conflict, MarbleError, NotFound, ValidationFailed
 from marble_graph.run_records import latest_unfinished_run
-from marble_graph.runs import train_brain
+from marble_graph.runs import load_dataset_for_brain, train_brain
 from marble_graph.service import BrainService
 from marble_graph.store.metadata import Brain, Job, JobState, RunState, TrainingRun
 from marble_server.events import TERMINAL_EVENT, EventHub, JobEvent
@@ -335,23 +335,7 @@ class JobManager:
         kinds, _ = self.service.graph.counts_by_kind_and_type(
             self.service.get_brain(brain).graph_key
         )
-        data = load_dataset(
-            dataset,
-            feature_columns=config.dataset.feature_columns,
-            target_column=config.dataset.target_column,
-            random_seed=config.seed.random_seed,
-        )
-        inputs, outputs = kinds.get("input", 0), kinds.get("output", 0)
-        if data.n_features != inputs:
-            raise ValidationFailed(
-                f"input width mismatch: brain {brain!r} has {inputs} input neurons, "
-                f"dataset {data.name!r} has {data.n_features} features"
-            )
-        if data.n_outputs != outputs:
-            raise ValidationFailed(
-                f"output width mismatch: brain {brain!r} has {outputs} output neurons, "
-                f"dataset {data.name!r} needs {data.n_outputs}"
-            )
+        load_dataset_for_brain(dataset, config, kinds.get("input", 0), kinds.get("output", 0))
 
     def _planned_epochs(self, payload: dict[str, Any]) -> int:
         brain = str(payload["brain"])

@@ -13,15 +13,10 @@ brains (``brain``) and cancel the jobs they leave running.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
@@ -29,10 +24,9 @@ import httpx
 import pytest
 from marble_client import AsyncMarbleClient, MarbleClient
 
-from marble_graph.config import config_to_yaml
 from marble_graph.tokens import Scope, TokenStore
 from marble_server import ServerSettings, create_app
-from tests.e2e.conftest import MARBLE, LiveServer, _wait_ready, free_port
+from tests.e2e.conftest import serve_marble
 from tests.server.conftest import SCOPES, running_app, server_config
 
 CLIENT_KINDS = ("sync-inprocess", "async-inprocess", "sync-uvicorn", "async-uvicorn")
@@ -151,48 +145,12 @@ def inprocess_sync(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]
         yield Server(str(test.base_url).rstrip("/"), tokens, lambda: transport)
 
 
-@contextmanager
-def serve_marble(root: Path) -> Iterator[tuple[LiveServer, dict[str, str]]]:
-    """A real ``marble serve`` on a free loopback port, and an admin and a read token."""
-    home, config = root / "marble-data", root / "marble.yaml"
-    config.write_text(config_to_yaml(server_config()), encoding="utf-8")
-    base = [MARBLE, "--home", str(home), "--config", str(config)]
-    tokens = {}
-    for scope in ("admin", "read"):
-        created = subprocess.run(
-            [*base, "token", "create", f"{scope}-token", "--scopes", scope, "-f", "json"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        tokens[scope] = json.loads(created.stdout)["token"]
-    port = free_port()
-    with ExitStack() as stack:
-        log = stack.enter_context((root / "server.log").open("w"))
-        process = subprocess.Popen(
-            [*base, "serve", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "MARBLE_DEV_MODE": "true"},
-        )
-        server = LiveServer(f"http://127.0.0.1:{port}", tokens["admin"], home, config, process)
-        try:
-            _wait_ready(server, root / "server.log")
-            yield server, tokens
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # pragma: no cover - only on a hung server
-                process.kill()
-                process.wait()
-
-
 @pytest.fixture(scope="module")
 def uvicorn_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with serve_marble(tmp_path_factory.mktemp("client-uvicorn")) as (live, tokens):
+    with serve_marble(tmp_path_factory.mktemp("client-uvicorn"), ("admin", "read")) as (
+        live,
+        tokens,
+    ):
         yield Server(live.url, tokens, lambda: None)
 
 

@@ -23,9 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from marble_graph.config import config_to_yaml
-from tests.e2e.conftest import MARBLE, LiveServer, _wait_ready, free_port
-from tests.server.conftest import server_config
+from tests.e2e.conftest import LiveServer, serve_marble
 
 API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 RUN = {"sh", "graphql"}
@@ -76,39 +74,8 @@ def only_exports_placeholders(block: Block) -> bool:
 @pytest.fixture(scope="module")
 def doc_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A fresh ``marble serve`` on loopback for the whole module (blocks share its state)."""
-    root = tmp_path_factory.mktemp("api-doc")
-    home, config = root / "marble-data", root / "marble.yaml"
-    config.write_text(config_to_yaml(server_config()), encoding="utf-8")
-    base = [MARBLE, "--home", str(home), "--config", str(config)]
-    created = subprocess.run(
-        [*base, "token", "create", "docs", "--scopes", "admin", "-f", "json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    token = json.loads(created.stdout)["token"]
-    port = free_port()
-    log_path = root / "server.log"
-    log = log_path.open("w")
-    process = subprocess.Popen(
-        [*base, "serve", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "MARBLE_DEV_MODE": "true"},
-    )
-    server = LiveServer(f"http://127.0.0.1:{port}", token, home, config, process)
-    try:
-        _wait_ready(server, log_path)
+    with serve_marble(tmp_path_factory.mktemp("api-doc")) as (server, _):
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # pragma: no cover - only on a hung server
-            process.kill()
-        log.close()
 
 
 def test_document_has_only_known_fence_tags() -> None:

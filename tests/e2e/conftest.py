@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,40 +51,52 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextmanager
+def serve_marble(
+    root: Path, scopes: tuple[str, ...] = ("admin",)
+) -> Iterator[tuple[LiveServer, dict[str, str]]]:
+    """A real ``marble serve`` on a free loopback port with a fresh home under ``root``,
+    and one token per scope (made with the CLI, as a user would). ``LiveServer.token``
+    is the first scope's."""
+    home, config = root / "marble-data", root / "marble.yaml"
+    config.write_text(config_to_yaml(server_config()), encoding="utf-8")
+    base = [MARBLE, "--home", str(home), "--config", str(config)]
+    tokens = {}
+    for scope in scopes:
+        created = subprocess.run(
+            [*base, "token", "create", f"{scope}-token", "--scopes", scope, "-f", "json"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        tokens[scope] = json.loads(created.stdout)["token"]
+    port, log_path = free_port(), root / "server.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [*base, "serve", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "MARBLE_DEV_MODE": "true"},
+        )
+        server = LiveServer(f"http://127.0.0.1:{port}", tokens[scopes[0]], home, config, process)
+        try:
+            _wait_ready(server, log_path)
+            yield server, tokens
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # pragma: no cover - only on a hung server
+                process.kill()
+                process.wait()
+
+
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    home, config = tmp_path / "marble-data", tmp_path / "marble.yaml"
-    config.write_text(config_to_yaml(server_config()), encoding="utf-8")
-    port = free_port()
-    env = {**os.environ, "MARBLE_DEV_MODE": "true"}
-    base = [MARBLE, "--home", str(home), "--config", str(config)]
-    created = subprocess.run(
-        [*base, "token", "create", "e2e", "--scopes", "admin", "-f", "json"],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    token = json.loads(created.stdout)["token"]
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [*base, "serve", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    server = LiveServer(f"http://127.0.0.1:{port}", token, home, config, process)
-    try:
-        _wait_ready(server, tmp_path / "server.log")
+    with serve_marble(tmp_path) as (server, _):
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # pragma: no cover - only on a hung server
-            process.kill()
-        log.close()
 
 
 def _wait_ready(server: LiveServer, log: Path) -> None:
