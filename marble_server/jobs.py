@@ -23,12 +23,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from marble_graph.datasets import BUILTIN_DATASETS
 from marble_graph.errors import Conflict, MarbleError, NotFound, ValidationFailed
 from marble_graph.run_records import latest_unfinished_run
 from marble_graph.runs import load_dataset_for_brain, train_brain
 from marble_graph.service import BrainService
 from marble_graph.store.metadata import Brain, Job, JobState, RunState, TrainingRun
+from marble_server.brain_ops import check_api_dataset
 from marble_server.events import TERMINAL_EVENT, EventHub, JobEvent
 
 log = logging.getLogger(__name__)
@@ -381,16 +381,6 @@ class JobManager:
         self.events.publish(view.id, JobEvent(kind, view.as_dict()))
         if kind == "state" and self._on_state is not None:
             self._on_state(view.state)
-
-
-def check_api_dataset(spec: str) -> str:
-    """Over the API only built-in datasets are accepted: a path would read the server's files."""
-    if spec not in BUILTIN_DATASETS:
-        raise ValidationFailed(
-            f"dataset {spec!r}: the server accepts the built-in datasets "
-            f"({', '.join(BUILTIN_DATASETS)}); file paths are refused over the API"
-        )
-    return spec
 
 
 def _brain_name(session: Session, job: Job) -> str | None:

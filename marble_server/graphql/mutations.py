@@ -13,10 +13,8 @@ import numpy as np
 import strawberry
 
 from marble_graph.brain_settings import set_neuromodulation
-from marble_graph.config import MarbleConfig, with_overrides
-from marble_graph.errors import Conflict
-from marble_graph.service import BrainInfo, BrainService
 from marble_graph.tokens import Scope
+from marble_server import brain_ops
 from marble_server.graphql.errors import BAD_USER_INPUT, ApiError, engine_errors
 from marble_server.graphql.results import (
     InferenceResult,
@@ -25,7 +23,6 @@ from marble_server.graphql.results import (
     NeuromodulationMode,
 )
 from marble_server.graphql.types import Brain, Info
-from marble_server.jobs import JobManager
 
 
 @strawberry.type
@@ -45,9 +42,7 @@ class Mutation:
     ) -> Brain:
         ctx = info.context
         ctx.require(Scope.TRAIN)
-        created = await ctx.engine(
-            create_brain, ctx.state.service, ctx.state.config, name, dataset, seed
-        )
+        created = await ctx.engine(brain_ops.create_brain, ctx.state, name, dataset, seed)
         ctx.forget_brain(name)
         return Brain.from_info(created)
 
@@ -55,8 +50,7 @@ class Mutation:
     async def delete_brain(self, info: Info, name: str) -> bool:
         ctx = info.context
         ctx.require(Scope.ADMIN)
-        await ctx.engine(delete_brain, ctx.state.service, ctx.state.jobs, name)
-        ctx.state.models.forget(name)
+        await ctx.engine(brain_ops.delete_brain, ctx.state, name)
         ctx.forget_brain(name)
         return True
 
@@ -131,30 +125,3 @@ class Mutation:
         ctx = info.context
         ctx.require(Scope.TRAIN)
         return Job.from_view(await ctx.engine(ctx.state.jobs.resume, str(id)))
-
-
-def create_brain(
-    service: BrainService,
-    config: MarbleConfig,
-    name: str,
-    dataset: str | None,
-    seed: int | None,
-) -> BrainInfo:
-    """What ``marble brain create NAME [--dataset D] [--seed S]`` does, with the server's config."""
-    if seed is not None:
-        config = with_overrides(config, {"seed.random_seed": seed})
-    if dataset is None:
-        return service.create_brain(name, config)
-    return service.create_brain_for_dataset(name, dataset, config)
-
-
-def delete_brain(service: BrainService, jobs: JobManager, name: str) -> None:
-    """Delete ``name`` unless a training job is queued or running on it."""
-    service.get_brain(name)  # NotFound names the known brains
-    active = jobs.active_for(name)
-    if active is not None:
-        raise Conflict(
-            f"brain {name!r} has training job {active.id} ({active.state}); "
-            "cancel it (cancelJob) or wait for it to finish before deleting the brain"
-        )
-    service.delete_brain(name)

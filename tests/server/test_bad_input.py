@@ -40,6 +40,7 @@ async def _snapshot(live: LiveApp) -> dict[str, Any]:
         ("/brains", b'{"name": "9bad name"}', 422, "name"),
         ("/brains", b'{"name": "wave", "dataset": "sine"}', 409, "already exists"),
         ("/brains", b'{"name": "x", "dataset": "nosuch"}', 422, "dataset 'nosuch'"),
+        ("/brains", b'{"name": "x", "dataset": "/etc/hosts"}', 422, "file paths are refused"),
     ],
 )
 async def test_bad_post_is_4xx_naming_the_fault_and_changes_nothing(

@@ -6,12 +6,10 @@ import asyncio
 
 from fastapi import APIRouter, Response, status
 
-from marble_graph.config import with_overrides
-from marble_graph.errors import Conflict
 from marble_graph.versions import list_versions
+from marble_server import brain_ops
 from marble_server.api.deps import AdminToken, ReadToken, StateDep, TrainToken
 from marble_server.api.models import Brain, BrainCreate, BrainDetails, BrainVersion
-from marble_server.jobs import check_api_dataset
 
 router = APIRouter(prefix="/brains", tags=["brains"])
 
@@ -19,17 +17,10 @@ router = APIRouter(prefix="/brains", tags=["brains"])
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=BrainDetails)
 async def create_brain(body: BrainCreate, state: StateDep, _: TrainToken) -> BrainDetails:
     """Seed a new brain (from a dataset's preset when ``dataset`` is given) and persist it."""
-    service = state.service
-    config = state.config
-    if body.seed is not None:
-        config = with_overrides(config, {"seed.random_seed": body.seed})
 
     def create() -> BrainDetails:
-        if body.dataset is None:
-            service.create_brain(body.name, config)
-        else:
-            service.create_brain_for_dataset(body.name, check_api_dataset(body.dataset), config)
-        return BrainDetails.model_validate(service.show_brain(body.name).as_dict())
+        brain_ops.create_brain(state, body.name, body.dataset, body.seed)
+        return BrainDetails.model_validate(state.service.show_brain(body.name).as_dict())
 
     return await asyncio.to_thread(create)
 
@@ -50,16 +41,7 @@ async def get_brain(name: str, state: StateDep, _: ReadToken) -> BrainDetails:
 async def delete_brain(name: str, state: StateDep, _: AdminToken) -> Response:
     """Delete a brain and its versions; refused while a training job works on it."""
 
-    def delete() -> None:
-        active = state.jobs.active_for(name)
-        if active is not None:
-            raise Conflict(
-                f"brain {name!r} has {active.state} job {active.id}; cancel it before deleting"
-            )
-        state.service.delete_brain(name)
-        state.models.forget(name)
-
-    await asyncio.to_thread(delete)
+    await asyncio.to_thread(brain_ops.delete_brain, state, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

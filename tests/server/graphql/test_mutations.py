@@ -61,6 +61,17 @@ async def test_create_brain_errors_are_coded(
     assert error["extensions"]["code"] == code, error
 
 
+async def test_create_brain_refuses_a_server_file_as_dataset(
+    gql: GraphQLClient, tmp_path: Any
+) -> None:
+    server_file = tmp_path / "secret.csv"
+    server_file.write_text("x,y\n1,2\n3,4\n", encoding="utf-8")
+    error = await gql.error(CREATE, {"name": "leak", "dataset": str(server_file)}, scope="train")
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "file paths are refused" in error["message"]
+    assert "leak" not in [b.name for b in gql.live.state.service.list_brains()]
+
+
 async def test_delete_brain_removes_it(gql: GraphQLClient) -> None:
     await create_wave(gql.live, "doomed")
     await gql.data(
