@@ -38,6 +38,7 @@ class _Claim:
     record_id: int | None = None
     replay: IdempotencyRecord | None = None
     refusal: tuple[int, str, str] | None = None  # status, problem slug, detail
+    retry_after_s: int | None = None
 
 
 class IdempotencyKeys:
@@ -73,7 +74,9 @@ class IdempotencyKeys:
         )
         if claim.refusal is not None:
             status, slug, detail = claim.refusal
-            await problem_response(status, slug, detail, scope["path"])(scope, receive, send)
+            retry = {"Retry-After": str(claim.retry_after_s)} if claim.retry_after_s else None
+            response = problem_response(status, slug, detail, scope["path"], retry)
+            await response(scope, receive, send)
             return
         if claim.replay is not None:
             await _replay(claim.replay, send)
@@ -83,8 +86,23 @@ class IdempotencyKeys:
     async def _run_and_store(
         self, scope: Scope, body: bytes, send: Send, metadata: MetadataStore, record_id: int | None
     ) -> None:
-        status, content_type, chunks = 500, None, []
-        delivered = False
+        status, content_type = 500, None
+        chunks: list[bytes] = []
+        delivered = stored = False
+
+        async def store() -> None:
+            nonlocal stored
+            stored = True
+            keep = status < 500 and status not in NOT_STORED
+            await anyio.to_thread.run_sync(
+                _finish,
+                metadata,
+                record_id,
+                keep,
+                status,
+                content_type.decode("latin-1") if content_type else None,
+                b"".join(chunks),
+            )
 
         async def replay_body() -> Message:
             nonlocal delivered
@@ -100,21 +118,17 @@ class IdempotencyKeys:
                 content_type = dict(message.get("headers") or []).get(b"content-type")
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    # Stored before the client sees the end of the answer, so a retry
+                    # sent the moment it arrives finds it (and is not told "running").
+                    await store()
             await send(message)
 
         try:
             await self.app(scope, replay_body, capture)
         finally:
-            keep = status < 500 and status not in NOT_STORED
-            await anyio.to_thread.run_sync(
-                _finish,
-                metadata,
-                record_id,
-                keep,
-                status,
-                content_type.decode("latin-1") if content_type else None,
-                b"".join(chunks),
-            )
+            if not stored:
+                await store()
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -165,7 +179,8 @@ def _claim(
         )
     if existing.status_code is None:
         return _Claim(
-            refusal=(409, "conflict", f"the request with Idempotency-Key {key!r} is still running")
+            refusal=(409, "conflict", f"the request with Idempotency-Key {key!r} is still running"),
+            retry_after_s=1,
         )
     return _Claim(replay=existing)
 

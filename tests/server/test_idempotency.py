@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from sqlalchemy import select
 
@@ -76,3 +78,24 @@ async def test_overlong_key_is_422(live: LiveApp) -> None:
     )
     assert response.status_code == 422
     assert "Idempotency-Key" in response.json()["detail"]
+
+
+async def test_retry_while_the_first_still_runs_is_409_with_retry_after(live: LiveApp) -> None:
+    headers = {**live.auth("train"), "Idempotency-Key": "slow", "content-type": "application/json"}
+    body = b'{"name": "wave", "dataset": "sine"}'
+    with live.state.service.metadata.session() as session:
+        # What the first request leaves while it runs: the key claimed, no answer yet.
+        session.add(
+            IdempotencyRecord(
+                token_hash=hashlib.sha256(headers["Authorization"].encode()).hexdigest(),
+                key="slow",
+                method="POST",
+                path="/brains",
+                request_hash=hashlib.sha256(b"POST /brains\n" + body).hexdigest(),
+            )
+        )
+    response = await live.client.post("/brains", content=body, headers=headers)
+    assert response.status_code == 409
+    assert response.headers["retry-after"] == "1"
+    assert "still running" in response.json()["detail"]
+    assert live.state.service.list_brains() == []
