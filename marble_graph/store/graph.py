@@ -27,17 +27,21 @@ from types import ModuleType
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from marble_graph.brain_graph import BrainGraph
 from marble_graph.errors import StoreError, StoreLocked
 from marble_graph.store.graph_migrations import apply_graph_migrations
 from marble_graph.store.graph_query import QueryRows, run_read_only_query
+from marble_graph.store.graph_rows import (
+    MAX_LOCAL_ID,
+    UID_SHIFT,
+    check_local_ids,
+    key_range,
+    store_rows,
+)
 
 log = logging.getLogger(__name__)
 
-UID_SHIFT = 32  # neuron/lobe/memory uid = (graph_key << 32) | per-brain id
-MAX_LOCAL_ID = (1 << UID_SHIFT) - 1
 _OWNER_FILE = "owner.json"
 
 
@@ -185,7 +189,7 @@ class GraphStore:
     @_serialized
     def read_generation(self, graph_key: int) -> dict[str, pa.Table]:
         """One bulk Arrow read per table of one brain generation, as the engine returns it."""
-        params = _key_range(graph_key)
+        params = key_range(graph_key)
         neurons = self.arrow(
             "MATCH (n:Neuron) WHERE n.uid >= $lo AND n.uid < $hi RETURN n.id AS id, "
             "n.kind AS kind, n.neuron_type AS neuron_type, n.state AS state, n.bias AS bias, "
@@ -233,7 +237,7 @@ class GraphStore:
     @_serialized
     def counts_by_kind_and_type(self, graph_key: int) -> tuple[dict[str, int], dict[str, int]]:
         """Neurons by kind and synapses by type in one brain generation."""
-        params = _key_range(graph_key)
+        params = key_range(graph_key)
         kinds = self.arrow(
             "MATCH (n:Neuron) WHERE n.uid >= $lo AND n.uid < $hi "
             "RETURN n.kind AS k, count(*) AS c ORDER BY k",
@@ -260,7 +264,7 @@ class GraphStore:
         Callers must treat a failure here as a half-written generation and remove
         it with ``delete_generation`` (the service does, and reconciles after crashes).
         """
-        _check_local_ids(graph)
+        check_local_ids(graph)
         for table, rows in store_rows(brain, graph_key, graph).items():
             if rows.num_rows or table in ("Neuron", "Synapse"):
                 self._copy(table, rows)
@@ -288,7 +292,7 @@ class GraphStore:
     @_serialized
     def delete_generation(self, brain: str, graph_key: int) -> None:
         """Remove one generation of ``brain`` (an old version, or a failed write-back)."""
-        params = _key_range(graph_key)
+        params = key_range(graph_key)
         for statement in (
             "MATCH (n:Neuron)-[m:MEMBER_OF]->() WHERE n.uid >= $lo AND n.uid < $hi DELETE m",
             "MATCH (a:Neuron)-[s:Synapse]->() WHERE a.uid >= $lo AND a.uid < $hi DELETE s",
@@ -383,53 +387,4 @@ class _Transaction:
             self._lock.release()
 
 
-def store_rows(brain: str, graph_key: int, graph: BrainGraph) -> dict[str, pa.Table]:
-    """The rows ``insert_graph`` copies into each table: per-brain ids become store uids."""
-    prefix = graph_key << UID_SHIFT
-
-    def endpoints(table: pa.Table, src: str, dst: str) -> dict[str, Any]:
-        return {
-            "from": pc.add(table.column(src), prefix),
-            "to": pc.add(table.column(dst), prefix),
-            "brain": pa.repeat(brain, table.num_rows),
-        }
-
-    synapses = graph.synapses
-    properties = {n: synapses.column(n) for n in synapses.column_names if n not in ("src", "dst")}
-    return {
-        "Neuron": _with_uid(graph.neurons, prefix, brain),
-        "Synapse": pa.table({**endpoints(synapses, "src", "dst"), **properties}),
-        "Lobe": _with_uid(graph.lobes, prefix, brain),
-        "MEMBER_OF": pa.table(endpoints(graph.memberships, "neuron", "lobe")),
-        "Memory": _with_uid(graph.memories, prefix, brain),
-    }
-
-
-def _key_range(graph_key: int) -> dict[str, int]:
-    return {"lo": graph_key << UID_SHIFT, "hi": (graph_key + 1) << UID_SHIFT}
-
-
-def _with_uid(table: pa.Table, prefix: int, brain: str) -> pa.Table:
-    """Prepend the store-wide ``uid`` and ``brain`` columns to a per-brain table."""
-    uid = pc.add(table.column("id"), prefix)
-    return pa.table(
-        {
-            "uid": uid,
-            "brain": pa.repeat(brain, table.num_rows),
-            **{name: table.column(name) for name in table.column_names},
-        }
-    )
-
-
-def _check_local_ids(graph: BrainGraph) -> None:
-    for name, table in graph.tables():
-        for column in ("id", "src", "dst", "neuron", "lobe"):
-            if column in table.column_names and table.num_rows:
-                low, high = pc.min_max(table.column(column)).values()
-                if low.as_py() < 0 or high.as_py() > MAX_LOCAL_ID:
-                    raise StoreError(
-                        f"table '{name}' column '{column}' holds ids outside 0..{MAX_LOCAL_ID}"
-                    )
-
-
-__all__ = ["UID_SHIFT", "GraphStore", "QueryRows"]
+__all__ = ["MAX_LOCAL_ID", "UID_SHIFT", "GraphStore", "QueryRows", "store_rows"]

@@ -15,7 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from marble_graph.store.graph import MAX_LOCAL_ID, UID_SHIFT, GraphStore
+from marble_graph.store.graph import GraphStore
+from marble_graph.store.graph_rows import MAX_LOCAL_ID, key_range
 
 NEURON_COLUMNS = (
     "n.id AS id, n.kind AS kind, n.neuron_type AS neuron_type, n.bias AS bias, "
@@ -53,7 +54,8 @@ class SynapseSelection:
 
 def uid_range(graph_key: int) -> tuple[int, int]:
     """The half-open uid range ``[lo, hi)`` of one brain generation."""
-    return graph_key << UID_SHIFT, (graph_key + 1) << UID_SHIFT
+    bounds = key_range(graph_key)
+    return bounds["lo"], bounds["hi"]
 
 
 def _uids(lo: int, ids: list[int]) -> list[int]:
