@@ -42,7 +42,7 @@ lint: $(VENV)/.installed-dev
 		&& $(abspath $(VENV))/bin/ruff check . && $(abspath $(VENV))/bin/mypy --strict marble_client
 
 bench: $(VENV)/.installed-dev
-	@for script in bench/*.py; do $(PY) $$script || exit 1; done
+	@for script in bench/[!_]*.py; do $(PY) $$script || exit 1; done
 
 # The contracts in schema/: config JSON Schema, OpenAPI document, GraphQL SDL.
 schema: $(VENV)/.installed

@@ -8,11 +8,10 @@ never logged: only its name appears in logs and errors.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 
-from marble_graph.tokens import Scope, TokenInfo, TokenStore
+from marble_graph.tokens import Scope, TokenInfo, TokenStore, hash_token
 from marble_server.problems import Problem
 
 BEARER = "bearer "
@@ -46,41 +45,49 @@ class Authenticator:
         """The token of an ``Authorization: Bearer ...`` header; 401 when missing or wrong."""
         if not authorization:
             raise Unauthorized("missing Authorization header: send 'Authorization: Bearer TOKEN'")
-        if not authorization.lower().startswith(BEARER):
+        token = _bearer_token(authorization)
+        if token is None:
             raise Unauthorized("Authorization header must be 'Bearer TOKEN'")
-        return self.verify(authorization[len(BEARER) :].strip())
+        return self.verify(token)
 
     def cached(self, authorization: str | None) -> TokenInfo | None:
         """The token of a header verified less than ``cache_s`` ago, without a store read."""
-        if not authorization or not authorization.lower().startswith(BEARER):
-            return None
-        key = hashlib.sha256(authorization[len(BEARER) :].strip().encode()).hexdigest()
-        with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None and time.monotonic() - hit[1] < self.cache_s:
-            return hit[0]
-        return None
+        token = _bearer_token(authorization) if authorization else None
+        return self._fresh(hash_token(token))[0] if token is not None else None
 
     def verify(self, token: str) -> TokenInfo:
-        key = hashlib.sha256(token.encode()).hexdigest()
-        now = time.monotonic()
+        digest = hash_token(token)
+        fresh, seen_before = self._fresh(digest)
+        if fresh is not None:
+            return fresh
+        info = self.tokens.verify(token, touch=not seen_before)
         with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None and now - hit[1] < self.cache_s:
-            return hit[0]
-        info = self.tokens.verify(token, touch=hit is None)
+            if info is None:
+                self._cache.pop(digest, None)
+            else:
+                self._cache[digest] = (info, time.monotonic())
         if info is None:
-            with self._lock:
-                self._cache.pop(key, None)
             raise Unauthorized("invalid or revoked token")
-        with self._lock:
-            self._cache[key] = (info, now)
         return info
+
+    def _fresh(self, digest: str) -> tuple[TokenInfo | None, bool]:
+        """The cached token if verified within ``cache_s``, and whether it was ever cached."""
+        with self._lock:
+            hit = self._cache.get(digest)
+        if hit is None:
+            return None, False
+        return (hit[0] if time.monotonic() - hit[1] < self.cache_s else None), True
 
     def forget_all(self) -> None:
         """Drop cached verifications (after a revocation through this server)."""
         with self._lock:
             self._cache.clear()
+
+
+def _bearer_token(authorization: str) -> str | None:
+    if not authorization.lower().startswith(BEARER):
+        return None
+    return authorization[len(BEARER) :].strip()
 
 
 def require(token: TokenInfo, scope: Scope) -> TokenInfo:

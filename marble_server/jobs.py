@@ -16,7 +16,6 @@ import logging
 import queue
 import threading
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,49 +29,12 @@ from marble_graph.service import BrainService
 from marble_graph.store.metadata import Brain, Job, JobState, RunState, TrainingRun
 from marble_server.brain_ops import check_api_dataset
 from marble_server.events import TERMINAL_EVENT, EventHub, JobEvent
+from marble_server.job_views import ACTIVE, FINISHED, JobView, brain_name, job_view
 
 log = logging.getLogger(__name__)
 
-ACTIVE = (JobState.QUEUED, JobState.RUNNING)
-FINISHED = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED)
 RESUMABLE = (JobState.INTERRUPTED, JobState.CANCELLED)
 _STOP = "__stop__"
-
-
-@dataclass(frozen=True)
-class JobView:
-    """A job as the API shows it."""
-
-    id: str
-    kind: str
-    state: str
-    brain: str | None
-    progress: float
-    payload: dict[str, Any]
-    result: dict[str, Any] | None
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-
-    @property
-    def finished(self) -> bool:
-        return self.state in {s.value for s in FINISHED}
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "state": self.state,
-            "brain": self.brain,
-            "progress": self.progress,
-            "payload": self.payload,
-            "result": self.result,
-            "error": self.error,
-            "created_at": self.created_at.isoformat(),
-            "started_at": self.started_at.isoformat() if self.started_at else None,
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-        }
 
 
 class JobManager:
@@ -137,9 +99,7 @@ class JobManager:
         with self._submit_lock, self.service.metadata.session() as session:
             row = session.scalars(select(Brain).where(Brain.name == brain)).first()
             assert row is not None  # _check_dataset_fits found it
-            busy = session.scalars(
-                select(Job).where(Job.brain_id == row.id, Job.state.in_(ACTIVE))
-            ).first()
+            busy = _active_job(session, brain)
             if busy is not None:
                 raise Conflict(
                     f"brain {brain!r} already has training job {busy.id} ({busy.state.value}); "
@@ -151,7 +111,7 @@ class JobManager:
             job = Job(kind="train", brain_id=row.id, payload=payload)
             session.add(job)
             session.flush()
-            view = _view(job, brain)
+            view = job_view(job, brain)
         self._cancel[view.id] = threading.Event()
         self._queue.put(view.id)
         self._changed(view, "state")
@@ -190,7 +150,7 @@ class JobManager:
             if job.state == JobState.QUEUED:
                 job.state, job.finished_at = JobState.CANCELLED, datetime.now(UTC)
                 job.error = "cancelled before it started"
-            view = _view(job, _brain_name(session, job))
+            view = job_view(job, brain_name(session, job))
         flag = self._cancel.get(job_id)
         if flag is not None:
             flag.set()
@@ -202,7 +162,7 @@ class JobManager:
     def get(self, job_id: str) -> JobView:
         with self.service.metadata.session() as session:
             job = self._row(session, job_id)
-            return _view(job, _brain_name(session, job))
+            return job_view(job, brain_name(session, job))
 
     def list(
         self, brain: str | None = None, state: str | None = None, limit: int = 100
@@ -218,7 +178,7 @@ class JobManager:
                     raise ValidationFailed(f"job state {state!r}: expected one of {names}")
                 query = query.where(Job.state == JobState(state))
             rows = session.execute(query.order_by(Job.created_at.desc()).limit(limit)).all()
-            return [_view(job, name) for job, name in rows]
+            return [job_view(job, name) for job, name in rows]
 
     def counts_by_state(self) -> dict[str, int]:
         with self.service.metadata.session() as session:
@@ -227,8 +187,9 @@ class JobManager:
 
     def active_for(self, brain: str) -> JobView | None:
         """The brain's queued or running job, if any."""
-        jobs = [j for j in self.list(brain=brain, limit=10) if not j.finished]
-        return jobs[0] if jobs else None
+        with self.service.metadata.session() as session:
+            job = _active_job(session, brain)
+            return job_view(job, brain) if job is not None else None
 
     async def watch(self, job_id: str) -> AsyncGenerator[JobEvent, None]:
         """The job's current state, then its events as they happen, ending after ``end``."""
@@ -268,8 +229,8 @@ class JobManager:
             if job.state != JobState.QUEUED:
                 return  # cancelled while queued
             job.state, job.started_at = JobState.RUNNING, datetime.now(UTC)
-            payload, brain = dict(job.payload), _brain_name(session, job)
-            view = _view(job, brain)
+            payload, brain = dict(job.payload), brain_name(session, job)
+            view = job_view(job, brain)
         self._changed(view, "state")
         planned = self._planned_epochs(payload)
 
@@ -279,7 +240,7 @@ class JobManager:
                 row = self._row(session, job_id)
                 row.progress = progress
                 row.result = {"last_epoch": metrics}
-                current = _view(row, brain)
+                current = job_view(row, brain)
             self.events.publish(job_id, JobEvent("progress", current.as_dict(), metrics))
 
         state, error = JobState.FAILED, None
@@ -324,7 +285,7 @@ class JobManager:
                 row.run_id = int(result["run_id"])
             if state == JobState.SUCCEEDED:
                 row.progress = 1.0
-            final = _view(row, brain)
+            final = job_view(row, brain)
         self._changed(final, "state")
         self._changed(final, TERMINAL_EVENT)
 
@@ -383,24 +344,9 @@ class JobManager:
             self._on_state(view.state)
 
 
-def _brain_name(session: Session, job: Job) -> str | None:
-    if job.brain_id is None:
-        return None
-    brain = session.get(Brain, job.brain_id)
-    return brain.name if brain is not None else None
-
-
-def _view(job: Job, brain: str | None) -> JobView:
-    return JobView(
-        id=job.id,
-        kind=job.kind,
-        state=job.state.value,
-        brain=brain,
-        progress=float(job.progress or 0.0),
-        payload=dict(job.payload or {}),
-        result=dict(job.result) if job.result is not None else None,
-        error=job.error,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-    )
+def _active_job(session: Session, brain: str) -> Job | None:
+    return session.scalars(
+        select(Job)
+        .join(Brain, Job.brain_id == Brain.id)
+        .where(Brain.name == brain, Job.state.in_(ACTIVE))
+    ).first()

@@ -61,7 +61,8 @@ async def running_app(
     async with app.router.lifespan_context(app):
         store = TokenStore(app.state.marble.service.metadata)
         # A second app on the same home (a restart) gets tokens of its own.
-        suffix = "" if not store.list() else f"-{len(store.list())}"
+        existing = len(store.list())
+        suffix = f"-{existing}" if existing else ""
         tokens = {
             scope: store.create(f"{scope}-token{suffix}", (Scope(scope),))[0] for scope in SCOPES
         }
