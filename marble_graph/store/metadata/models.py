@@ -175,6 +175,9 @@ class Brain(Base):
     neuron_count: Mapped[int] = mapped_column(default=0)
     synapse_count: Mapped[int] = mapped_column(default=0)
     current_version: Mapped[int] = mapped_column(default=0)
+    # Set when the graph store no longer matches the current version's record
+    # (counts or hash); training refuses to build on it until `brain repair`.
+    damage: Mapped[str | None] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -222,6 +225,8 @@ class BrainVersion(Base):
     graph_key: Mapped[int | None] = mapped_column(sa.BigInteger)
     # Content hash of the shared layer (attention, MLP, readout) in blobs/; None until trained.
     params_blob: Mapped[str | None] = mapped_column(sa.String(64))
+    # Content hash of the version's whole graph as Parquet in blobs/ (repair, backup).
+    snapshot_blob: Mapped[str | None] = mapped_column(sa.String(64))
     run_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("training_runs.id", ondelete="SET NULL")
     )
@@ -389,6 +394,8 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(sa.String(128), unique=True)
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     scopes: Mapped[list[str]]
+    # None: every brain; otherwise the names of the only brains the token may use.
+    brains: Mapped[list[str] | None] = mapped_column(sa.JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
