@@ -5,9 +5,12 @@ Callers catch a family, never a bare ``Exception``::
     MarbleError                 base of everything the engine raises on purpose
      ├── NotFound               a brain (or other named object) does not exist
      ├── Conflict               the name is taken, or the object is in the wrong state
+     │    └── BrainDamaged      the graph no longer matches the version's record
      ├── ValidationFailed       the caller's input is wrong (data, file, argument)
      │    ├── ConfigError       a configuration file or mapping is invalid
-     │    └── QueryRefused      a read-only query tried to write or escape
+     │    ├── QueryRefused      a read-only query tried to write or escape
+     │    └── QueryFailed       an exploration query failed in the engine
+     │         └── QueryTimedOut  ... or ran past its time limit
      ├── StoreLocked            another process holds the database read-write
      └── StoreError             a store failed or its contents are inconsistent
 
@@ -30,6 +33,14 @@ class Conflict(MarbleError):
     """The request clashes with existing state (duplicate name, wrong state)."""
 
 
+class BrainDamaged(Conflict):
+    """The graph store no longer matches the brain's current version record.
+
+    Nothing builds on a damaged brain; ``marble brain repair NAME`` restores
+    the version from its snapshot.
+    """
+
+
 class ValidationFailed(MarbleError):
     """The caller's input is invalid."""
 
@@ -48,6 +59,14 @@ class ConfigError(ValidationFailed):
 
 class QueryRefused(ValidationFailed):
     """A read-only exploration query attempted a write or a forbidden clause."""
+
+
+class QueryFailed(ValidationFailed):
+    """An exploration query was accepted but failed in the engine (its own fault)."""
+
+
+class QueryTimedOut(QueryFailed):
+    """An exploration query ran past its time limit and was interrupted."""
 
 
 class StoreLocked(MarbleError):

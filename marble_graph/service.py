@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -112,6 +113,9 @@ class BrainService:
         # This process is the graph database's only writer, so an unchanged count
         # means every brain is still at the version a reader last saw.
         self.changes = 0
+        # Held by every write to the stores (create, delete, import, write-back,
+        # repair, garbage collection): a backup holds it to copy one consistent state.
+        self.write_lock = threading.RLock()
         self.blobs = BlobStore(self.home.blobs_dir)
         storage = config.storage
         self.metadata = MetadataStore(storage.metadata_url or self.home.metadata_url)
