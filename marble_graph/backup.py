@@ -1,0 +1,625 @@
+"""Online backup of a data home, and restore of a backup into an empty home.
+
+A backup is one consistent state of both stores plus the blobs they name,
+taken while the service keeps serving: ``create_backup`` holds the service's
+``write_lock`` (every store write takes it), so creates, deletes, imports and
+training write-backs wait until the copy is done; reads, inference and
+training compute carry on. The layout is engine- and dialect-neutral::
+
+    manifest.json                  format, versions, engine, schema revision, brains
+    metadata/<table>.jsonl         every row of every SQL table (one JSON object a line)
+    graph/<graph_key>/             each committed brain's current generation as a
+                                   Parquet brain export (see exchange.py)
+    graph/lineage.jsonl            the graph's TRAINED_ON edges (brain version -> dataset)
+    blobs/<ab>/<digest><suffix>    trained parameters, snapshots and dataset arrays
+
+It is written into ``<dest>.partial`` and renamed at the end, so a failed
+backup never looks complete. ``restore_backup`` refuses a home that holds
+anything, inserts the rows at the same ids and the graphs at the same
+graph keys, copies the blobs and checks every brain's graph hash.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import errno
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+import marble_graph
+from marble_graph import exchange
+from marble_graph.brain_graph import graph_hash
+from marble_graph.config import MarbleConfig, config_from_mapping
+from marble_graph.data_home import DataHome
+from marble_graph.errors import Conflict, NotFound, StoreError, ValidationFailed
+from marble_graph.failpoints import failpoint
+from marble_graph.service import BrainService
+from marble_graph.store.metadata import Base
+from marble_graph.store.metadata.models import UTCDateTime
+
+log = logging.getLogger(__name__)
+
+FORMAT_NAME = "marble-backup"
+FORMAT_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+PARTIAL_SUFFIX = ".partial"
+BACKUPS_DIR = "backups"
+# A backup name given to the server: one path component, never "." or "..".
+BACKUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class BackupBrain:
+    """One brain as the backup holds it: its current version and that generation's hash."""
+
+    name: str
+    version: int
+    graph_key: int
+    graph_hash: str
+    neuron_count: int
+    synapse_count: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "graph_key": self.graph_key,
+            "graph_hash": self.graph_hash,
+            "neuron_count": self.neuron_count,
+            "synapse_count": self.synapse_count,
+        }
+
+
+@dataclass(frozen=True)
+class BackupManifest:
+    """What ``manifest.json`` records, plus where the backup is and its size on disk."""
+
+    path: Path
+    created_at: datetime
+    marble_version: str
+    engine: str
+    alembic_revision: str
+    brains: list[BackupBrain]
+    tables: dict[str, int]  # rows per SQL table
+    blobs: int
+    bytes: int = field(default=0)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The manifest document (without the path, which is wherever the backup lies)."""
+        return {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "marble_version": self.marble_version,
+            "created_at": self.created_at.isoformat(),
+            "engine": self.engine,
+            "alembic_revision": self.alembic_revision,
+            "brains": [b.as_dict() for b in self.brains],
+            "tables": self.tables,
+            "blobs": self.blobs,
+        }
+
+    def summary(self, home: Path) -> dict[str, Any]:
+        """What a server tells its client: the path relative to ``home``, brains and size."""
+        return {
+            "path": self.path.absolute().relative_to(Path(home).absolute()).as_posix(),
+            "created_at": self.created_at.isoformat(),
+            "brains": [b.as_dict() for b in self.brains],
+            "blobs": self.blobs,
+            "bytes": self.bytes,
+        }
+
+
+# -- backup -------------------------------------------------------------------------
+
+
+def create_backup(
+    service: BrainService, dest: Path, progress: Progress | None = None
+) -> BackupManifest:
+    """Copy the service's home, consistently, to ``dest`` (absent or an empty directory)."""
+    dest = Path(dest).absolute()
+    staging = _prepare_destination(dest)
+    try:
+        with service.write_lock:
+            manifest = _write_backup(service, staging, dest, progress)
+        failpoint("backup.before_rename")
+        _remove_empty_destination(dest)
+        os.replace(staging, dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    size = _tree_bytes(dest)
+    _report(progress, f"backup complete: {len(manifest.brains)} brains, {size} bytes in {dest}")
+    return dataclasses.replace(manifest, path=dest, bytes=size)
+
+
+def backup_into_home(
+    service: BrainService, name: str, progress: Progress | None = None
+) -> BackupManifest:
+    """Back up to ``<home>/backups/<name>``; ``name`` is one path component, never a path."""
+    if not BACKUP_NAME.match(name):
+        raise ValidationFailed(
+            f"invalid backup name {name!r}: use 1-128 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit"
+        )
+    target = service.home.root / BACKUPS_DIR / name
+    if target.exists() or target.with_name(name + PARTIAL_SUFFIX).exists():
+        raise Conflict(f"backup {name!r} already exists in {target.parent}; choose another name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return create_backup(service, target, progress)
+
+
+def _prepare_destination(dest: Path) -> Path:
+    if dest.exists() and not dest.is_dir():
+        raise Conflict(f"backup destination {dest} exists and is not a directory")
+    if dest.is_dir() and any(dest.iterdir()):
+        raise Conflict(f"backup destination {dest} is not empty; choose a new or empty directory")
+    staging = dest.with_name(dest.name + PARTIAL_SUFFIX)
+    if staging.exists():
+        raise Conflict(
+            f"{staging} exists: a backup to {dest} is running or failed; remove it and retry"
+        )
+    try:
+        staging.mkdir(parents=True)
+    except OSError as exc:
+        raise StoreError(
+            f"cannot create the backup directory {staging}: {exc.strerror or exc}"
+        ) from exc
+    return staging
+
+
+def _remove_empty_destination(dest: Path) -> None:
+    # An empty directory given as the destination is replaced by the finished backup.
+    if dest.is_dir():
+        dest.rmdir()
+
+
+def _write_backup(
+    service: BrainService, staging: Path, dest: Path, progress: Progress | None
+) -> BackupManifest:
+    _report(progress, "copying the metadata tables")
+    revision, rows = _read_tables(service.metadata.engine)
+    if revision is None:
+        raise StoreError(f"the metadata database {service.metadata.url} has no schema revision")
+    _drop_unfinished(rows)
+    metadata_dir = staging / "metadata"
+    metadata_dir.mkdir()
+    for table in Base.metadata.sorted_tables:
+        _write_jsonl(
+            metadata_dir / f"{table.name}.jsonl", (_encode_row(table, r) for r in rows[table.name])
+        )
+
+    brains = _backup_graphs(service, rows, staging / "graph", progress)
+    _write_jsonl(staging / "graph" / "lineage.jsonl", _lineage(service))
+
+    digests = _referenced_blobs(rows)
+    _report(progress, f"copying {len(digests)} blobs")
+    copied = 0
+    for digest in sorted(digests):
+        copied += _copy_blob_files(service.home.blobs_dir, staging / "blobs", digest)
+
+    manifest = BackupManifest(
+        path=dest,
+        created_at=datetime.now(UTC),
+        marble_version=marble_graph.__version__,
+        engine=service.graph.engine,
+        alembic_revision=revision,
+        brains=brains,
+        tables={name: len(table_rows) for name, table_rows in rows.items()},
+        blobs=copied,
+    )
+    (staging / MANIFEST_FILE).write_text(json.dumps(manifest.as_dict(), indent=2), encoding="utf-8")
+    return manifest
+
+
+def _read_tables(engine: sa.Engine) -> tuple[str | None, dict[str, list[dict[str, Any]]]]:
+    """Every row of every table (and the schema revision), read in one transaction."""
+    options: dict[str, Any] = {}
+    if engine.dialect.name == "postgresql":
+        # One snapshot for every SELECT, not one per statement (READ COMMITTED).
+        options["isolation_level"] = "REPEATABLE READ"
+    with engine.connect().execution_options(**options) as connection, connection.begin():
+        revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        rows = {}
+        for table in Base.metadata.sorted_tables:
+            order = list(table.primary_key.columns)
+            result = connection.execute(sa.select(table).order_by(*order))
+            rows[table.name] = [dict(row._mapping) for row in result]
+    return revision, rows
+
+
+def _drop_unfinished(rows: dict[str, list[dict[str, Any]]]) -> None:
+    """Leave out brains and versions not yet committed, and rows that depend on them.
+
+    Under the write lock there are none unless a store write skipped the lock;
+    left in, they would be removed again by the restored home's reconcile.
+    """
+    dropped: dict[str, set[Any]] = {
+        "brains": {r["id"] for r in rows["brains"] if r["state"] != "committed"},
+        "brain_versions": {r["id"] for r in rows["brain_versions"] if r["state"] != "committed"},
+    }
+    for table in Base.metadata.sorted_tables:
+        gone = dropped.setdefault(table.name, set())
+        kept = []
+        for row in rows[table.name]:
+            key = _primary_key(table, row)
+            if key in gone:
+                continue
+            for column in table.columns:
+                for fk in column.foreign_keys:
+                    target = fk.column.table.name
+                    if row[column.name] is not None and row[column.name] in dropped.get(target, ()):
+                        if column.nullable:
+                            row[column.name] = None
+                        else:
+                            gone.add(key)
+            if key not in gone:
+                kept.append(row)
+        rows[table.name] = kept
+
+
+def _primary_key(table: sa.Table, row: dict[str, Any]) -> Any:
+    columns = list(table.primary_key.columns)
+    return row[columns[0].name] if len(columns) == 1 else tuple(row[c.name] for c in columns)
+
+
+def _backup_graphs(
+    service: BrainService,
+    rows: dict[str, list[dict[str, Any]]],
+    graph_dir: Path,
+    progress: Progress | None,
+) -> list[BackupBrain]:
+    graph_dir.mkdir()
+    brains = []
+    for brain in sorted(rows["brains"], key=lambda r: r["name"]):
+        name, key = brain["name"], brain["graph_key"]
+        _report(progress, f"copying brain {name!r} (version {brain['current_version']})")
+        graph = service.graph.load_graph(name, key)
+        digest = graph_hash(graph)
+        if digest != brain["graph_hash"] and brain["damage"] is None:
+            raise StoreError(
+                f"brain {name!r}: generation {key} hashes to {digest[:12]}..., not the recorded "
+                f"{str(brain['graph_hash'])[:12]}...; it changed during the backup (a write "
+                "that does not hold the service's write lock?): retry the backup"
+            )
+        info = {
+            "name": name,
+            "version": brain["current_version"],
+            "config_hash": brain["config_hash"],
+        }
+        config = config_from_mapping(brain["config"], source=f"brain {name!r}")
+        exchange.write_export(graph_dir / str(key), info, config, graph, "parquet")
+        brains.append(
+            BackupBrain(
+                name=name,
+                version=brain["current_version"],
+                graph_key=key,
+                graph_hash=digest,
+                neuron_count=graph.neuron_count,
+                synapse_count=graph.synapse_count,
+            )
+        )
+    return brains
+
+
+def _lineage(service: BrainService) -> Iterator[dict[str, Any]]:
+    table = service.graph.arrow(
+        "MATCH (b:Brain)-[t:TRAINED_ON]->(d:DatasetVersion) RETURN b.name AS brain, "
+        "t.brain_version AS brain_version, d.content_hash AS content_hash, "
+        "d.dataset AS dataset, d.version AS version, d.n_rows AS n_rows"
+    )
+    yield from table.to_pylist()
+
+
+def _referenced_blobs(rows: dict[str, list[dict[str, Any]]]) -> set[str]:
+    digests: set[str] = set()
+    for version in rows["brain_versions"]:
+        digests.update(d for d in (version["params_blob"], version["snapshot_blob"]) if d)
+    for dataset in rows["dataset_versions"]:
+        digests.add(Path(dataset["blob_path"]).name.split(".")[0])
+    return {d for d in digests if _DIGEST.match(d)}
+
+
+def _blob_files(root: Path, digest: str) -> list[Path]:
+    # A blob is stored as <digest><suffix>; the suffix depends on its kind.
+    folder = root / digest[:2]
+    return sorted(p for p in folder.glob(f"{digest}*") if p.is_file()) if folder.is_dir() else []
+
+
+def _copy_blob_files(source_root: Path, target_root: Path, digest: str) -> int:
+    files = _blob_files(source_root, digest)
+    if not files:
+        raise StoreError(
+            f"blob {digest} is referenced by the metadata but missing from {source_root}"
+        )
+    for file in files:
+        _link_or_copy(file, target_root / digest[:2] / file.name)
+    return len(files)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link (blobs are never changed in place), or copy across filesystems."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target)
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
+            raise
+        shutil.copy2(source, target)
+
+
+# -- restore ------------------------------------------------------------------------
+
+
+def restore_backup(
+    src: Path, home: DataHome, config: MarbleConfig, progress: Progress | None = None
+) -> BackupManifest:
+    """Restore the backup at ``src`` into ``home``, which must hold no brains or rows."""
+    src = Path(src)
+    document = read_manifest(src)
+    brains = [_brain_from_manifest(b, src) for b in document["brains"]]
+    with BrainService(config, home) as service:
+        head = service.metadata.head_revision()
+        if document["alembic_revision"] != head:
+            raise ValidationFailed(
+                f"{src}: taken at metadata schema revision {document['alembic_revision']!r}, "
+                f"but this MARBLE is at {head!r}; restore it with the MARBLE version that took it"
+            )
+        _check_empty(service)
+        # Read and verify every graph before writing anything.
+        graphs = {}
+        for brain in brains:
+            _report(progress, f"checking brain {brain.name!r}")
+            _, graph = exchange.read_export(src / "graph" / str(brain.graph_key))
+            if graph_hash(graph) != brain.graph_hash:
+                raise ValidationFailed(
+                    f"{src}: brain {brain.name!r} does not hash to its manifest's graph_hash"
+                )
+            graphs[brain.name] = graph
+        try:
+            _report(progress, "copying blobs")
+            _restore_blobs(src / "blobs", service.home.blobs_dir)
+            _report(progress, "restoring the metadata tables")
+            _restore_tables(service, src / "metadata")
+            for brain in brains:
+                _report(progress, f"writing brain {brain.name!r}")
+                service.graph.insert_graph(brain.name, brain.graph_key, graphs[brain.name])
+            for edge in _read_jsonl(src / "graph" / "lineage.jsonl"):
+                service.graph.link_dataset_version(
+                    edge["brain"],
+                    edge["brain_version"],
+                    edge["content_hash"],
+                    edge["dataset"],
+                    edge["version"],
+                    edge["n_rows"],
+                )
+            for brain in brains:
+                actual = service.stored_graph_hash(brain.name)
+                if actual != brain.graph_hash:
+                    raise StoreError(
+                        f"restored brain {brain.name!r} hashes to {actual[:12]}..., "
+                        f"not the backup's {brain.graph_hash[:12]}..."
+                    )
+        except BaseException:
+            log.warning("restore into %s failed; removing what was written", home.root)
+            _clear_home(service)
+            raise
+    _report(progress, f"restored {len(brains)} brains into {home.root}")
+    return BackupManifest(
+        path=src,
+        created_at=datetime.fromisoformat(document["created_at"]),
+        marble_version=str(document["marble_version"]),
+        engine=str(document["engine"]),
+        alembic_revision=str(document["alembic_revision"]),
+        brains=brains,
+        tables=dict(document["tables"]),
+        blobs=int(document["blobs"]),
+        bytes=_tree_bytes(src),
+    )
+
+
+def read_manifest(src: Path) -> dict[str, Any]:
+    """The backup's manifest, checked for format and the keys restore needs."""
+    if not src.is_dir():
+        if src.with_name(src.name + PARTIAL_SUFFIX).is_dir():
+            raise ValidationFailed(f"{src} is an unfinished backup ({src.name}{PARTIAL_SUFFIX})")
+        raise NotFound(f"backup {src} does not exist")
+    path = src / MANIFEST_FILE
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ValidationFailed(f"{src}: no {MANIFEST_FILE}; not a MARBLE backup") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"{path}: invalid JSON ({exc})") from exc
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        raise ValidationFailed(f"{path}: not a MARBLE backup manifest (format {FORMAT_NAME!r})")
+    if document.get("format_version") != FORMAT_VERSION:
+        raise ValidationFailed(
+            f"{path}: backup format_version {document.get('format_version')!r} is not supported "
+            f"(expected {FORMAT_VERSION})"
+        )
+    for key in (
+        "marble_version",
+        "created_at",
+        "engine",
+        "alembic_revision",
+        "brains",
+        "tables",
+        "blobs",
+    ):
+        if key not in document:
+            raise ValidationFailed(f"{path}: manifest lacks '{key}'")
+    if not isinstance(document["brains"], list):
+        raise ValidationFailed(f"{path}: 'brains' must be a list")
+    return document
+
+
+def _brain_from_manifest(entry: Any, src: Path) -> BackupBrain:
+    try:
+        return BackupBrain(
+            name=str(entry["name"]),
+            version=int(entry["version"]),
+            graph_key=int(entry["graph_key"]),
+            graph_hash=str(entry["graph_hash"]),
+            neuron_count=int(entry["neuron_count"]),
+            synapse_count=int(entry["synapse_count"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationFailed(f"{src}: invalid brain entry in the manifest: {entry!r}") from exc
+
+
+def _check_empty(service: BrainService) -> None:
+    names = sorted(service.graph.brain_names())
+    if names:
+        raise Conflict(
+            f"cannot restore into {service.home.root}: it holds brains {', '.join(names[:20])}; "
+            "restore into a new, empty home"
+        )
+    with service.metadata.engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            count = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+            if count:
+                raise Conflict(
+                    f"cannot restore into {service.home.root}: its metadata table "
+                    f"{table.name!r} has {count} rows; restore into a new, empty home"
+                )
+
+
+def _restore_tables(service: BrainService, metadata_dir: Path) -> None:
+    engine = service.metadata.engine
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            rows = [
+                _decode_row(table, row, service.home)
+                for row in _read_jsonl(metadata_dir / f"{table.name}.jsonl")
+            ]
+            if rows:
+                connection.execute(table.insert(), rows)
+        if engine.dialect.name == "postgresql":
+            _reset_sequences(connection)
+
+
+def _reset_sequences(connection: sa.Connection) -> None:
+    """Move each serial id's sequence past the ids inserted explicitly."""
+    for table in Base.metadata.sorted_tables:
+        columns = list(table.primary_key.columns)
+        if len(columns) != 1 or not isinstance(columns[0].type, sa.Integer):
+            continue
+        column = columns[0].name
+        connection.execute(
+            sa.text(
+                f"SELECT setval(pg_get_serial_sequence(:table, :column), "
+                f'COALESCE(MAX("{column}"), 1), MAX("{column}") IS NOT NULL) FROM "{table.name}"'
+            ),
+            {"table": table.name, "column": column},
+        )
+
+
+def _restore_blobs(source_root: Path, target_root: Path) -> None:
+    if not source_root.is_dir():
+        return
+    for file in sorted(source_root.glob("*/*")):
+        digest = file.name[:64]
+        if not _DIGEST.match(digest) or not file.is_file():
+            raise ValidationFailed(f"{file}: not a blob of a MARBLE backup")
+        with file.open("rb") as handle:
+            actual = hashlib.file_digest(handle, "sha256").hexdigest()
+        if actual != digest:
+            raise ValidationFailed(f"{file}: corrupt blob (its content does not match its name)")
+        target = target_root / file.parent.name / file.name
+        if not target.exists():
+            _link_or_copy(file, target)
+
+
+def _clear_home(service: BrainService) -> None:
+    # Best effort: the home was empty, so everything in it came from this restore
+    # (blobs are content-addressed and harmless to leave behind).
+    for name in service.graph.brain_names():
+        service.graph.delete_brain(name)
+    with service.metadata.engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+# -- rows as JSON -------------------------------------------------------------------
+
+
+def _encode_row(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    encoded = {}
+    for column in table.columns:
+        value = row[column.name]
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, bytes):
+            value = base64.b64encode(value).decode("ascii")
+        elif isinstance(value, enum.Enum):
+            value = value.value
+        encoded[column.name] = value
+    return encoded
+
+
+def _decode_row(table: sa.Table, row: dict[str, Any], home: DataHome) -> dict[str, Any]:
+    decoded = {}
+    for column in table.columns:
+        if column.name not in row:
+            raise ValidationFailed(
+                f"backup table {table.name!r}: a row lacks column {column.name!r}"
+            )
+        value = row[column.name]
+        if value is not None and isinstance(column.type, UTCDateTime):
+            value = datetime.fromisoformat(value)
+        elif value is not None and isinstance(column.type, sa.LargeBinary):
+            value = base64.b64decode(value)
+        decoded[column.name] = value
+    if table.name == "dataset_versions":
+        # The path names a blob of the home; point it into the restored one.
+        stored = Path(decoded["blob_path"])
+        decoded["blob_path"] = str(home.blobs_dir / stored.parent.name / stored.name)
+    return decoded
+
+
+def _write_jsonl(path: Path, rows: Iterator[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for row in rows:
+            out.write(json.dumps(row, separators=(",", ":")) + "\n")
+
+
+def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError as exc:
+        raise ValidationFailed(f"backup file {path} is missing") from exc
+    for number, line in enumerate(lines, start=1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValidationFailed(f"{path}:{number}: invalid JSON ({exc})") from exc
+        if not isinstance(row, dict):
+            raise ValidationFailed(f"{path}:{number}: expected a JSON object")
+        yield row
+
+
+def _tree_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def _report(progress: Progress | None, message: str) -> None:
+    log.debug(message)
+    if progress is not None:
+        progress(message)
