@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from marble_graph.cli import brain, config_cmd, token_cmd
+from marble_graph.cli.backup_cmd import backup, restore
 from marble_graph.cli.context import (
     CliState,
     MarbleGroup,
@@ -37,6 +38,8 @@ app.command("infer")(infer_command)
 app.command()(evaluate)
 app.command()(runs)
 app.command()(serve)
+app.command()(backup)
+app.command()(restore)
 
 
 @app.callback()
