@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from marble_graph.config import config_from_mapping, config_hash
-from marble_graph.errors import NotFound
+from marble_graph.errors import UnknownBrain
 
 if TYPE_CHECKING:
     from marble_graph.service import BrainService
@@ -31,7 +31,7 @@ def set_neuromodulation(service: BrainService, name: str, **signals: Any) -> dic
     with service.metadata.session() as session:
         brain = committed_brain(session, name)
         if brain is None:
-            raise NotFound(f"no brain named {name!r}")
+            raise UnknownBrain(name, [b.name for b in service.list_brains()])
         stored = dict(brain.config)
         section = {**stored.get("neuromodulation", {}), **given}
         config = config_from_mapping(

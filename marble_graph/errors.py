@@ -4,6 +4,7 @@ Callers catch a family, never a bare ``Exception``::
 
     MarbleError                 base of everything the engine raises on purpose
      ├── NotFound               a brain (or other named object) does not exist
+     │    └── UnknownBrain      ... a brain, naming the known ones (``brief`` does not)
      ├── Conflict               the name is taken, or the object is in the wrong state
      │    └── BrainDamaged      the graph no longer matches the version's record
      ├── ValidationFailed       the caller's input is wrong (data, file, argument)
@@ -27,6 +28,21 @@ class MarbleError(Exception):
 
 class NotFound(MarbleError):
     """A named object (brain, version, dataset...) does not exist."""
+
+
+class UnknownBrain(NotFound):
+    """No committed brain has this name.
+
+    The message lists the brains there are, which helps at the local CLI;
+    ``brief`` names only the missing brain, for callers (API clients) who may
+    not learn which other brains exist.
+    """
+
+    def __init__(self, name: str, known: list[str] | None = None) -> None:
+        self.name = name
+        self.brief = f"unknown brain {name!r}"
+        listing = "" if known is None else f" (brains: {', '.join(known[:20]) or 'none yet'})"
+        super().__init__(self.brief + listing)
 
 
 class Conflict(MarbleError):

@@ -29,7 +29,7 @@ from marble_graph.blobs import BlobStore
 from marble_graph.brain_graph import BrainGraph, graph_hash
 from marble_graph.config import MarbleConfig, config_from_mapping, config_hash
 from marble_graph.data_home import DataHome
-from marble_graph.errors import Conflict, NotFound, ValidationFailed
+from marble_graph.errors import Conflict, UnknownBrain, ValidationFailed
 from marble_graph.failpoints import failpoint
 from marble_graph.reconcile import reconcile_stores
 from marble_graph.resources import graph_schema_dir
@@ -285,7 +285,7 @@ class BrainService:
     def get_brain(self, name: str) -> BrainInfo:
         info = self._find(name)
         if info is None:
-            raise NotFound(self._unknown_brain_message(name))
+            raise UnknownBrain(name, [b.name for b in self.list_brains()])
         return info
 
     def show_brain(self, name: str) -> BrainDetails:
@@ -351,13 +351,8 @@ class BrainService:
     def _committed_row(self, session: Session, name: str) -> Brain:
         brain = committed_brain(session, name)
         if brain is None:
-            raise NotFound(self._unknown_brain_message(name))
+            raise UnknownBrain(name, [b.name for b in self.list_brains()])
         return brain
-
-    def _unknown_brain_message(self, name: str) -> str:
-        known = [b.name for b in self.list_brains()]
-        listing = ", ".join(known[:20]) if known else "none yet"
-        return f"unknown brain {name!r} (brains: {listing})"
 
 
 def _info(brain: Brain) -> BrainInfo:

@@ -4,6 +4,11 @@ A verified token is trusted for ``token_cache_s`` seconds (default 2) so a
 burst of inference requests costs one database read, not one per request; a
 revocation therefore takes effect within that window. The token itself is
 never logged: only its name appears in logs and errors.
+
+A token limited to named brains (``TokenInfo.brains``) meets any other brain
+exactly as it would meet a brain that does not exist: the same 404 and the
+same detail, so a limited token cannot even learn which other brains exist.
+Jobs of other brains are likewise answered as unknown jobs.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 import threading
 import time
 
+from marble_graph.errors import NotFound, UnknownBrain
 from marble_graph.tokens import Scope, TokenInfo, TokenStore, hash_token
+from marble_server.job_views import JobView
 from marble_server.problems import Problem
 
 BEARER = "bearer "
@@ -31,6 +38,18 @@ class Forbidden(Problem):
             "forbidden",
             f"token {token.name!r} has scopes [{have}]; this needs {scope.value!r}",
             required_scope=scope.value,
+        )
+
+
+class OutsideBrainLimit(Problem):
+    """403 for what a token limited to named brains may not do (create another brain, read
+    the whole graph); reading or using another brain is answered 404 instead (``require_brain``).
+    """
+
+    def __init__(self, token: TokenInfo, refusal: str) -> None:
+        limit = ", ".join(token.brains or ())
+        super().__init__(
+            403, "forbidden", f"token {token.name!r} is limited to brains [{limit}]; {refusal}"
         )
 
 
@@ -95,3 +114,31 @@ def require(token: TokenInfo, scope: Scope) -> TokenInfo:
     if not token.allows(scope):
         raise Forbidden(token, scope)
     return token
+
+
+def require_brain(token: TokenInfo, name: str) -> str:
+    """``name`` if the token may use that brain; otherwise the API's unknown-brain 404."""
+    if not token.may_use(name):
+        raise UnknownBrain(name)
+    return name
+
+
+def require_new_brain(token: TokenInfo, name: str) -> str:
+    """``name`` if the token may create that brain: a limited token only one in its list."""
+    if not token.may_use(name):
+        raise OutsideBrainLimit(token, f"it may not create brain {name!r}")
+    return name
+
+
+def require_unlimited(token: TokenInfo, refusal: str) -> TokenInfo:
+    """``token`` if it may use every brain; 403 naming ``refusal`` for a limited one."""
+    if token.brains is not None:
+        raise OutsideBrainLimit(token, refusal)
+    return token
+
+
+def require_job(token: TokenInfo, view: JobView) -> JobView:
+    """``view`` if the token may use the job's brain; otherwise the API's unknown-job 404."""
+    if token.brains is not None and (view.brain is None or not token.may_use(view.brain)):
+        raise NotFound(f"no job with id {view.id!r}")
+    return view

@@ -15,7 +15,7 @@ import builtins
 import logging
 import queue
 import threading
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -165,13 +165,20 @@ class JobManager:
             return job_view(job, brain_name(session, job))
 
     def list(
-        self, brain: str | None = None, state: str | None = None, limit: int = 100
+        self,
+        brain: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+        among: Collection[str] | None = None,
     ) -> builtins.list[JobView]:
-        """Newest first, optionally for one brain or in one state."""
+        """Newest first, optionally for one brain or in one state; ``among`` keeps only
+        jobs of those brains (a token's limit), applied before ``limit``."""
         with self.service.metadata.session() as session:
             query = select(Job, Brain.name).outerjoin(Brain, Job.brain_id == Brain.id)
             if brain is not None:
                 query = query.where(Brain.name == brain)
+            if among is not None:
+                query = query.where(Brain.name.in_(list(among)))
             if state is not None:
                 if state not in JobState._value2member_map_:
                     names = ", ".join(s.value for s in JobState)

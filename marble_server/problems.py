@@ -22,6 +22,7 @@ from marble_graph.errors import (
     NotFound,
     QueryRefused,
     StoreLocked,
+    UnknownBrain,
     ValidationFailed,
 )
 
@@ -99,6 +100,12 @@ def status_for(error: MarbleError) -> tuple[int, str]:
     return 500, "internal"
 
 
+def detail_for(error: MarbleError) -> str:
+    """What a client may read of an engine error: an unknown brain's message without the
+    engine's listing of the other brains (a token may be limited to some of them)."""
+    return error.brief if isinstance(error, UnknownBrain) else str(error)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Route every error through problem+json; the API never answers a bare 500 page."""
 
@@ -113,7 +120,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         status, slug = status_for(exc)
         if status >= 500:
             log.error("engine error on %s: %s", request.url.path, exc)
-        return problem_response(status, slug, str(exc), request.url.path)
+        return problem_response(status, slug, detail_for(exc), request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -15,7 +15,7 @@ from marble_graph.cli.context import (
     state,
 )
 from marble_graph.store.metadata import MetadataStore
-from marble_graph.tokens import Scope, TokenStore, parse_scopes
+from marble_graph.tokens import Scope, TokenStore, parse_brains, parse_scopes
 
 app = typer.Typer(
     help="API tokens for the server: created once, stored hashed.", no_args_is_help=True
@@ -42,6 +42,16 @@ def create(
     scopes: Annotated[
         str, typer.Option("--scopes", "-s", help=f"Comma-separated scopes of {ALL_SCOPES}.")
     ] = "read,infer",
+    brains: Annotated[
+        str | None,
+        typer.Option(
+            "--brains",
+            "-b",
+            help="Comma-separated brains the token is limited to (default: every brain). "
+            "A name may be of a brain not created yet; the token can use it once it exists. "
+            "Other brains answer the token as if they did not exist.",
+        ),
+    ] = None,
     replace: Annotated[
         bool, typer.Option("--replace", help="Revoke an active token of the same name first.")
     ] = False,
@@ -51,15 +61,16 @@ def create(
     check_format(fmt, ("table", "json"))
     store = _tokens(ctx)
     wanted = parse_scopes(scopes)
+    limit = parse_brains(brains)
     if replace and any(t.name == name for t in store.list()):
         store.revoke(name)
-    token, info = store.create(name, wanted)
+    token, info = store.create(name, wanted, limit)
     if fmt == "json":
         print_json({**info.as_dict(), "token": token})
         return
     err_console.print(
-        f"created token {name!r} with scopes {', '.join(s.value for s in info.scopes)}; "
-        "store it now, it cannot be shown again:"
+        f"created token {name!r} with scopes {', '.join(s.value for s in info.scopes)} "
+        f"for {_brains_text(info.brains)}; store it now, it cannot be shown again:"
     )
     typer.echo(token)
 
@@ -70,17 +81,24 @@ def list_tokens(
     all_: Annotated[bool, typer.Option("--all", help="Include revoked tokens.")] = False,
     fmt: FormatOption = "table",
 ) -> None:
-    """List tokens (names, scopes and dates; never the tokens themselves)."""
+    """List tokens (names, scopes, brains and dates; never the tokens themselves)."""
     check_format(fmt, ("table", "json"))
     tokens = _tokens(ctx).list(include_revoked=all_)
     if fmt == "json":
         print_json([t.as_dict() for t in tokens])
         return
     rows = [
-        [t.name, ",".join(s.value for s in t.scopes), t.created_at, t.last_used_at, t.revoked_at]
+        [
+            t.name,
+            ",".join(s.value for s in t.scopes),
+            ",".join(t.brains) if t.brains is not None else "(all)",
+            t.created_at,
+            t.last_used_at,
+            t.revoked_at,
+        ]
         for t in tokens
     ]
-    print_table("API tokens", ["name", "scopes", "created", "last used", "revoked"], rows)
+    print_table("API tokens", ["name", "scopes", "brains", "created", "last used", "revoked"], rows)
 
 
 @app.command()
@@ -90,3 +108,7 @@ def revoke(
     """Revoke a token; a running server stops accepting it within a few seconds."""
     _tokens(ctx).revoke(name)
     err_console.print(f"revoked token {name!r}")
+
+
+def _brains_text(brains: tuple[str, ...] | None) -> str:
+    return "every brain" if brains is None else f"brains {', '.join(brains)} only"

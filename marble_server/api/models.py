@@ -103,10 +103,9 @@ class Health(BaseModel):
 
 
 class Ready(BaseModel):
+    """Only the status: an unauthenticated probe learns no paths, URLs, engine or brain count."""
+
     status: str
-    brains: int
-    graph_engine: str
-    metadata: str
 
 
 class ProblemDetails(BaseModel):

@@ -20,9 +20,18 @@ from strawberry.fastapi import BaseContext
 
 from marble_graph.service import BrainInfo
 from marble_graph.tokens import Scope, TokenInfo
-from marble_server.auth import Forbidden, Unauthorized
+from marble_server.auth import (
+    Forbidden,
+    OutsideBrainLimit,
+    Unauthorized,
+    require_brain,
+    require_job,
+    require_new_brain,
+    require_unlimited,
+)
 from marble_server.graphql.errors import FORBIDDEN, UNAUTHENTICATED, ApiError, engine_errors
 from marble_server.graphql.loaders import Loaders
+from marble_server.job_views import JobView
 from marble_server.problems import Problem
 from marble_server.settings import ServerSettings
 from marble_server.state import ServerState
@@ -60,13 +69,48 @@ class MarbleContext(BaseContext):
             raise ApiError(refusal.detail, FORBIDDEN, requiredScope=scope.value)
         return self.token
 
+    def require_brain(self, name: str, creating: bool = False) -> str:
+        """``name`` if the token may use (or, ``creating``, create) that brain.
+
+        A brain outside a limited token's list is NOT_FOUND exactly like an unknown
+        brain; creating one is FORBIDDEN.
+        """
+        token = self._authenticated()
+        with engine_errors():
+            return require_new_brain(token, name) if creating else require_brain(token, name)
+
+    def require_job(self, view: JobView) -> JobView:
+        """``view`` if the token may use its brain; NOT_FOUND, like an unknown job, otherwise."""
+        token = self._authenticated()
+        with engine_errors():
+            return require_job(token, view)
+
+    def require_unlimited(self, refusal: str) -> TokenInfo:
+        """The token if it may use every brain; FORBIDDEN (HTTP 403) for a limited one."""
+        token = self._authenticated()
+        try:
+            return require_unlimited(token, refusal)
+        except OutsideBrainLimit as refused:
+            if isinstance(self.response, Response):
+                self.response.status_code = 403
+            raise ApiError(refused.detail, FORBIDDEN) from refused
+
+    def _authenticated(self) -> TokenInfo:
+        if self.token is None:
+            raise ApiError("not authenticated: send 'Authorization: Bearer TOKEN'", UNAUTHENTICATED)
+        return self.token
+
     async def engine(self, fn: Callable[_P, _R], *args: _P.args, **kwargs: _P.kwargs) -> _R:
         """Run a blocking store call on a worker thread; its engine errors come back coded."""
         with engine_errors():
             return await asyncio.to_thread(fn, *args, **kwargs)
 
     async def brain(self, name: str) -> BrainInfo:
-        """The brain's record, read once per request so every field sees one generation."""
+        """The brain's record, read once per request so every field sees one generation.
+
+        NOT_FOUND for a brain the token may not use, exactly as for an unknown brain.
+        """
+        self.require_brain(name)
         info = self._brains.get(name)
         if info is None:
             info = self._brains[name] = await self.engine(self.state.service.get_brain, name)

@@ -31,7 +31,7 @@ from marble_graph.errors import (
     ValidationFailed,
 )
 from marble_server.auth import Forbidden, Unauthorized
-from marble_server.problems import Problem
+from marble_server.problems import Problem, detail_for
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
@@ -95,7 +95,7 @@ def translate(error: Exception) -> Exception:
     if isinstance(error, MarbleError):
         code = engine_code(error)
         if code is not None:
-            return ApiError(str(error), code)
+            return ApiError(detail_for(error), code)
     return error
 
 

@@ -1,7 +1,9 @@
 """Mutation root: create and delete brains, train, infer, neuromodulation, job control.
 
 Scopes: ``infer`` for inference; ``train`` to create brains, train, change
-neuromodulation and cancel or resume jobs; ``admin`` to delete a brain.
+neuromodulation and cancel or resume jobs; ``admin`` to delete a brain. A
+token limited to named brains meets other brains and their jobs as NOT_FOUND,
+like unknown ones, and may create only brains of its list.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Mutation:
     ) -> Brain:
         ctx = info.context
         ctx.require(Scope.TRAIN)
+        ctx.require_brain(name, creating=True)
         created = await ctx.engine(brain_ops.create_brain, ctx.state, name, dataset, seed)
         ctx.forget_brain(name)
         return Brain.from_info(created)
@@ -50,6 +53,7 @@ class Mutation:
     async def delete_brain(self, info: Info, name: str) -> bool:
         ctx = info.context
         ctx.require(Scope.ADMIN)
+        ctx.require_brain(name)
         await ctx.engine(brain_ops.delete_brain, ctx.state, name)
         ctx.forget_brain(name)
         return True
@@ -58,6 +62,7 @@ class Mutation:
     async def train(self, info: Info, brain: str, dataset: str, epochs: int | None = None) -> Job:
         ctx = info.context
         ctx.require(Scope.TRAIN)
+        ctx.require_brain(brain)
         view = await ctx.engine(ctx.state.jobs.submit_train, brain, dataset, epochs)
         return Job.from_view(view)
 
@@ -74,6 +79,7 @@ class Mutation:
     ) -> InferenceResult:
         ctx = info.context
         ctx.require(Scope.INFER)
+        ctx.require_brain(brain)
         try:
             rows = np.asarray(inputs, dtype=np.float32)  # [rows, inputs]
         except ValueError as exc:
@@ -100,6 +106,7 @@ class Mutation:
     ) -> Neuromodulation:
         ctx = info.context
         ctx.require(Scope.TRAIN)
+        ctx.require_brain(brain)
         change = partial(
             set_neuromodulation,
             ctx.state.service,
@@ -116,6 +123,7 @@ class Mutation:
     async def cancel_job(self, info: Info, id: strawberry.ID) -> Job:
         ctx = info.context
         ctx.require(Scope.TRAIN)
+        ctx.require_job(await ctx.engine(ctx.state.jobs.get, str(id)))
         return Job.from_view(await ctx.engine(ctx.state.jobs.cancel, str(id)))
 
     @strawberry.mutation(
@@ -124,4 +132,5 @@ class Mutation:
     async def resume_job(self, info: Info, id: strawberry.ID) -> Job:
         ctx = info.context
         ctx.require(Scope.TRAIN)
+        ctx.require_job(await ctx.engine(ctx.state.jobs.get, str(id)))
         return Job.from_view(await ctx.engine(ctx.state.jobs.resume, str(id)))

@@ -1,6 +1,9 @@
 """Query root: brains and their graphs, strongest paths, read-only Cypher, jobs.
 
-Every field needs a token with the ``read`` scope.
+Every field needs a token with the ``read`` scope. A token limited to named
+brains meets other brains (and their jobs) as NOT_FOUND, exactly like unknown
+ones, and may not run Cypher (FORBIDDEN): an exploration query reads the whole
+graph, every brain's nodes included.
 """
 
 from __future__ import annotations
@@ -30,16 +33,19 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="One brain by name; NOT_FOUND names the brains there are.")
+    @strawberry.field(
+        description="One brain by name; NOT_FOUND when there is none the token may use."
+    )
     async def brain(self, info: Info, name: str) -> Brain | None:
         info.context.require(Scope.READ)
         return Brain.from_info(await info.context.brain(name))
 
-    @strawberry.field(description="Every committed brain, by name.")
+    @strawberry.field(description="Every committed brain the token may use, by name.")
     async def brains(self, info: Info) -> list[Brain]:
         ctx = info.context
-        ctx.require(Scope.READ)
-        return [Brain.from_info(b) for b in await ctx.engine(ctx.state.service.list_brains)]
+        token = ctx.require(Scope.READ)
+        brains = await ctx.engine(ctx.state.service.list_brains)
+        return [Brain.from_info(b) for b in brains if token.may_use(b.name)]
 
     @strawberry.field(description="One neuron of a brain's current version.")
     async def neuron(self, info: Info, brain: str, id: int) -> Neuron | None:
@@ -83,6 +89,9 @@ class Query:
     ) -> CypherResult:
         ctx = info.context
         ctx.require(Scope.READ)
+        ctx.require_unlimited(
+            "exploration queries read the whole graph; use a token not limited to brains"
+        )
         given = _query_params(params)
         record = await ctx.brain(brain)
         lo, hi = uid_range(record.graph_key)
@@ -104,16 +113,16 @@ class Query:
         first: First = None,
     ) -> list[Job]:
         ctx = info.context
-        ctx.require(Scope.READ)
+        token = ctx.require(Scope.READ)
         limit = page_size(first, ctx.settings.graphql_page_max)
-        views = await ctx.engine(ctx.state.jobs.list, brain, state, limit)
+        views = await ctx.engine(ctx.state.jobs.list, brain, state, limit, token.brains)
         return [Job.from_view(v) for v in views]
 
     @strawberry.field(description="One job by id.")
     async def job(self, info: Info, id: strawberry.ID) -> Job | None:
         ctx = info.context
         ctx.require(Scope.READ)
-        return Job.from_view(await ctx.engine(ctx.state.jobs.get, str(id)))
+        return Job.from_view(ctx.require_job(await ctx.engine(ctx.state.jobs.get, str(id))))
 
 
 async def _neuron(info: Info, brain: str, neuron_id: int) -> Neuron:

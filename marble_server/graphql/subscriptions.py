@@ -21,7 +21,8 @@ class Subscription:
     async def job_progress(self, info: Info, id: strawberry.ID) -> AsyncGenerator[JobEvent, None]:
         ctx = info.context
         ctx.require(Scope.READ)
-        await ctx.engine(ctx.state.jobs.get, str(id))  # NOT_FOUND before subscribing
+        # NOT_FOUND before subscribing: an unknown job, or one of a brain the token may not use
+        ctx.require_job(await ctx.engine(ctx.state.jobs.get, str(id)))
         events = ctx.state.jobs.watch(str(id))
         try:
             with engine_errors():

@@ -28,12 +28,9 @@ class Health(MarbleModel):
 
 
 class Ready(MarbleModel):
-    """``GET /ready``: both stores are open and answer."""
+    """``GET /ready``: both stores are open and answer (the status only: no token, no details)."""
 
     status: str
-    brains: int
-    graph_engine: str
-    metadata: str
 
 
 class Brain(MarbleModel):

@@ -10,13 +10,18 @@ from marble_graph.versions import list_versions
 from marble_server import brain_ops
 from marble_server.api.deps import AdminToken, ReadToken, StateDep, TrainToken
 from marble_server.api.models import Brain, BrainCreate, BrainDetails, BrainVersion
+from marble_server.auth import require_brain, require_new_brain
 
 router = APIRouter(prefix="/brains", tags=["brains"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=BrainDetails)
-async def create_brain(body: BrainCreate, state: StateDep, _: TrainToken) -> BrainDetails:
-    """Seed a new brain (from a dataset's preset when ``dataset`` is given) and persist it."""
+async def create_brain(body: BrainCreate, state: StateDep, token: TrainToken) -> BrainDetails:
+    """Seed a new brain (from a dataset's preset when ``dataset`` is given) and persist it.
+
+    A token limited to named brains may create only a brain of its list (403 otherwise).
+    """
+    require_new_brain(token, body.name)
 
     def create() -> BrainDetails:
         brain_ops.create_brain(state, body.name, body.dataset, body.seed)
@@ -26,26 +31,30 @@ async def create_brain(body: BrainCreate, state: StateDep, _: TrainToken) -> Bra
 
 
 @router.get("", response_model=list[Brain])
-async def list_brains(state: StateDep, _: ReadToken) -> list[Brain]:
+async def list_brains(state: StateDep, token: ReadToken) -> list[Brain]:
+    """Every committed brain the token may use, by name."""
     brains = await asyncio.to_thread(state.service.list_brains)
-    return [Brain.model_validate(b.as_dict()) for b in brains]
+    return [Brain.model_validate(b.as_dict()) for b in brains if token.may_use(b.name)]
 
 
 @router.get("/{name}", response_model=BrainDetails)
-async def get_brain(name: str, state: StateDep, _: ReadToken) -> BrainDetails:
+async def get_brain(name: str, state: StateDep, token: ReadToken) -> BrainDetails:
+    require_brain(token, name)
     details = await asyncio.to_thread(state.service.show_brain, name)
     return BrainDetails.model_validate(details.as_dict())
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_brain(name: str, state: StateDep, _: AdminToken) -> Response:
+async def delete_brain(name: str, state: StateDep, token: AdminToken) -> Response:
     """Delete a brain and its versions; refused while a training job works on it."""
+    require_brain(token, name)
 
     await asyncio.to_thread(brain_ops.delete_brain, state, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{name}/versions", response_model=list[BrainVersion])
-async def brain_versions(name: str, state: StateDep, _: ReadToken) -> list[BrainVersion]:
+async def brain_versions(name: str, state: StateDep, token: ReadToken) -> list[BrainVersion]:
+    require_brain(token, name)
     rows = await asyncio.to_thread(list_versions, state.service, name)
     return [BrainVersion.model_validate(row) for row in rows]

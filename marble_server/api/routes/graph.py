@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from marble_graph.brain_graph import TABLE_SCHEMAS
 from marble_graph.errors import ValidationFailed
 from marble_server.api.deps import ReadToken, StateDep
+from marble_server.auth import require_brain
 
 router = APIRouter(tags=["graph"])
 
@@ -33,7 +34,7 @@ CHUNK_ROWS = 5_000
 async def export_graph(
     name: str,
     state: StateDep,
-    _: ReadToken,
+    token: ReadToken,
     tables: Annotated[
         str, Query(description="Comma-separated tables: " + ", ".join(TABLE_SCHEMAS))
     ] = ",".join(TABLE_SCHEMAS),
@@ -50,6 +51,7 @@ async def export_graph(
             f"tables: unknown table {unknown[0] if unknown else '(none)'!r}; "
             f"expected some of {', '.join(TABLE_SCHEMAS)}"
         )
+    require_brain(token, name)
     info = await asyncio.to_thread(state.service.get_brain, name)
     graph = await asyncio.to_thread(state.service.graph.load_graph, name, info.graph_key)
     header = {

@@ -1,4 +1,9 @@
-"""Liveness, readiness and Prometheus metrics (no token: probes and scrapers call these)."""
+"""Liveness, readiness and Prometheus metrics (no token: probes and scrapers call these).
+
+Without a token these reveal nothing about the installation: no store paths or
+URLs, no graph engine, not even how many brains there are (``marble config``
+and ``GET /brains`` answer those, to the local admin and to a token).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from marble_graph.store.metadata import mask_password
 from marble_server.api.deps import StateDep
 from marble_server.api.models import Health, Ready
 from marble_server.problems import Problem
@@ -26,12 +30,8 @@ def ready(request: Request) -> Ready:
     state = getattr(request.app.state, "marble", None)
     if state is None:
         raise Problem(503, "unavailable", "the server is starting or stopping")
-    return Ready(
-        status="ready",
-        brains=len(state.service.list_brains()),
-        graph_engine=state.service.graph.engine,
-        metadata=mask_password(state.service.metadata.url),
-    )
+    state.service.list_brains()  # the metadata store answers (an error here is a 5xx)
+    return Ready(status="ready")
 
 
 @router.get("/metrics", response_class=PlainTextResponse)

@@ -7,13 +7,15 @@ from fastapi import APIRouter
 
 from marble_server.api.deps import InferToken, StateDep
 from marble_server.api.models import InferRequest, InferResponse
+from marble_server.auth import require_brain
 
 router = APIRouter(tags=["inference"])
 
 
 @router.post("/infer", response_model=InferResponse)
-async def infer(body: InferRequest, state: StateDep, _: InferToken) -> InferResponse:
+async def infer(body: InferRequest, state: StateDep, token: InferToken) -> InferResponse:
     """Outputs of the brain's last committed version (also while it trains)."""
+    require_brain(token, body.brain)
     batch = np.asarray(body.inputs, np.float32) if body.inputs else np.zeros((0, 0), np.float32)
     answer = await state.batcher.infer(body.brain, batch, body.version)
     return InferResponse(

@@ -13,6 +13,7 @@ from fastapi.responses import StreamingResponse
 
 from marble_server.api.deps import ReadToken, StateDep, TrainToken
 from marble_server.api.models import Job, TrainRequest
+from marble_server.auth import require_brain, require_job
 
 router = APIRouter(tags=["jobs"])
 
@@ -21,8 +22,9 @@ KEEPALIVE_S = 15.0
 
 
 @router.post("/brains/{name}/train", status_code=status.HTTP_202_ACCEPTED, response_model=Job)
-async def train(name: str, body: TrainRequest, state: StateDep, _: TrainToken) -> Job:
+async def train(name: str, body: TrainRequest, state: StateDep, token: TrainToken) -> Job:
     """Queue a training job; follow it at /jobs/{id} or /jobs/{id}/events."""
+    require_brain(token, name)
     view = await asyncio.to_thread(state.jobs.submit_train, name, body.dataset, body.epochs)
     return Job.model_validate(view.as_dict())
 
@@ -30,32 +32,37 @@ async def train(name: str, body: TrainRequest, state: StateDep, _: TrainToken) -
 @router.get("/jobs", response_model=list[Job])
 async def list_jobs(
     state: StateDep,
-    _: ReadToken,
+    token: ReadToken,
     brain: str | None = None,
     job_state: Annotated[str | None, Query(alias="state")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Job]:
-    """Newest first; filter by brain and by state (queued, running, succeeded, ...)."""
-    views = await asyncio.to_thread(state.jobs.list, brain, job_state, limit)
+    """Newest first; filter by brain and by state (queued, running, succeeded, ...).
+
+    A token limited to named brains sees only the jobs of its brains.
+    """
+    views = await asyncio.to_thread(state.jobs.list, brain, job_state, limit, token.brains)
     return [Job.model_validate(v.as_dict()) for v in views]
 
 
 @router.get("/jobs/{job_id}", response_model=Job)
-async def get_job(job_id: str, state: StateDep, _: ReadToken) -> Job:
-    view = await asyncio.to_thread(state.jobs.get, job_id)
+async def get_job(job_id: str, state: StateDep, token: ReadToken) -> Job:
+    view = require_job(token, await asyncio.to_thread(state.jobs.get, job_id))
     return Job.model_validate(view.as_dict())
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=Job)
-async def cancel_job(job_id: str, state: StateDep, _: TrainToken) -> Job:
+async def cancel_job(job_id: str, state: StateDep, token: TrainToken) -> Job:
     """Cancel now if queued, else at the next training step; no partial version is written."""
+    require_job(token, await asyncio.to_thread(state.jobs.get, job_id))
     view = await asyncio.to_thread(state.jobs.cancel, job_id)
     return Job.model_validate(view.as_dict())
 
 
 @router.post("/jobs/{job_id}/resume", status_code=status.HTTP_202_ACCEPTED, response_model=Job)
-async def resume_job(job_id: str, state: StateDep, _: TrainToken) -> Job:
+async def resume_job(job_id: str, state: StateDep, token: TrainToken) -> Job:
     """A new job continuing an interrupted or cancelled one from its last checkpoint."""
+    require_job(token, await asyncio.to_thread(state.jobs.get, job_id))
     view = await asyncio.to_thread(state.jobs.resume, job_id)
     return Job.model_validate(view.as_dict())
 
@@ -66,10 +73,11 @@ async def resume_job(job_id: str, state: StateDep, _: TrainToken) -> Job:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 async def job_events(
-    job_id: str, request: Request, state: StateDep, _: ReadToken
+    job_id: str, request: Request, state: StateDep, token: ReadToken
 ) -> StreamingResponse:
     """Server-sent events: ``state``, ``progress`` (one per epoch), then ``end``."""
-    await asyncio.to_thread(state.jobs.get, job_id)  # 404 before the stream starts
+    # 404 before the stream starts (an unknown job, or one of a brain the token may not use)
+    require_job(token, await asyncio.to_thread(state.jobs.get, job_id))
 
     async def stream() -> AsyncIterator[str]:
         events = state.jobs.watch(job_id)
