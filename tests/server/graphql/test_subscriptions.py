@@ -172,3 +172,25 @@ def _errors(message: dict[str, Any]) -> list[dict[str, Any]]:
     if message["type"] == "error":
         return list(message["payload"])
     return list(message.get("payload", {}).get("errors") or [])
+
+
+def test_subscription_to_a_job_of_another_brain_is_not_found_like_an_unknown_job(
+    ws_app: WsApp,
+) -> None:
+    job_id = ws_app.train("wave", epochs=1)
+    ws_app.wait_for(job_id, {"succeeded", "failed"})
+    store = TokenStore(ws_app.client.app.state.marble.service.metadata)
+    limited = store.create("blocker-only", (Scope.READ,), ("blocker",))[0]
+    errors = {}
+    for watched in (job_id, "no-such-job"):
+        with ws_app.client.websocket_connect("/graphql", subprotocols=PROTOCOL) as ws:
+            ws.send_json(
+                {"type": "connection_init", "payload": {"authorization": f"Bearer {limited}"}}
+            )
+            assert ws.receive_json()["type"] == "connection_ack"
+            _subscribe(ws, watched)
+            (errors[watched],) = [e for m in _messages_until_complete(ws) for e in _errors(m)]
+    assert errors[job_id]["extensions"]["code"] == "NOT_FOUND"
+    assert (
+        errors[job_id]["message"].replace(job_id, "no-such-job") == errors["no-such-job"]["message"]
+    )
