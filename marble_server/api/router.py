@@ -5,7 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from marble_server.api.models import ProblemDetails
-from marble_server.api.routes import brains, graph, health, infer, jobs
+from marble_server.api.routes import admin, brains, graph, health, infer, jobs
 from marble_server.problems import PROBLEM_MEDIA_TYPE
 
 
@@ -29,5 +29,5 @@ PROTECTED_ERRORS: dict[int | str, dict[str, Any]] = {
 
 api_router = APIRouter()
 api_router.include_router(health.router)
-for module in (brains, infer, jobs, graph):
+for module in (brains, infer, jobs, graph, admin):
     api_router.include_router(module.router, responses=PROTECTED_ERRORS)

@@ -1,9 +1,10 @@
 """Mutation root: create and delete brains, train, infer, neuromodulation, job control.
 
 Scopes: ``infer`` for inference; ``train`` to create brains, train, change
-neuromodulation and cancel or resume jobs; ``admin`` to delete a brain. A
-token limited to named brains meets other brains and their jobs as NOT_FOUND,
-like unknown ones, and may create only brains of its list.
+neuromodulation and cancel or resume jobs; ``admin`` to delete a brain or
+back up the data home. A token limited to named brains meets other brains
+and their jobs as NOT_FOUND, like unknown ones, and may create only brains of
+its list.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from typing import Annotated
 import numpy as np
 import strawberry
 
+from marble_graph.backup import backup_into_home
 from marble_graph.brain_settings import set_neuromodulation
 from marble_graph.tokens import Scope
 from marble_server import brain_ops
 from marble_server.graphql.errors import BAD_USER_INPUT, ApiError, engine_errors
 from marble_server.graphql.results import (
+    BackupResult,
     InferenceResult,
     Job,
     Neuromodulation,
@@ -134,3 +137,15 @@ class Mutation:
         ctx.require(Scope.TRAIN)
         ctx.require_job(await ctx.engine(ctx.state.jobs.get, str(id)))
         return Job.from_view(await ctx.engine(ctx.state.jobs.resume, str(id)))
+
+    @strawberry.mutation(
+        description="Copy the data home, as one consistent state, to <home>/backups/"
+        "<destination> (a name, never a path); training's final write-back waits meanwhile."
+    )
+    async def backup(self, info: Info, destination: str) -> BackupResult:
+        ctx = info.context
+        ctx.require(Scope.ADMIN)
+        ctx.require_unlimited("a backup copies every brain")
+        service = ctx.state.service
+        manifest = await ctx.engine(backup_into_home, service, destination)
+        return BackupResult.from_summary(manifest.summary(service.home.root))

@@ -139,6 +139,43 @@ class CypherResult:
     truncated: bool = strawberry.field(description="True when the row limit cut the result.")
 
 
+@strawberry.type(description="A brain as a backup holds it: its current version.")
+class BackupBrain:
+    name: str
+    version: int
+    graph_hash: str
+    neuron_count: int
+    synapse_count: int
+
+
+@strawberry.type(description="A finished backup of the data home.")
+class BackupResult:
+    path: str = strawberry.field(description="Where the backup lies, relative to the data home.")
+    created_at: dt.datetime
+    brains: list[BackupBrain]
+    blobs: int = strawberry.field(description="Blob files copied.")
+    bytes: float = strawberry.field(description="Size on disk (a Float: it may pass 2^31).")
+
+    @classmethod
+    def from_summary(cls, summary: dict[str, Any]) -> BackupResult:
+        return cls(
+            path=str(summary["path"]),
+            created_at=_timestamp(summary["created_at"]),
+            brains=[
+                BackupBrain(
+                    name=b["name"],
+                    version=b["version"],
+                    graph_hash=b["graph_hash"],
+                    neuron_count=b["neuron_count"],
+                    synapse_count=b["synapse_count"],
+                )
+                for b in summary["brains"]
+            ],
+            blobs=int(summary["blobs"]),
+            bytes=float(summary["bytes"]),
+        )
+
+
 def _timestamp(value: Any) -> Any:
     if value is None or isinstance(value, dt.datetime):
         return value

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from marble_client import (
+    BackupSummary,
     Brain,
     BrainDetails,
     BrainVersion,
@@ -367,3 +368,20 @@ async def test_lost_answer_to_an_unkeyed_post_is_not_retried(marble: Marble, bra
     assert len(recording.exchanges) == 1 and recording.exchanges[0].idempotency_key is None
     # The server did the work: a blind retry would have been refused as a taken name.
     assert (await marble(lambda c: c.brains.get(brain))).name == brain
+
+
+async def test_backup_writes_a_named_backup_and_refuses_its_name_twice(
+    marble: Marble, brain: str
+) -> None:
+    await _create(marble, brain)
+    name = f"backup-{brain}"
+    summary = await marble(lambda c: c.backup(name, timeout=300))
+    assert isinstance(summary, BackupSummary)
+    assert summary.path == f"backups/{name}" and summary.bytes > 0
+    mine = next(b for b in summary.brains if b.name == brain)
+    assert mine.graph_hash == (await marble(lambda c: c.brains.get(brain))).graph_hash
+    with pytest.raises(Conflict) as again:
+        await marble(lambda c: c.backup(name))
+    assert f"'{name}' already exists" in again.value.detail
+    with pytest.raises(Forbidden):
+        await marble.run(lambda c: c.backup(f"{name}-2"), marble.new_client(scope="read"))

@@ -78,6 +78,7 @@ def test_async_client_mirrors_the_sync_one_name_for_name() -> None:
         "train",
         "graphql",
         "cypher",
+        "backup",
         "close",
         "__aenter__",
         "__aexit__",

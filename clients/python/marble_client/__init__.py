@@ -28,6 +28,8 @@ from marble_client._exceptions import (
 from marble_client._graph import AsyncGraphExport, GraphExport
 from marble_client._jobs import AsyncJob, Job
 from marble_client._models import (
+    BackupBrain,
+    BackupSummary,
     Brain,
     BrainDetails,
     BrainVersion,
@@ -50,6 +52,8 @@ __all__ = [
     "AsyncJob",
     "AsyncJobs",
     "AsyncMarbleClient",
+    "BackupBrain",
+    "BackupSummary",
     "Brain",
     "BrainDetails",
     "BrainVersion",

@@ -159,6 +159,10 @@ def resume_job(job_id: str, key: str | None) -> Call:
     return Call("POST", f"/jobs/{_segment(job_id)}/resume", idempotency_key=key)
 
 
+def backup(destination: str, key: str | None) -> Call:
+    return Call("POST", "/admin/backup", json={"destination": destination}, idempotency_key=key)
+
+
 def job_events(job_id: str) -> Call:
     return _read("GET", f"/jobs/{_segment(job_id)}/events")
 

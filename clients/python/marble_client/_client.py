@@ -18,6 +18,7 @@ from marble_client._exceptions import error_from_response, transport_error
 from marble_client._graph import GraphExport
 from marble_client._jobs import Job
 from marble_client._models import (
+    BackupSummary,
     Brain,
     BrainDetails,
     BrainVersion,
@@ -121,6 +122,23 @@ class MarbleClient:
         """Queue a training job on ``brain`` with a built-in dataset; follow it with the handle."""
         response = self._send(calls.train(brain, dataset, epochs, idempotency_key))
         return Job(self.jobs, parse(response, JobRecord), self._sleep)
+
+    def backup(
+        self,
+        destination: str,
+        *,
+        timeout: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> BackupSummary:
+        """``POST /admin/backup``: copy the server's data home to ``backups/<destination>``.
+
+        ``destination`` is a name, not a path; an existing name raises ``Conflict``. Needs
+        an admin token that may use every brain. ``timeout`` (seconds) overrides the
+        client's for this call: a large home takes a while to copy.
+        """
+        call = calls.backup(destination, idempotency_key)
+        wait = httpx.Timeout(timeout) if timeout is not None else None
+        return parse(self._send(call, timeout=wait), BackupSummary)
 
     def graphql(
         self,

@@ -113,6 +113,27 @@ class JobEvent(MarbleModel):
     metrics: dict[str, Any] = {}
 
 
+class BackupBrain(MarbleModel):
+    """One brain as a backup holds it: its current version when the backup was taken."""
+
+    name: str
+    version: int
+    graph_key: int
+    graph_hash: str
+    neuron_count: int
+    synapse_count: int
+
+
+class BackupSummary(MarbleModel):
+    """``POST /admin/backup``: where the backup lies (relative to the data home), its brains."""
+
+    path: str
+    created_at: datetime
+    brains: list[BackupBrain]
+    blobs: int
+    bytes: int
+
+
 class CypherResult(MarbleModel):
     """Rows of a read-only Cypher query; ``truncated`` when the server's row limit cut it."""
 
