@@ -3,6 +3,10 @@
 The public surface is listed in ``__all__``; everything else is internal.
 """
 
+# First, before any module loads torch: see _openmp's docstring.
+import marble_graph._openmp  # noqa: F401
+
+# isort: split
 from marble_graph.brain_graph import BrainGraph, graph_hash
 from marble_graph.config import MarbleConfig, load_config
 from marble_graph.data_home import DataHome

@@ -124,6 +124,7 @@ class BrainService:
             self.home.graph_path(storage.graph_engine),
             engine=storage.graph_engine,
             buffer_pool_mb=storage.buffer_pool_mb,
+            query_concurrency=storage.query_concurrency,
         )
         try:
             self.graph.migrate(graph_schema_dir())

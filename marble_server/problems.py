@@ -20,7 +20,9 @@ from marble_graph.errors import (
     Conflict,
     MarbleError,
     NotFound,
+    QueryFailed,
     QueryRefused,
+    QueryTimedOut,
     StoreLocked,
     UnknownBrain,
     ValidationFailed,
@@ -36,6 +38,8 @@ _TITLES = {
     "malformed-json": "Malformed JSON",
     "validation-failed": "Invalid input",
     "query-refused": "Query refused",
+    "query-timeout": "Query timed out",
+    "query-error": "Query failed",
     "unauthorized": "Missing or invalid token",
     "forbidden": "Token lacks the required scope",
     "not-found": "Not found",
@@ -89,6 +93,11 @@ def status_for(error: MarbleError) -> tuple[int, str]:
     """HTTP status and problem slug of an engine error family."""
     if isinstance(error, QueryRefused):
         return 400, "query-refused"
+    # The query is the client's: a slow or failing one is its fault, never a 5xx.
+    if isinstance(error, QueryTimedOut):
+        return 422, "query-timeout"
+    if isinstance(error, QueryFailed):
+        return 422, "query-error"
     if isinstance(error, ValidationFailed):
         return 422, "validation-failed"
     if isinstance(error, NotFound):

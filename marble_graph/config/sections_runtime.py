@@ -74,6 +74,12 @@ class StorageConfig(ConfigSection):
     query_timeout_s: float = Field(
         default=30.0, gt=0.0, le=86_400.0, description="Exploration query time limit, in seconds."
     )
+    query_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Exploration queries run at once, each on its own one-thread connection.",
+    )
 
 
 class ServerConfig(ConfigSection):

@@ -30,8 +30,9 @@ import pyarrow as pa
 
 from marble_graph.brain_graph import BrainGraph
 from marble_graph.errors import StoreError, StoreLocked
+from marble_graph.store.exploration import ExplorationPool
 from marble_graph.store.graph_migrations import apply_graph_migrations
-from marble_graph.store.graph_query import QueryRows, run_read_only_query
+from marble_graph.store.graph_query import QueryRows
 from marble_graph.store.graph_rows import (
     MAX_LOCAL_ID,
     UID_SHIFT,
@@ -88,6 +89,7 @@ class GraphStore:
         engine: str = "kuzu",
         buffer_pool_mb: int = 512,
         read_only: bool = False,
+        query_concurrency: int = 2,
     ) -> None:
         self.path = Path(path)
         self.engine = engine
@@ -109,6 +111,8 @@ class GraphStore:
                 raise StoreLocked(self._locked_message()) from exc
             raise StoreError(f"cannot open graph database {self.path}: {exc}") from exc
         self._conn = module.Connection(self._db)
+        # Caller-supplied Cypher runs on connections of its own, never under _lock.
+        self._exploration = ExplorationPool(module, self._db, query_concurrency)
         if not read_only:
             self._write_owner()
 
@@ -118,6 +122,7 @@ class GraphStore:
     def close(self) -> None:
         """Release the database (and its file lock)."""
         if getattr(self, "_conn", None) is not None:
+            self._exploration.close()
             self._conn.close()
             self._db.close()
             self._conn = None
@@ -353,7 +358,6 @@ class GraphStore:
 
     # -- exploration ------------------------------------------------------------------
 
-    @_serialized
     def read_only_query(
         self,
         query: str,
@@ -361,8 +365,12 @@ class GraphStore:
         row_limit: int = 1000,
         timeout_s: float = 30.0,
     ) -> QueryRows:
-        """Run a caller's Cypher in a read-only transaction; refuse anything else."""
-        return run_read_only_query(self._conn, query, params, row_limit, timeout_s)
+        """Run a caller's Cypher in a read-only transaction; refuse anything else.
+
+        It runs on an exploration connection (``ExplorationPool``), without the
+        store's lock, so brain reads and writes never wait for it.
+        """
+        return self._exploration.run(query, params, row_limit, timeout_s)
 
 
 class _Transaction:

@@ -7,7 +7,10 @@ the fault (the brain, the scope, the limit). Codes:
     FORBIDDEN         the token lacks the resolver's scope (HTTP status 403)
     NOT_FOUND         engine ``NotFound``
     CONFLICT          engine ``Conflict``
-    QUERY_REFUSED     engine ``QueryRefused`` (a Cypher write or a failed read)
+    QUERY_REFUSED     engine ``QueryRefused`` (a Cypher write or a forbidden clause)
+    QUERY_TIMEOUT     engine ``QueryTimedOut`` (Cypher ran past storage.query_timeout_s)
+    QUERY_ERROR       engine ``QueryFailed`` (the engine rejected or failed the Cypher,
+                      or every exploration connection was busy)
     BAD_USER_INPUT    engine ``ValidationFailed`` / ``ConfigError``, bad arguments
     UNAVAILABLE       the graph store is locked, or the server is starting
     INTERNAL          anything else; its message is masked unless ``dev_mode``
@@ -26,7 +29,9 @@ from marble_graph.errors import (
     Conflict,
     MarbleError,
     NotFound,
+    QueryFailed,
     QueryRefused,
+    QueryTimedOut,
     StoreLocked,
     ValidationFailed,
 )
@@ -38,6 +43,8 @@ FORBIDDEN = "FORBIDDEN"
 NOT_FOUND = "NOT_FOUND"
 CONFLICT = "CONFLICT"
 QUERY_REFUSED = "QUERY_REFUSED"
+QUERY_TIMEOUT = "QUERY_TIMEOUT"
+QUERY_ERROR = "QUERY_ERROR"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 UNAVAILABLE = "UNAVAILABLE"
 INTERNAL = "INTERNAL"
@@ -71,6 +78,10 @@ def engine_code(error: MarbleError) -> str | None:
     """The code of an engine error family; None for store failures (internal, masked)."""
     if isinstance(error, QueryRefused):
         return QUERY_REFUSED
+    if isinstance(error, QueryTimedOut):
+        return QUERY_TIMEOUT
+    if isinstance(error, QueryFailed):
+        return QUERY_ERROR
     if isinstance(error, ValidationFailed):
         return BAD_USER_INPUT
     if isinstance(error, NotFound):

@@ -91,6 +91,19 @@ def test_query_limit_and_params(marble) -> None:  # type: ignore[no-untyped-def]
     assert result == {"columns": ["n.id"], "rows": [[0], [1]], "truncated": True}
 
 
+def test_query_engine_failure_and_timeout_print_one_error_line(marble, config_file: Path) -> None:  # type: ignore[no-untyped-def]
+    config_file.write_text(TEST_CONFIG + "storage:\n  query_timeout_s: 1\n")
+    marble("brain", "create", "b1")
+    failed = marble("query", "RETURN no_such_fn(1)")
+    assert failed.exit_code == 2
+    assert failed.stderr.startswith("error: query failed: ") and "NO_SUCH_FN" in failed.stderr
+    timed_out = marble("query", "MATCH (a:Neuron)-[*1..30]->(b:Neuron) RETURN count(*)")
+    assert timed_out.exit_code == 2
+    assert timed_out.stderr.startswith("error: query timed out: ")
+    assert "storage.query_timeout_s" in timed_out.stderr
+    assert [len(f.stderr.strip().splitlines()) for f in (failed, timed_out)] == [1, 1]
+
+
 def test_same_seed_same_hash_other_seed_other_hash(marble) -> None:  # type: ignore[no-untyped-def]
     marble("brain", "create", "a")
     marble("brain", "create", "b")

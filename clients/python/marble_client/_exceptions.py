@@ -1,7 +1,9 @@
 """Every error the client raises, mapped from the server's problem+json and GraphQL codes.
 
     MarbleError                 anything this package raises; catch it to catch them all
-    ├── ValidationFailed        400 / 413 / 422, GraphQL BAD_USER_INPUT or a malformed document
+    ├── ValidationFailed        400 / 413 / 422, GraphQL BAD_USER_INPUT or a malformed document;
+    │                           also a Cypher query that timed out or failed in the engine
+    │                           (422 query-timeout / query-error, QUERY_TIMEOUT / QUERY_ERROR)
     │   └── QueryRefused        400 query-refused, QUERY_REFUSED: a Cypher write or escape
     ├── Unauthorized            401, UNAUTHENTICATED: no token, or a wrong or revoked one
     ├── Forbidden               403, FORBIDDEN: the token lacks a scope (``required_scope``)
@@ -152,6 +154,9 @@ _BY_CODE: dict[str, type[MarbleError]] = {
     "CONFLICT": Conflict,
     "BAD_USER_INPUT": ValidationFailed,
     "QUERY_REFUSED": QueryRefused,
+    # The caller's query ran too long or the engine rejected it: theirs to fix.
+    "QUERY_TIMEOUT": ValidationFailed,
+    "QUERY_ERROR": ValidationFailed,
     "UNAVAILABLE": Unavailable,
     "INTERNAL": ServerError,
 }
