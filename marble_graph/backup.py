@@ -234,6 +234,10 @@ def _read_tables(engine: sa.Engine) -> tuple[str | None, dict[str, list[dict[str
         # One snapshot for every SELECT, not one per statement (READ COMMITTED).
         options["isolation_level"] = "REPEATABLE READ"
     with engine.connect().execution_options(**options) as connection, connection.begin():
+        if engine.dialect.name == "sqlite":
+            # pysqlite opens no transaction for SELECTs (each would see its own
+            # state); an explicit BEGIN makes them share one WAL snapshot.
+            connection.exec_driver_sql("BEGIN")
         revision = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
         rows = {}
         for table in Base.metadata.sorted_tables:

@@ -92,6 +92,7 @@ def test_restore_refuses_a_home_that_holds_a_brain(
     seeded: BrainService, tmp_path: Path, engine: str
 ) -> None:
     create_backup(seeded, tmp_path / "bk")
+    seeded.close()  # restore opens the home itself; one holder at a time
     with pytest.raises(Conflict, match=r"holds brains b1, b2") as refused:
         restore_backup(tmp_path / "bk", seeded.home, small_config(engine))
     assert str(seeded.home.root) in str(refused.value)
