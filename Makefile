@@ -28,11 +28,11 @@ run: $(VENV)/.installed
 	@$(MARBLE) token create make-run --scopes read,infer,train,admin --replace
 	$(MARBLE) serve --dev --port $(PORT)
 
-# The whole suite on Kùzu, then the graph-engine tests again on LadybugDB
-# (the two engines cannot share one process).
+# The whole suite on LadybugDB (the default engine), then the
+# graph-engine tests again on Kùzu (the two engines cannot share one process).
 test: $(VENV)/.installed-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
-	MARBLE_TEST_GRAPH_ENGINE=ladybug $(PY) -m pytest -m graph_engine $(PYTEST_ARGS)
+	MARBLE_TEST_GRAPH_ENGINE=kuzu $(PY) -m pytest -m graph_engine $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check .

@@ -2,13 +2,16 @@
 
 The metadata store is the truth: a committed brain's current generation is
 ``Brain.graph_key``. Anything else in the graph store (brains without a
-committed row, generations of failed or superseded versions) and any
-metadata row that never committed is removed. Runs on every open.
+committed row, generations of failed or superseded versions, dataset links
+of versions that never committed) and any metadata row that never committed
+is removed. Then every current generation is checked against its version's
+record (``integrity.verify_brains``). Runs on every open.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from sqlalchemy import select
 
@@ -27,12 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def reconcile_stores(metadata: MetadataStore, graph: GraphStore) -> list[str]:
-    """Finish or undo half-done creates, deletes and write-backs; return brains touched.
-
-    The metadata store is the truth: a committed brain's current generation
-    is ``Brain.graph_key``. Everything else in the graph store (brains with
-    no committed row, generations of failed or superseded versions) goes.
-    """
+    """Finish or undo half-done creates, deletes and write-backs; return brains touched."""
     with metadata.session() as session:
         rows = session.scalars(select(Brain)).all()
         current = {b.name: b.graph_key for b in rows if b.state == BrainState.COMMITTED}
@@ -48,21 +46,56 @@ def reconcile_stores(metadata: MetadataStore, graph: GraphStore) -> list[str]:
         ):
             run.state = RunState.INTERRUPTED
             run.error = run.error or "the process stopped while this run was training"
+        committed_versions: set[tuple[str, int]] = {
+            (name, number)
+            for name, number in session.execute(
+                select(Brain.name, BrainVersion.version)
+                .join(Brain)
+                .where(BrainVersion.state == VersionState.COMMITTED)
+            )
+        }
     touched = set(unfinished) | (graph.brain_names() - set(current))
     for name in sorted(touched):
         log.warning("reconciling brain %r: removing an unfinished create or delete", name)
         graph.delete_brain(name)
-    for name, key in sorted(graph.generations()):
-        if name in current and key != current[name]:
-            log.info("removing superseded generation %d of brain %r", key, name)
-            graph.delete_generation(name, key)
-            touched.add(name)
+    touched |= remove_superseded_generations(metadata, graph, current_keys=current)
     for name, key in graph.brain_node_keys().items():
         if name in current and key != current[name]:
             graph.set_brain_key(name, current[name])
+            touched.add(name)
+    for name, number in sorted(graph.trained_on_versions() - committed_versions):
+        if name in current:
+            graph.unlink_dataset_version(name, number)
             touched.add(name)
     if unfinished:
         with metadata.session() as session:
             for brain in session.scalars(select(Brain).where(Brain.name.in_(unfinished))):
                 session.delete(brain)
     return sorted(touched)
+
+
+def remove_superseded_generations(
+    metadata: MetadataStore,
+    graph: GraphStore,
+    names: Iterable[str] | None = None,
+    current_keys: dict[str, int] | None = None,
+) -> set[str]:
+    """Delete every generation of ``names`` (default: all brains) that is not current.
+
+    Call it only while no write-back is in flight (on open, or holding the
+    service's write lock): a pending version's generation is not current yet.
+    """
+    if current_keys is None:
+        with metadata.session() as session:
+            rows = session.execute(
+                select(Brain.name, Brain.graph_key).where(Brain.state == BrainState.COMMITTED)
+            )
+            current_keys = {name: key for name, key in rows}
+    wanted = set(current_keys) if names is None else set(names) & set(current_keys)
+    removed: set[str] = set()
+    for name, key in sorted(graph.generations()):
+        if name in wanted and key != current_keys[name]:
+            log.info("removing superseded generation %d of brain %r", key, name)
+            graph.delete_generation(name, key)
+            removed.add(name)
+    return removed

@@ -68,7 +68,7 @@ def train_brain(
 ) -> RunSummary:
     """Train ``name`` on a dataset and write the result back as a new version."""
     target = resolve_device(device or service.config.core.device)
-    loaded = load_brain_tensors(service, name, target)
+    loaded = load_brain_tensors(service, name, target, verify=True)
     config = loaded.config
     dataset = _load_for_brain(dataset_spec, config, loaded.tensors)
     objective = Objective.for_task(dataset.task, config.learning.loss)

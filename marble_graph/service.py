@@ -29,11 +29,13 @@ from marble_graph.blobs import BlobStore
 from marble_graph.brain_graph import BrainGraph, graph_hash
 from marble_graph.config import MarbleConfig, config_from_mapping, config_hash
 from marble_graph.data_home import DataHome
-from marble_graph.errors import Conflict, UnknownBrain, ValidationFailed
+from marble_graph.errors import Conflict, StoreError, UnknownBrain, ValidationFailed
 from marble_graph.failpoints import failpoint
+from marble_graph.integrity import RepairReport, repair_brain, verify_brains
 from marble_graph.reconcile import reconcile_stores
 from marble_graph.resources import graph_schema_dir
 from marble_graph.seed import seed_brain_graph
+from marble_graph.snapshots import put_graph_snapshot
 from marble_graph.store.graph import GraphStore, QueryRows
 from marble_graph.store.metadata import (
     Brain,
@@ -62,6 +64,8 @@ class BrainInfo:
     random_seed: int
     created_at: datetime
     graph_key: int = field(compare=False, repr=False)
+    # Why the graph store no longer matches this version (None: it does).
+    damage: str | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,6 +77,7 @@ class BrainInfo:
             "config_hash": self.config_hash,
             "random_seed": self.random_seed,
             "created_at": self.created_at.isoformat(),
+            "damage": self.damage,
         }
 
 
@@ -120,6 +125,7 @@ class BrainService:
         storage = config.storage
         self.metadata = MetadataStore(storage.metadata_url or self.home.metadata_url)
         self.metadata.upgrade()
+        _check_engine_matches_home(self.home, storage.graph_engine, self.metadata)
         self.graph = GraphStore(
             self.home.graph_path(storage.graph_engine),
             engine=storage.graph_engine,
@@ -146,8 +152,22 @@ class BrainService:
     # -- consistency between the stores --------------------------------------------
 
     def reconcile(self) -> list[str]:
-        """Finish or undo half-done creates, deletes and write-backs (see reconcile.py)."""
-        return reconcile_stores(self.metadata, self.graph)
+        """Finish or undo half-done writes, then verify every brain (reconcile.py, integrity.py)."""
+        with self.write_lock:
+            touched = reconcile_stores(self.metadata, self.graph)
+            verify_brains(self.metadata, self.graph, self.config.storage.verify_hash_max_synapses)
+        return touched
+
+    def repair_brain(self, name: str) -> RepairReport:
+        """Rebuild a damaged brain's current version from its snapshot (integrity.py)."""
+        with self.write_lock:
+            with self.metadata.session() as session:
+                self._committed_row(session, name)
+                new_key = next_graph_key(session)
+            report = repair_brain(self.metadata, self.graph, self.blobs, name, new_key)
+            if report.repaired:
+                self.changes += 1
+        return report
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -201,6 +221,22 @@ class BrainService:
         note: str = "seed",
     ) -> BrainInfo:
         digest = graph_hash(graph)
+        snapshot_blob = put_graph_snapshot(self.blobs, graph)
+        with self.write_lock:
+            return self._commit_new_brain(
+                name, config, graph, digest, snapshot_blob, progress, note
+            )
+
+    def _commit_new_brain(
+        self,
+        name: str,
+        config: MarbleConfig,
+        graph: BrainGraph,
+        digest: str,
+        snapshot_blob: str,
+        progress: Progress | None,
+        note: str,
+    ) -> BrainInfo:
         with self.metadata.session() as session:
             if session.scalar(select(Brain.id).where(Brain.name == name)) is not None:
                 raise Conflict(f"brain {name!r} already exists")
@@ -242,6 +278,7 @@ class BrainService:
                         metrics={},
                         note=note,
                         graph_key=graph_key,
+                        snapshot_blob=snapshot_blob,
                         created_at=now,
                         committed_at=now,
                     )
@@ -263,16 +300,17 @@ class BrainService:
 
     def delete_brain(self, name: str) -> None:
         """Delete a brain from both stores."""
-        with self.metadata.session() as session:
-            brain = self._committed_row(session, name)
-            brain.state = BrainState.DELETING
-        failpoint("delete.after_mark")
-        self.graph.delete_brain(name)
-        self.changes += 1
-        failpoint("delete.after_graph")
-        with self.metadata.session() as session:
-            for brain in session.scalars(select(Brain).where(Brain.name == name)):
-                session.delete(brain)
+        with self.write_lock:
+            with self.metadata.session() as session:
+                brain = self._committed_row(session, name)
+                brain.state = BrainState.DELETING
+            failpoint("delete.after_mark")
+            self.graph.delete_brain(name)
+            self.changes += 1
+            failpoint("delete.after_graph")
+            with self.metadata.session() as session:
+                for brain in session.scalars(select(Brain).where(Brain.name == name)):
+                    session.delete(brain)
 
     # -- reads ---------------------------------------------------------------------
 
@@ -367,6 +405,7 @@ def _info(brain: Brain) -> BrainInfo:
         random_seed=brain.random_seed,
         created_at=brain.created_at,
         graph_key=brain.graph_key,
+        damage=brain.damage,
     )
 
 
@@ -384,6 +423,24 @@ def next_graph_key(session: Session) -> int:
         session.scalar(select(func.max(BrainVersion.graph_key))),
     ]
     return max((k or 0) for k in used) + 1
+
+
+def _check_engine_matches_home(home: DataHome, engine: str, metadata: MetadataStore) -> None:
+    """Refuse to open a home whose brains live in the other engine's database file."""
+    if home.graph_path(engine).exists():
+        return
+    others = [e for e in ("kuzu", "ladybug") if e != engine and home.graph_path(e).exists()]
+    if not others:
+        return
+    with metadata.session() as session:
+        has_brains = session.scalar(select(func.count()).select_from(Brain)) or 0
+    if has_brains:
+        raise StoreError(
+            f"the brains of {home.root} are in a {others[0]} database "
+            f"({home.graph_path(others[0])}) but storage.graph_engine is {engine!r}: "
+            f"set storage.graph_engine: {others[0]} in marble.yaml, or back the home "
+            "up with that engine and restore it into a new home"
+        )
 
 
 def _report(progress: Progress | None, message: str) -> None:

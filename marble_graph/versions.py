@@ -1,13 +1,16 @@
 """Loading a brain version into tensors, and writing a new version back (B4).
 
 Write-back is copy-on-write: the new version's graph is bulk-copied under a
-fresh ``graph_key`` next to the current one, then one metadata transaction
-commits the version and points the brain at the new key. Until that commit
-every reader sees the previous version; after it, the new one. The superseded
-generation is deleted afterwards (or by the next ``reconcile`` after a
-crash). Rewriting every row is what makes this fast: Kùzu copies a million
-synapses in about a second but needs several to update or delete them in
-place (bench/io_roundtrip.py measures both).
+fresh ``graph_key`` next to the current one and counted, its dataset link
+and the Brain node's key are written, and only then does one metadata
+transaction commit the version and point the brain at the new key. Until
+that commit every reader sees the previous version; after it, the new one;
+nothing writes to the graph after it, so a crash at any instant leaves one
+of the two whole. The generation the new version superseded is deleted at
+the start of the next write-back or on the next open, never after a commit.
+Rewriting every row is what makes this fast: Kùzu copies a million synapses
+in about a second but needs several to update or delete them in place
+(bench/io_roundtrip.py measures both).
 """
 
 from __future__ import annotations
@@ -22,10 +25,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from torch import Tensor
 
-from marble_graph.brain_graph import graph_hash
+from marble_graph.brain_graph import BrainGraph, graph_hash
 from marble_graph.config import MarbleConfig
-from marble_graph.errors import Conflict, StoreError
+from marble_graph.errors import BrainDamaged, Conflict, StoreError
 from marble_graph.failpoints import failpoint
+from marble_graph.integrity import check_loaded_hash, damage_message
+from marble_graph.reconcile import remove_superseded_generations
+from marble_graph.snapshots import put_graph_snapshot
 from marble_graph.store.metadata import Brain, BrainVersion, VersionState
 from marble_graph.tensors import BrainTensors
 
@@ -58,11 +64,20 @@ class DatasetLink:
 
 
 def load_brain_tensors(
-    service: BrainService, name: str, device: torch.device | str = "cpu"
+    service: BrainService, name: str, device: torch.device | str = "cpu", verify: bool = False
 ) -> LoadedBrain:
-    """Read the current version with one bulk read per table and place it on ``device``."""
+    """Read the current version with one bulk read per table and place it on ``device``.
+
+    A damaged brain raises BrainDamaged. ``verify`` also re-hashes the graph
+    read against the version's record (training does, so it never builds on
+    a damaged brain whatever its size).
+    """
     info = service.get_brain(name)
+    if info.damage:
+        raise BrainDamaged(damage_message(name, info.damage))
     graph = service.graph.load_graph(name, info.graph_key)
+    if verify:
+        check_loaded_hash(service.metadata, name, info.graph_hash, graph_hash(graph))
     with service.metadata.session() as session:
         version = session.scalars(
             select(BrainVersion)
@@ -91,18 +106,90 @@ def write_back(
     note: str,
     run_id: int | None = None,
     dataset: DatasetLink | None = None,
-    collect_garbage: bool = True,
 ) -> BrainInfo:
     """Persist ``tensors`` as version ``base_version + 1``; return the brain's new record.
 
-    Raises Conflict when the brain moved past ``base_version`` meanwhile, so
-    two writers never overwrite each other's version.
+    Every graph write happens before the SQL commit that makes the version
+    current, and nothing touches the graph after it: a crash at any instant
+    leaves either the old version or the new one whole. Raises Conflict when
+    the brain moved past ``base_version`` meanwhile, so two writers never
+    overwrite each other's version.
     """
-    from marble_graph.service import next_graph_key
-
     graph = tensors.to_graph()
     digest = graph_hash(graph)
     params_blob = service.blobs.put_tensors(shared_state)
+    snapshot_blob = put_graph_snapshot(service.blobs, graph)
+    with service.write_lock:
+        # The generation the current version superseded goes now, while nothing
+        # is in flight, never after a commit (see docs/storage.md).
+        remove_superseded_generations(service.metadata, service.graph, [name])
+        version_id, old_key, new_key = _add_pending_version(
+            service,
+            name,
+            graph,
+            digest,
+            base_version,
+            metrics,
+            note,
+            run_id,
+            dataset,
+            params_blob,
+            snapshot_blob,
+        )
+        new_version = base_version + 1
+        try:
+            failpoint("writeback.after_pending")
+            service.graph.insert_graph(name, new_key, graph, create_brain_node=False)
+            failpoint("writeback.after_graph")
+            _check_generation_complete(service, name, new_key, graph)
+            if dataset is not None:
+                service.graph.link_dataset_version(
+                    name,
+                    new_version,
+                    dataset.content_hash,
+                    dataset.dataset,
+                    dataset.version,
+                    dataset.n_rows,
+                )
+            failpoint("writeback.after_link")
+            service.graph.set_brain_key(name, new_key)
+            failpoint("writeback.before_commit")
+            with service.metadata.session() as session:
+                brain = _brain_row(session, name)
+                row = session.get(BrainVersion, version_id)
+                assert row is not None
+                row.state = VersionState.COMMITTED
+                row.committed_at = datetime.now(UTC)
+                brain.graph_key = new_key
+                brain.current_version = new_version
+                brain.graph_hash = digest
+                brain.neuron_count = graph.neuron_count
+                brain.synapse_count = graph.synapse_count
+        except BaseException:
+            log.warning("write-back of brain %r failed; removing the new generation", name)
+            _undo_pending_version(service, name, version_id, new_version, old_key, new_key)
+            raise
+        service.changes += 1
+        failpoint("writeback.after_commit")
+    return service.get_brain(name)
+
+
+def _add_pending_version(
+    service: BrainService,
+    name: str,
+    graph: BrainGraph,
+    digest: str,
+    base_version: int,
+    metrics: dict[str, Any],
+    note: str,
+    run_id: int | None,
+    dataset: DatasetLink | None,
+    params_blob: str,
+    snapshot_blob: str,
+) -> tuple[int, int, int]:
+    """The intent row of a write-back; returns (version row id, old key, new key)."""
+    from marble_graph.service import next_graph_key
+
     with service.metadata.session() as session:
         brain = _brain_row(session, name)
         if brain.current_version != base_version:
@@ -110,6 +197,8 @@ def write_back(
                 f"brain {name!r} is at version {brain.current_version}, not {base_version}: "
                 "it changed while this run trained; nothing was written"
             )
+        if brain.damage:
+            raise BrainDamaged(damage_message(name, brain.damage))
         old_key, new_key = brain.graph_key, next_graph_key(session)
         version = BrainVersion(
             brain_id=brain.id,
@@ -125,47 +214,43 @@ def write_back(
             note=note[:512],
             graph_key=new_key,
             params_blob=params_blob,
+            snapshot_blob=snapshot_blob,
             run_id=run_id,
         )
         session.add(version)
-    try:
-        failpoint("writeback.before_graph")
-        service.graph.insert_graph(name, new_key, graph, create_brain_node=False)
-        failpoint("writeback.after_graph")
-        with service.metadata.session() as session:
-            brain = _brain_row(session, name)
-            row = session.get(BrainVersion, version.id)
-            assert row is not None
-            row.state = VersionState.COMMITTED
-            row.committed_at = datetime.now(UTC)
-            brain.graph_key = new_key
-            brain.current_version = base_version + 1
-            brain.graph_hash = digest
-            brain.neuron_count = graph.neuron_count
-            brain.synapse_count = graph.synapse_count
-    except BaseException:
-        log.warning("write-back of brain %r failed; removing the new generation", name)
-        service.graph.delete_generation(name, new_key)
-        with service.metadata.session() as session:
-            row = session.get(BrainVersion, version.id)
-            if row is not None and row.state != VersionState.COMMITTED:
-                session.delete(row)
-        raise
-    service.changes += 1
-    failpoint("writeback.after_commit")
-    service.graph.set_brain_key(name, new_key)
-    if dataset is not None:
-        service.graph.link_dataset_version(
-            name,
-            base_version + 1,
-            dataset.content_hash,
-            dataset.dataset,
-            dataset.version,
-            dataset.n_rows,
+    return version.id, old_key, new_key
+
+
+def _check_generation_complete(
+    service: BrainService, name: str, graph_key: int, graph: BrainGraph
+) -> None:
+    """Refuse to commit a generation whose rows in the store are not all there."""
+    stored = service.graph.generation_counts().get(graph_key, (0, 0))
+    expected = (graph.neuron_count, graph.synapse_count)
+    if stored != expected:
+        raise StoreError(
+            f"write-back of brain {name!r}: the graph store holds {stored[0]} neurons and "
+            f"{stored[1]} synapses of the new version, expected {expected[0]} and {expected[1]}"
         )
-    if collect_garbage:
-        service.graph.delete_generation(name, old_key)
-    return service.get_brain(name)
+
+
+def _undo_pending_version(
+    service: BrainService,
+    name: str,
+    version_id: int,
+    new_version: int,
+    old_key: int,
+    new_key: int,
+) -> None:
+    with service.metadata.session() as session:
+        row = session.get(BrainVersion, version_id)
+        if row is not None and row.state == VersionState.COMMITTED:
+            return  # the commit went through; the failure came after it
+        if row is not None:
+            session.delete(row)
+    service.graph.set_brain_key(name, old_key)
+    service.graph.unlink_dataset_version(name, new_version)
+    service.graph.delete_generation(name, new_key)
 
 
 def _brain_row(session: Session, name: str) -> Brain:

@@ -15,9 +15,10 @@ from marble_graph.data_home import DataHome
 from marble_graph.service import BrainService
 
 # Kùzu and LadybugDB register the same native types, so one process can load
-# only one of them. A test run uses the engine named here; `make test` runs the
-# tests marked `graph_engine` a second time with MARBLE_TEST_GRAPH_ENGINE=ladybug.
-GRAPH_ENGINE = os.environ.get("MARBLE_TEST_GRAPH_ENGINE", "kuzu")
+# only one of them. A test run uses the engine named here (the default engine,
+# LadybugDB, unless told otherwise); `make test` runs the tests marked
+# `graph_engine` a second time with MARBLE_TEST_GRAPH_ENGINE=kuzu.
+GRAPH_ENGINE = os.environ.get("MARBLE_TEST_GRAPH_ENGINE", "ladybug")
 
 # A small seed: 8x6 grid, 5 inputs, 3 outputs. Counts are checked by hand in tests.
 SMALL_SEED = {

@@ -189,8 +189,14 @@ def test_killed_training_keeps_last_checkpoint_and_resume_finishes(
         summary = train_brain(service, "wave", "sine", resume=True)
         assert summary.state == "completed"
         assert [h["epoch"] for h in summary.history] == [3, 4, 5, 6]
-        assert service.get_brain("wave").version == 4
-        assert len(service.graph.generations()) == 1
+        info = service.get_brain("wave")
+        assert info.version == 4
+        # The superseded generation stays until the next write-back or open, never
+        # deleted after a commit; reopening collects it.
+        assert len(service.graph.generations()) == 2
+        assert ("wave", info.graph_key) in service.graph.generations()
+    with BrainService(config, home) as service:
+        assert service.graph.generations() == {("wave", service.get_brain("wave").graph_key)}
 
 
 def test_non_finite_loss_stops_without_writing_back(sine_service: BrainService) -> None:

@@ -1,7 +1,8 @@
-"""``marble brain ...``: create, list, show, delete, export, import, hash."""
+"""``marble brain ...``: create, list, show, delete, export, import, hash, repair."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -110,6 +111,19 @@ def hash_(ctx: typer.Context, name: str) -> None:
 
 
 @app.command()
+def repair(ctx: typer.Context, name: str, fmt: FormatOption = "table") -> None:
+    """Rebuild a damaged brain's current version from its snapshot (a no-op when intact)."""
+    check_format(fmt, ("table", "json"))
+    with state(ctx).service() as service, err_console.status(f"checking brain {name!r}"):
+        report = service.repair_brain(name)
+    if fmt == "json":
+        print_json(dataclasses.asdict(report))
+        return
+    verb = "repaired" if report.repaired else "checked"
+    err_console.print(f"{verb} brain {name!r} version {report.version}: {report.detail}")
+
+
+@app.command()
 def delete(
     ctx: typer.Context,
     name: str,
@@ -175,5 +189,7 @@ def _print_details(details: BrainDetails, fmt: str) -> None:
         ["random seed", info.random_seed],
         ["created", info.created_at],
     ]
+    if info.damage:
+        rows.append(["DAMAGED", f"{info.damage}; run `marble brain repair {info.name}`"])
     print_table(f"brain {info.name}", ["field", "value"], rows)
     console.print("config: use --format json to see the full config")

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from marble_graph.cli.context import err_console, state
+from marble_graph.store.graph import GraphStore
 
 
 def serve(
@@ -33,6 +34,10 @@ def serve(
         port=port,
         dev_mode=dev,
     )
+    # Fail at once, in one line (exit 4), when another process holds the data
+    # home, rather than inside the server's startup with a traceback.
+    home = cli.home(config)
+    GraphStore.ensure_available(home.graph_path(config.storage.graph_engine))
     base = f"http://{settings.host}:{settings.port}"
     err_console.print(f"MARBLE server on {base}")
     err_console.print(f"  REST docs: {base}/docs")

@@ -58,7 +58,17 @@ class StorageConfig(ConfigSection):
         description="Directory holding all brains and metadata.",
     )
     graph_engine: Literal["kuzu", "ladybug"] = Field(
-        default="kuzu", description="Embedded graph database that stores neurons and synapses."
+        default="ladybug",
+        description=(
+            "Embedded graph database that stores neurons and synapses (kuzu: Kùzu 0.11.3, "
+            "which loses committed synapses when a failed bulk copy rolls back)."
+        ),
+    )
+    verify_hash_max_synapses: int = Field(
+        default=200_000,
+        ge=0,
+        le=10_000_000_000,
+        description="On open, re-hash brains up to this many synapses (counts are always checked).",
     )
     metadata_url: str | None = Field(
         default=None,

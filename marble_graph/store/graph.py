@@ -15,6 +15,7 @@ rows plus ``BrainService.reconcile`` (see docs/storage.md).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import json
 import logging
@@ -30,6 +31,7 @@ import pyarrow as pa
 
 from marble_graph.brain_graph import BrainGraph
 from marble_graph.errors import StoreError, StoreLocked
+from marble_graph.failpoints import failpoint
 from marble_graph.store.exploration import ExplorationPool
 from marble_graph.store.graph_migrations import apply_graph_migrations
 from marble_graph.store.graph_query import QueryRows
@@ -44,6 +46,7 @@ from marble_graph.store.graph_rows import (
 log = logging.getLogger(__name__)
 
 _OWNER_FILE = "owner.json"
+_HOLDER_LOCK_FILE = "holder.lock"
 
 
 _P = ParamSpec("_P")
@@ -100,6 +103,8 @@ class GraphStore:
         self._lock = threading.RLock()
         module = _engine_module(engine)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Our own lock first: the engines wait about 30 s on theirs before failing.
+        self._holder_lock = None if read_only else _take_holder_lock(self.path)
         try:
             self._db = module.Database(
                 str(self.path),
@@ -107,6 +112,7 @@ class GraphStore:
                 read_only=read_only,
             )
         except RuntimeError as exc:
+            _release_holder_lock(self._holder_lock)
             if "lock" in str(exc).lower():
                 raise StoreLocked(self._locked_message()) from exc
             raise StoreError(f"cannot open graph database {self.path}: {exc}") from exc
@@ -117,6 +123,12 @@ class GraphStore:
             self._write_owner()
 
     # -- lifecycle -------------------------------------------------------------------
+
+    @staticmethod
+    def ensure_available(path: Path) -> None:
+        """Raise StoreLocked at once, naming the holder, if another process holds ``path``."""
+        if Path(path).parent.is_dir():
+            _release_holder_lock(_take_holder_lock(Path(path)))
 
     @_serialized
     def close(self) -> None:
@@ -129,6 +141,8 @@ class GraphStore:
             owner = self.path.parent / _OWNER_FILE
             if not self.read_only and owner.exists():
                 owner.unlink(missing_ok=True)
+            _release_holder_lock(self._holder_lock)
+            self._holder_lock = None
 
     def _write_owner(self) -> None:
         # Kùzu's lock error does not say who holds the file; this note does.
@@ -137,15 +151,7 @@ class GraphStore:
         (self.path.parent / _OWNER_FILE).write_text(json.dumps(owner))
 
     def _locked_message(self) -> str:
-        holder = "another process"
-        # The note is best effort: without it the message stays generic.
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            owner = json.loads((self.path.parent / _OWNER_FILE).read_text())
-            holder = f"process {owner['pid']} ({owner['command']})"
-        return (
-            f"graph database {self.path} is held by {holder}; only one process may open it "
-            "read-write. Stop that process first."
-        )
+        return _locked_message(self.path)
 
     # -- schema migrations -------------------------------------------------------------
 
@@ -258,6 +264,22 @@ class GraphStore:
             dict(zip(types["t"].to_pylist(), types["c"].to_pylist(), strict=True)),
         )
 
+    @_serialized
+    def generation_counts(self) -> dict[int, tuple[int, int]]:
+        """(neurons, synapses) of every generation in the store, keyed by graph_key."""
+        span = {"span": 1 << UID_SHIFT}
+        neurons = self.arrow("MATCH (n:Neuron) RETURN n.uid / $span AS key, count(*) AS c", span)
+        synapses = self.arrow(
+            "MATCH (a:Neuron)-[s:Synapse]->() RETURN a.uid / $span AS key, count(*) AS c", span
+        )
+        counts = {
+            int(k): (int(c), 0)
+            for k, c in zip(neurons["key"].to_pylist(), neurons["c"].to_pylist(), strict=True)
+        }
+        for key, count in zip(synapses["key"].to_pylist(), synapses["c"].to_pylist(), strict=True):
+            counts[int(key)] = (counts.get(int(key), (0, 0))[0], int(count))
+        return counts
+
     # -- writes -----------------------------------------------------------------------
 
     @_serialized
@@ -301,11 +323,16 @@ class GraphStore:
         for statement in (
             "MATCH (n:Neuron)-[m:MEMBER_OF]->() WHERE n.uid >= $lo AND n.uid < $hi DELETE m",
             "MATCH (a:Neuron)-[s:Synapse]->() WHERE a.uid >= $lo AND a.uid < $hi DELETE s",
+            # A crash here leaves neurons without synapses: reconcile must finish the job.
+            "FAILPOINT graph.delete_generation.after_synapses",
             "MATCH (n:Neuron) WHERE n.uid >= $lo AND n.uid < $hi DETACH DELETE n",
             "MATCH (l:Lobe) WHERE l.uid >= $lo AND l.uid < $hi DETACH DELETE l",
             "MATCH (m:Memory) WHERE m.uid >= $lo AND m.uid < $hi DETACH DELETE m",
         ):
-            self._conn.execute(statement, params)
+            if statement.startswith("FAILPOINT "):
+                failpoint(statement.removeprefix("FAILPOINT "))
+            else:
+                self._conn.execute(statement, params)
 
     @_serialized
     def brain_node_keys(self) -> dict[str, int]:
@@ -345,6 +372,23 @@ class GraphStore:
         )
 
     @_serialized
+    def unlink_dataset_version(self, brain: str, brain_version: int) -> None:
+        """Remove the TRAINED_ON edges of ``brain_version`` (a write-back that did not commit)."""
+        self._conn.execute(
+            "MATCH (b:Brain {name: $name})-[t:TRAINED_ON]->() WHERE t.brain_version = $bv DELETE t",
+            {"name": brain, "bv": brain_version},
+        )
+
+    @_serialized
+    def trained_on_versions(self) -> set[tuple[str, int]]:
+        """Every (brain, brain_version) with a TRAINED_ON edge."""
+        rows = self.arrow(
+            "MATCH (b:Brain)-[t:TRAINED_ON]->() RETURN DISTINCT b.name AS name, "
+            "t.brain_version AS version"
+        )
+        return set(zip(rows["name"].to_pylist(), rows["version"].to_pylist(), strict=True))
+
+    @_serialized
     def query_as_torch_geometric(self, query: str, params: dict[str, Any] | None = None) -> Any:
         """The engine's own conversion of a query result to PyG (for comparison benches)."""
         return self._conn.execute(query, params or {}).get_as_torch_geometric()
@@ -371,6 +415,34 @@ class GraphStore:
         store's lock, so brain reads and writes never wait for it.
         """
         return self._exploration.run(query, params, row_limit, timeout_s)
+
+
+def _take_holder_lock(path: Path) -> int:
+    """An exclusive, non-blocking OS lock beside the database; the kernel drops it on exit."""
+    descriptor = os.open(path.parent / _HOLDER_LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError as exc:
+        os.close(descriptor)
+        raise StoreLocked(_locked_message(path)) from exc
+    return descriptor
+
+
+def _release_holder_lock(descriptor: int | None) -> None:
+    if descriptor is not None:
+        os.close(descriptor)  # closing the descriptor releases the flock
+
+
+def _locked_message(path: Path) -> str:
+    holder = "another process"
+    # The note is best effort: without it the message stays generic.
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        owner = json.loads((path.parent / _OWNER_FILE).read_text())
+        holder = f"process {owner['pid']} ({owner['command']})"
+    return (
+        f"graph database {path} is held by {holder}; only one process may open it "
+        "read-write. Stop that process first."
+    )
 
 
 class _Transaction:
