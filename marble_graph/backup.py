@@ -16,23 +16,19 @@ training compute carry on. The layout is engine- and dialect-neutral::
 It is written into ``<dest>.partial`` and renamed at the end, so a failed
 backup never looks complete. ``restore_backup`` refuses a home that holds
 anything, inserts the rows at the same ids and the graphs at the same
-graph keys, copies the blobs and checks every brain's graph hash.
+graph keys, copies the blobs and checks every brain's graph hash. How each
+file is written and read is in ``backup_format.py``.
 """
 
 from __future__ import annotations
 
-import base64
 import dataclasses
-import enum
-import errno
 import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,89 +37,35 @@ import sqlalchemy as sa
 
 import marble_graph
 from marble_graph import exchange
+from marble_graph.backup_format import (
+    BACKUP_NAME,
+    BACKUPS_DIR,
+    DIGEST,
+    MANIFEST_FILE,
+    PARTIAL_SUFFIX,
+    BackupBrain,
+    BackupManifest,
+    brain_from_manifest,
+    copy_blob_files,
+    decode_row,
+    encode_row,
+    link_or_copy,
+    read_jsonl,
+    read_manifest,
+    tree_bytes,
+    write_jsonl,
+)
 from marble_graph.brain_graph import graph_hash
 from marble_graph.config import MarbleConfig, config_from_mapping
 from marble_graph.data_home import DataHome
-from marble_graph.errors import Conflict, NotFound, StoreError, ValidationFailed
+from marble_graph.errors import Conflict, StoreError, ValidationFailed
 from marble_graph.failpoints import failpoint
 from marble_graph.service import BrainService
 from marble_graph.store.metadata import Base
-from marble_graph.store.metadata.models import UTCDateTime
 
 log = logging.getLogger(__name__)
 
-FORMAT_NAME = "marble-backup"
-FORMAT_VERSION = 1
-MANIFEST_FILE = "manifest.json"
-PARTIAL_SUFFIX = ".partial"
-BACKUPS_DIR = "backups"
-# A backup name given to the server: one path component, never "." or "..".
-BACKUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
-
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class BackupBrain:
-    """One brain as the backup holds it: its current version and that generation's hash."""
-
-    name: str
-    version: int
-    graph_key: int
-    graph_hash: str
-    neuron_count: int
-    synapse_count: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "graph_key": self.graph_key,
-            "graph_hash": self.graph_hash,
-            "neuron_count": self.neuron_count,
-            "synapse_count": self.synapse_count,
-        }
-
-
-@dataclass(frozen=True)
-class BackupManifest:
-    """What ``manifest.json`` records, plus where the backup is and its size on disk."""
-
-    path: Path
-    created_at: datetime
-    marble_version: str
-    engine: str
-    alembic_revision: str
-    brains: list[BackupBrain]
-    tables: dict[str, int]  # rows per SQL table
-    blobs: int
-    bytes: int = field(default=0)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The manifest document (without the path, which is wherever the backup lies)."""
-        return {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "marble_version": self.marble_version,
-            "created_at": self.created_at.isoformat(),
-            "engine": self.engine,
-            "alembic_revision": self.alembic_revision,
-            "brains": [b.as_dict() for b in self.brains],
-            "tables": self.tables,
-            "blobs": self.blobs,
-        }
-
-    def summary(self, home: Path) -> dict[str, Any]:
-        """What a server tells its client: the path relative to ``home``, brains and size."""
-        return {
-            "path": self.path.absolute().relative_to(Path(home).absolute()).as_posix(),
-            "created_at": self.created_at.isoformat(),
-            "brains": [b.as_dict() for b in self.brains],
-            "blobs": self.blobs,
-            "bytes": self.bytes,
-        }
-
 
 # -- backup -------------------------------------------------------------------------
 
@@ -143,7 +85,7 @@ def create_backup(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    size = _tree_bytes(dest)
+    size = tree_bytes(dest)
     _report(progress, f"backup complete: {len(manifest.brains)} brains, {size} bytes in {dest}")
     return dataclasses.replace(manifest, path=dest, bytes=size)
 
@@ -200,18 +142,18 @@ def _write_backup(
     metadata_dir = staging / "metadata"
     metadata_dir.mkdir()
     for table in Base.metadata.sorted_tables:
-        _write_jsonl(
-            metadata_dir / f"{table.name}.jsonl", (_encode_row(table, r) for r in rows[table.name])
+        write_jsonl(
+            metadata_dir / f"{table.name}.jsonl", (encode_row(table, r) for r in rows[table.name])
         )
 
     brains = _backup_graphs(service, rows, staging / "graph", progress)
-    _write_jsonl(staging / "graph" / "lineage.jsonl", _lineage(service))
+    write_jsonl(staging / "graph" / "lineage.jsonl", _lineage(service))
 
     digests = _referenced_blobs(rows)
     _report(progress, f"copying {len(digests)} blobs")
     copied = 0
     for digest in sorted(digests):
-        copied += _copy_blob_files(service.home.blobs_dir, staging / "blobs", digest)
+        copied += copy_blob_files(service.home.blobs_dir, staging / "blobs", digest)
 
     manifest = BackupManifest(
         path=dest,
@@ -336,35 +278,7 @@ def _referenced_blobs(rows: dict[str, list[dict[str, Any]]]) -> set[str]:
         digests.update(d for d in (version["params_blob"], version["snapshot_blob"]) if d)
     for dataset in rows["dataset_versions"]:
         digests.add(Path(dataset["blob_path"]).name.split(".")[0])
-    return {d for d in digests if _DIGEST.match(d)}
-
-
-def _blob_files(root: Path, digest: str) -> list[Path]:
-    # A blob is stored as <digest><suffix>; the suffix depends on its kind.
-    folder = root / digest[:2]
-    return sorted(p for p in folder.glob(f"{digest}*") if p.is_file()) if folder.is_dir() else []
-
-
-def _copy_blob_files(source_root: Path, target_root: Path, digest: str) -> int:
-    files = _blob_files(source_root, digest)
-    if not files:
-        raise StoreError(
-            f"blob {digest} is referenced by the metadata but missing from {source_root}"
-        )
-    for file in files:
-        _link_or_copy(file, target_root / digest[:2] / file.name)
-    return len(files)
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    """Hard-link (blobs are never changed in place), or copy across filesystems."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(source, target)
-    except OSError as exc:
-        if exc.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP):
-            raise
-        shutil.copy2(source, target)
+    return {d for d in digests if DIGEST.match(d)}
 
 
 # -- restore ------------------------------------------------------------------------
@@ -376,7 +290,7 @@ def restore_backup(
     """Restore the backup at ``src`` into ``home``, which must hold no brains or rows."""
     src = Path(src)
     document = read_manifest(src)
-    brains = [_brain_from_manifest(b, src) for b in document["brains"]]
+    brains = [brain_from_manifest(b, src) for b in document["brains"]]
     with BrainService(config, home) as service:
         head = service.metadata.head_revision()
         if document["alembic_revision"] != head:
@@ -403,7 +317,7 @@ def restore_backup(
             for brain in brains:
                 _report(progress, f"writing brain {brain.name!r}")
                 service.graph.insert_graph(brain.name, brain.graph_key, graphs[brain.name])
-            for edge in _read_jsonl(src / "graph" / "lineage.jsonl"):
+            for edge in read_jsonl(src / "graph" / "lineage.jsonl"):
                 service.graph.link_dataset_version(
                     edge["brain"],
                     edge["brain_version"],
@@ -433,58 +347,8 @@ def restore_backup(
         brains=brains,
         tables=dict(document["tables"]),
         blobs=int(document["blobs"]),
-        bytes=_tree_bytes(src),
+        bytes=tree_bytes(src),
     )
-
-
-def read_manifest(src: Path) -> dict[str, Any]:
-    """The backup's manifest, checked for format and the keys restore needs."""
-    if not src.is_dir():
-        if src.with_name(src.name + PARTIAL_SUFFIX).is_dir():
-            raise ValidationFailed(f"{src} is an unfinished backup ({src.name}{PARTIAL_SUFFIX})")
-        raise NotFound(f"backup {src} does not exist")
-    path = src / MANIFEST_FILE
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ValidationFailed(f"{src}: no {MANIFEST_FILE}; not a MARBLE backup") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(f"{path}: invalid JSON ({exc})") from exc
-    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
-        raise ValidationFailed(f"{path}: not a MARBLE backup manifest (format {FORMAT_NAME!r})")
-    if document.get("format_version") != FORMAT_VERSION:
-        raise ValidationFailed(
-            f"{path}: backup format_version {document.get('format_version')!r} is not supported "
-            f"(expected {FORMAT_VERSION})"
-        )
-    for key in (
-        "marble_version",
-        "created_at",
-        "engine",
-        "alembic_revision",
-        "brains",
-        "tables",
-        "blobs",
-    ):
-        if key not in document:
-            raise ValidationFailed(f"{path}: manifest lacks '{key}'")
-    if not isinstance(document["brains"], list):
-        raise ValidationFailed(f"{path}: 'brains' must be a list")
-    return document
-
-
-def _brain_from_manifest(entry: Any, src: Path) -> BackupBrain:
-    try:
-        return BackupBrain(
-            name=str(entry["name"]),
-            version=int(entry["version"]),
-            graph_key=int(entry["graph_key"]),
-            graph_hash=str(entry["graph_hash"]),
-            neuron_count=int(entry["neuron_count"]),
-            synapse_count=int(entry["synapse_count"]),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValidationFailed(f"{src}: invalid brain entry in the manifest: {entry!r}") from exc
 
 
 def _check_empty(service: BrainService) -> None:
@@ -509,8 +373,8 @@ def _restore_tables(service: BrainService, metadata_dir: Path) -> None:
     with engine.begin() as connection:
         for table in Base.metadata.sorted_tables:
             rows = [
-                _decode_row(table, row, service.home)
-                for row in _read_jsonl(metadata_dir / f"{table.name}.jsonl")
+                decode_row(table, row, service.home)
+                for row in read_jsonl(metadata_dir / f"{table.name}.jsonl")
             ]
             if rows:
                 connection.execute(table.insert(), rows)
@@ -539,7 +403,7 @@ def _restore_blobs(source_root: Path, target_root: Path) -> None:
         return
     for file in sorted(source_root.glob("*/*")):
         digest = file.name[:64]
-        if not _DIGEST.match(digest) or not file.is_file():
+        if not DIGEST.match(digest) or not file.is_file():
             raise ValidationFailed(f"{file}: not a blob of a MARBLE backup")
         with file.open("rb") as handle:
             actual = hashlib.file_digest(handle, "sha256").hexdigest()
@@ -547,7 +411,7 @@ def _restore_blobs(source_root: Path, target_root: Path) -> None:
             raise ValidationFailed(f"{file}: corrupt blob (its content does not match its name)")
         target = target_root / file.parent.name / file.name
         if not target.exists():
-            _link_or_copy(file, target)
+            link_or_copy(file, target)
 
 
 def _clear_home(service: BrainService) -> None:
@@ -558,69 +422,6 @@ def _clear_home(service: BrainService) -> None:
     with service.metadata.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
-
-
-# -- rows as JSON -------------------------------------------------------------------
-
-
-def _encode_row(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
-    encoded = {}
-    for column in table.columns:
-        value = row[column.name]
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        elif isinstance(value, bytes):
-            value = base64.b64encode(value).decode("ascii")
-        elif isinstance(value, enum.Enum):
-            value = value.value
-        encoded[column.name] = value
-    return encoded
-
-
-def _decode_row(table: sa.Table, row: dict[str, Any], home: DataHome) -> dict[str, Any]:
-    decoded = {}
-    for column in table.columns:
-        if column.name not in row:
-            raise ValidationFailed(
-                f"backup table {table.name!r}: a row lacks column {column.name!r}"
-            )
-        value = row[column.name]
-        if value is not None and isinstance(column.type, UTCDateTime):
-            value = datetime.fromisoformat(value)
-        elif value is not None and isinstance(column.type, sa.LargeBinary):
-            value = base64.b64decode(value)
-        decoded[column.name] = value
-    if table.name == "dataset_versions":
-        # The path names a blob of the home; point it into the restored one.
-        stored = Path(decoded["blob_path"])
-        decoded["blob_path"] = str(home.blobs_dir / stored.parent.name / stored.name)
-    return decoded
-
-
-def _write_jsonl(path: Path, rows: Iterator[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as out:
-        for row in rows:
-            out.write(json.dumps(row, separators=(",", ":")) + "\n")
-
-
-def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise ValidationFailed(f"backup file {path} is missing") from exc
-    for number, line in enumerate(lines, start=1):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValidationFailed(f"{path}:{number}: invalid JSON ({exc})") from exc
-        if not isinstance(row, dict):
-            raise ValidationFailed(f"{path}:{number}: expected a JSON object")
-        yield row
-
-
-def _tree_bytes(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
 
 
 def _report(progress: Progress | None, message: str) -> None:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from marble_graph.backup import BackupManifest, create_backup, restore_backup
+from marble_graph.backup import create_backup, restore_backup
+from marble_graph.backup_format import BackupManifest
 from marble_graph.cli.context import FormatOption, check_format, err_console, print_json, state
 from marble_graph.errors import StoreLocked
 

@@ -8,7 +8,8 @@ from datetime import datetime
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
-from marble_graph.backup import BACKUP_NAME, backup_into_home
+from marble_graph.backup import backup_into_home
+from marble_graph.backup_format import BACKUP_NAME
 from marble_server.api.deps import AdminToken, StateDep
 from marble_server.api.models import StrictModel
 from marble_server.auth import require_unlimited
