@@ -15,14 +15,14 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from marble_graph.datasets import check_features
-from marble_graph.errors import NotFound
+from marble_graph.errors import NotFound, ValidationFailed
 from marble_graph.serving import Inference, ModelCache, ServingModel
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,16 @@ class MicroBatcher:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._executors: dict[str, ThreadPoolExecutor] = {}
 
-    async def infer(self, brain: str, rows: np.ndarray, version: int | None = None) -> Inference:
-        """Outputs for ``rows`` [b, I]; ``version`` pins an exact version (else the current)."""
+    async def infer(
+        self, brain: str, rows: Sequence[Sequence[float]] | np.ndarray, version: int | None = None
+    ) -> Inference:
+        """Outputs for ``rows`` [b, I]; ``version`` pins an exact version (else the current).
+
+        The brain is looked up before the rows are checked, so an unknown brain is a
+        404 whatever the rows look like.
+        """
         model = await self._model(brain)
-        checked = check_features(rows, model.input_width)
+        checked = check_features(feature_rows(rows), model.input_width)
         if version is not None and version != model.version:
             return await self._pinned(brain, version, checked)
         request = _Request(checked, asyncio.get_running_loop().create_future())
@@ -149,6 +155,26 @@ class MicroBatcher:
         answer = model.predict(rows)
         bounds = np.cumsum([0] + [len(r.rows) for r in batch])
         return [_slice(answer, int(lo), int(hi)) for lo, hi in itertools.pairwise(bounds)]
+
+
+def feature_rows(inputs: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+    """``inputs`` as a float32 ``[rows, width]`` array; rows of different widths are refused.
+
+    REST and GraphQL inference both come through here (via ``MicroBatcher.infer``),
+    so a ragged batch is the same ``ValidationFailed`` on both APIs, naming the row.
+    """
+    if isinstance(inputs, np.ndarray):
+        return inputs
+    if not inputs:
+        return np.zeros((0, 0), np.float32)
+    first = len(inputs[0])
+    for index, row in enumerate(inputs):
+        if len(row) != first:
+            raise ValidationFailed(
+                f"inputs: row {index} has {len(row)} values, row 0 has {first}; "
+                "every row must be as wide as the brain's inputs"
+            )
+    return np.asarray(inputs, np.float32)
 
 
 def _slice(answer: Inference, lo: int, hi: int) -> Inference:

@@ -27,6 +27,7 @@ from marble_graph.errors import (
     UnknownBrain,
     ValidationFailed,
 )
+from marble_server.allowed_methods import allowed_methods
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +165,10 @@ def install_problem_handlers(app: FastAPI) -> None:
             413: "payload-too-large",
             415: "unsupported-media-type",
         }.get(exc.status_code, "bad-request" if exc.status_code < 500 else "internal")
-        return problem_response(
-            exc.status_code, slug, str(exc.detail), request.url.path, dict(exc.headers or {})
-        )
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # every method of the path, not only the first route's
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem_response(exc.status_code, slug, str(exc.detail), request.url.path, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

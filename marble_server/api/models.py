@@ -3,24 +3,80 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from marble_graph.datasets import BUILTIN_DATASETS
+from marble_graph.errors import ValidationFailed
 from marble_graph.service import BRAIN_NAME
+from marble_server.brain_ops import check_api_dataset
+
+
+def _builtin_dataset(value: str) -> str:
+    try:
+        return check_api_dataset(value)
+    except ValidationFailed as exc:
+        # Context, not the template, carries the message: a value may hold braces.
+        raise PydanticCustomError("builtin_dataset", "{reason}", {"reason": str(exc)}) from exc
+
+
+# The schema lists the built-in datasets (the only ones the API accepts), from the
+# same tuple the server checks against, so a generated client cannot send another.
+DatasetName = Annotated[
+    str,
+    AfterValidator(_builtin_dataset),
+    WithJsonSchema({"type": "string", "enum": list(BUILTIN_DATASETS)}),
+]
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON (and the OpenAPI schema) count 3.0 as an integer; strict mode alone would not.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# The largest integer every JSON client holds exactly: the bound of unbounded counts and
+# seeds, so a generated client never sends one that a float would round past a limit.
+JSON_SAFE_MAX = 2**53 - 1
+
+# A strict model's integer fields take this after their bounds: they refuse true and
+# "3" and accept 3 and 3.0 (bounds first, or the schema shows them as raw ``ge``).
+WHOLE_NUMBER = BeforeValidator(_whole_number)
+
+# A brain's name in a path: the schema carries the same pattern brain creation enforces.
+BrainPath = Annotated[
+    str, Path(pattern=BRAIN_NAME.pattern, description="1-128 letters, digits, _ - .")
+]
 
 
 class StrictModel(BaseModel):
     # Floats must be finite: JSON has no NaN, but Python's parser accepts the literal.
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    # Strict: a value of another JSON type (true for an integer, "1.5" for a number) is
+    # refused, as the OpenAPI schema says, instead of being coerced.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 
 class BrainCreate(StrictModel):
     name: str = Field(pattern=BRAIN_NAME.pattern, description="1-128 letters, digits, _ - .")
-    dataset: str | None = Field(
+    dataset: DatasetName | None = Field(
         default=None, description="Size the brain for this built-in dataset and use its preset."
     )
-    seed: int | None = Field(default=None, ge=0, description="Override seed.random_seed.")
+    # Inside seed.random_seed's bounds, so the schema refuses what the config would.
+    seed: Annotated[int, Field(ge=0, le=JSON_SAFE_MAX), WHOLE_NUMBER] | None = Field(
+        default=None, description="Override seed.random_seed."
+    )
 
 
 class Brain(BaseModel):
@@ -54,13 +110,28 @@ class BrainVersion(BaseModel):
     committed_at: datetime | None
 
 
+_ROW_SCHEMA = {"type": "array", "minItems": 1, "items": {"type": "number"}}
+
+
 class InferRequest(StrictModel):
-    brain: str = Field(description="Name of the brain.")
-    inputs: list[list[float]] = Field(
-        description="One input row, or a batch of rows, each as wide as the brain's inputs."
+    brain: str = Field(pattern=BRAIN_NAME.pattern, description="Name of the brain.")
+    inputs: Annotated[
+        list[Annotated[list[float], Field(min_length=1)]],
+        # The schema states both accepted forms; the validator below turns one row into a batch.
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "array", "minItems": 1, "items": _ROW_SCHEMA},
+                    _ROW_SCHEMA,
+                ]
+            }
+        ),
+    ] = Field(
+        min_length=1,
+        description="One input row, or a batch of rows, each as wide as the brain's inputs.",
     )
-    version: int | None = Field(
-        default=None, ge=1, description="Serve exactly this version (default: the current)."
+    version: Annotated[int, Field(ge=1), WHOLE_NUMBER] | None = Field(
+        default=None, description="Serve exactly this version (default: the current)."
     )
 
     @field_validator("inputs", mode="before")
@@ -80,8 +151,8 @@ class InferResponse(BaseModel):
 
 
 class TrainRequest(StrictModel):
-    dataset: str = Field(description="Built-in dataset to train on (digits, sine, ...).")
-    epochs: int | None = Field(default=None, ge=1, le=100_000)
+    dataset: DatasetName = Field(description="Built-in dataset to train on.")
+    epochs: Annotated[int, Field(ge=1, le=100_000), WHOLE_NUMBER] | None = None
 
 
 class Job(BaseModel):

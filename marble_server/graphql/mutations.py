@@ -12,14 +12,13 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated
 
-import numpy as np
 import strawberry
 
 from marble_graph.backup import backup_into_home
 from marble_graph.brain_settings import set_neuromodulation
 from marble_graph.tokens import Scope
 from marble_server import brain_ops
-from marble_server.graphql.errors import BAD_USER_INPUT, ApiError, engine_errors
+from marble_server.graphql.errors import engine_errors
 from marble_server.graphql.results import (
     BackupResult,
     InferenceResult,
@@ -83,14 +82,8 @@ class Mutation:
         ctx = info.context
         ctx.require(Scope.INFER)
         ctx.require_brain(brain)
-        try:
-            rows = np.asarray(inputs, dtype=np.float32)  # [rows, inputs]
-        except ValueError as exc:
-            raise ApiError(
-                f"inputs: every row needs the same number of features ({exc})", BAD_USER_INPUT
-            ) from exc
-        with engine_errors():
-            answer = await ctx.state.batcher.infer(brain, rows, version)
+        with engine_errors():  # ragged rows are the batcher's ValidationFailed, as on REST
+            answer = await ctx.state.batcher.infer(brain, inputs, version)
         return InferenceResult.from_inference(answer)
 
     @strawberry.mutation(

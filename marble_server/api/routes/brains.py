@@ -9,7 +9,7 @@ from fastapi import APIRouter, Response, status
 from marble_graph.versions import list_versions
 from marble_server import brain_ops
 from marble_server.api.deps import AdminToken, ReadToken, StateDep, TrainToken
-from marble_server.api.models import Brain, BrainCreate, BrainDetails, BrainVersion
+from marble_server.api.models import Brain, BrainCreate, BrainDetails, BrainPath, BrainVersion
 from marble_server.auth import require_brain, require_new_brain
 
 router = APIRouter(prefix="/brains", tags=["brains"])
@@ -38,14 +38,14 @@ async def list_brains(state: StateDep, token: ReadToken) -> list[Brain]:
 
 
 @router.get("/{name}", response_model=BrainDetails)
-async def get_brain(name: str, state: StateDep, token: ReadToken) -> BrainDetails:
+async def get_brain(name: BrainPath, state: StateDep, token: ReadToken) -> BrainDetails:
     require_brain(token, name)
     details = await asyncio.to_thread(state.service.show_brain, name)
     return BrainDetails.model_validate(details.as_dict())
 
 
 @router.delete("/{name}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_brain(name: str, state: StateDep, token: AdminToken) -> Response:
+async def delete_brain(name: BrainPath, state: StateDep, token: AdminToken) -> Response:
     """Delete a brain and its versions; refused while a training job works on it."""
     require_brain(token, name)
 
@@ -54,7 +54,7 @@ async def delete_brain(name: str, state: StateDep, token: AdminToken) -> Respons
 
 
 @router.get("/{name}/versions", response_model=list[BrainVersion])
-async def brain_versions(name: str, state: StateDep, token: ReadToken) -> list[BrainVersion]:
+async def brain_versions(name: BrainPath, state: StateDep, token: ReadToken) -> list[BrainVersion]:
     require_brain(token, name)
     rows = await asyncio.to_thread(list_versions, state.service, name)
     return [BrainVersion.model_validate(row) for row in rows]

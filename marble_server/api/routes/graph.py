@@ -19,11 +19,17 @@ from fastapi.responses import StreamingResponse
 from marble_graph.brain_graph import TABLE_SCHEMAS
 from marble_graph.errors import ValidationFailed
 from marble_server.api.deps import ReadToken, StateDep
+from marble_server.api.models import JSON_SAFE_MAX, BrainPath
 from marble_server.auth import require_brain
 
 router = APIRouter(tags=["graph"])
 
 CHUNK_ROWS = 5_000
+
+# ``tables`` as the schema states it: table names joined by commas, nothing else. The
+# route checks the same rule itself, so its error names the unknown table.
+_TABLE = "(?:" + "|".join(TABLE_SCHEMAS) + ")"
+TABLES_PATTERN = f"^{_TABLE}(?:,{_TABLE})*$"
 
 
 @router.get(
@@ -32,24 +38,30 @@ CHUNK_ROWS = 5_000
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
 async def export_graph(
-    name: str,
+    name: BrainPath,
     state: StateDep,
     token: ReadToken,
     tables: Annotated[
-        str, Query(description="Comma-separated tables: " + ", ".join(TABLE_SCHEMAS))
+        str,
+        Query(
+            description="Comma-separated tables: " + ", ".join(TABLE_SCHEMAS),
+            json_schema_extra={"pattern": TABLES_PATTERN},
+        ),
     ] = ",".join(TABLE_SCHEMAS),
-    offset: Annotated[int, Query(ge=0, description="Rows to skip in each table.")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=JSON_SAFE_MAX, description="Rows to skip in each table.")
+    ] = 0,
     limit: Annotated[
-        int | None, Query(ge=1, description="Most rows per table (default: all).")
+        int | None, Query(ge=1, le=JSON_SAFE_MAX, description="Most rows per table (default: all).")
     ] = None,
 ) -> StreamingResponse:
     """One header line (brain, version, counts), then one JSON line per row: {"table", ...}."""
-    chosen = [t.strip() for t in tables.split(",") if t.strip()]
+    chosen = tables.split(",")
     unknown = [t for t in chosen if t not in TABLE_SCHEMAS]
-    if unknown or not chosen:
+    if unknown:
         raise ValidationFailed(
-            f"tables: unknown table {unknown[0] if unknown else '(none)'!r}; "
-            f"expected some of {', '.join(TABLE_SCHEMAS)}"
+            f"tables: unknown table {unknown[0]!r}; expected table names joined by commas "
+            f"(no spaces), some of {', '.join(TABLE_SCHEMAS)}"
         )
     require_brain(token, name)
     info = await asyncio.to_thread(state.service.get_brain, name)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from fastapi import APIRouter
 
 from marble_server.api.deps import InferToken, StateDep
@@ -16,8 +15,7 @@ router = APIRouter(tags=["inference"])
 async def infer(body: InferRequest, state: StateDep, token: InferToken) -> InferResponse:
     """Outputs of the brain's last committed version (also while it trains)."""
     require_brain(token, body.brain)
-    batch = np.asarray(body.inputs, np.float32) if body.inputs else np.zeros((0, 0), np.float32)
-    answer = await state.batcher.infer(body.brain, batch, body.version)
+    answer = await state.batcher.infer(body.brain, body.inputs, body.version)
     return InferResponse(
         brain=body.brain,
         version=answer.version,

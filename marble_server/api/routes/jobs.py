@@ -11,8 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 
+from marble_graph.store.metadata.models import JobState
 from marble_server.api.deps import ReadToken, StateDep, TrainToken
-from marble_server.api.models import Job, TrainRequest
+from marble_server.api.models import BrainPath, Job, TrainRequest
 from marble_server.auth import require_brain, require_job
 
 router = APIRouter(tags=["jobs"])
@@ -22,7 +23,7 @@ KEEPALIVE_S = 15.0
 
 
 @router.post("/brains/{name}/train", status_code=status.HTTP_202_ACCEPTED, response_model=Job)
-async def train(name: str, body: TrainRequest, state: StateDep, token: TrainToken) -> Job:
+async def train(name: BrainPath, body: TrainRequest, state: StateDep, token: TrainToken) -> Job:
     """Queue a training job; follow it at /jobs/{id} or /jobs/{id}/events."""
     require_brain(token, name)
     view = await asyncio.to_thread(state.jobs.submit_train, name, body.dataset, body.epochs)
@@ -34,7 +35,12 @@ async def list_jobs(
     state: StateDep,
     token: ReadToken,
     brain: str | None = None,
-    job_state: Annotated[str | None, Query(alias="state")] = None,
+    # The schema lists the states; the check (and its message naming the value) is the
+    # job manager's, so REST and GraphQL refuse an unknown state alike.
+    job_state: Annotated[
+        str | None,
+        Query(alias="state", json_schema_extra={"enum": [s.value for s in JobState]}),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Job]:
     """Newest first; filter by brain and by state (queued, running, succeeded, ...).

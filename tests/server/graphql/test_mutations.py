@@ -134,7 +134,7 @@ async def test_infer_answers_each_row_from_the_current_version(gql: GraphQLClien
     ("variables", "code", "words"),
     [
         ({"inputs": [[0.1, 0.2]]}, "BAD_USER_INPUT", "width"),
-        ({"inputs": [[0.1], [0.2, 0.3]]}, "BAD_USER_INPUT", "same number"),
+        ({"inputs": [[0.1], [0.2, 0.3]]}, "BAD_USER_INPUT", "row 1 has 2 values, row 0 has 1"),
         ({"inputs": [[0.1]], "version": 7}, "NOT_FOUND", "version 7"),
     ],
 )
