@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from marble_graph.errors import (
+    BrainDamaged,
     Conflict,
     MarbleError,
     NotFound,
@@ -46,6 +47,7 @@ _TITLES = {
     "not-found": "Not found",
     "method-not-allowed": "Method not allowed",
     "conflict": "Conflict",
+    "brain-damaged": "The brain's graph does not match its version; repair it",
     "payload-too-large": "Request body too large",
     "unsupported-media-type": "Unsupported media type",
     "unavailable": "Service unavailable",
@@ -103,6 +105,8 @@ def status_for(error: MarbleError) -> tuple[int, str]:
         return 422, "validation-failed"
     if isinstance(error, NotFound):
         return 404, "not-found"
+    if isinstance(error, BrainDamaged):
+        return 409, "brain-damaged"
     if isinstance(error, Conflict):
         return 409, "conflict"
     if isinstance(error, StoreLocked):

@@ -88,6 +88,19 @@ class Brain(BaseModel):
     config_hash: str
     random_seed: int
     created_at: datetime
+    damage: str | None = Field(
+        default=None,
+        description="Why the stored graph no longer matches this version (null: it does); "
+        "nothing trains or serves a damaged brain until POST /brains/{name}/repair.",
+    )
+
+
+class RepairReport(BaseModel):
+    name: str
+    version: int
+    repaired: bool = Field(description="False when the brain was intact and nothing changed.")
+    graph_hash: str
+    detail: str
 
 
 class BrainDetails(Brain):

@@ -7,6 +7,7 @@ the fault (the brain, the scope, the limit). Codes:
     FORBIDDEN         the token lacks the resolver's scope (HTTP status 403)
     NOT_FOUND         engine ``NotFound``
     CONFLICT          engine ``Conflict``
+    BRAIN_DAMAGED     the brain's graph no longer matches its version (``brain repair``)
     QUERY_REFUSED     engine ``QueryRefused`` (a Cypher write or a forbidden clause)
     QUERY_TIMEOUT     engine ``QueryTimedOut`` (Cypher ran past storage.query_timeout_s)
     QUERY_ERROR       engine ``QueryFailed`` (the engine rejected or failed the Cypher,
@@ -26,6 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from marble_graph.errors import (
+    BrainDamaged,
     Conflict,
     MarbleError,
     NotFound,
@@ -42,6 +44,7 @@ UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 NOT_FOUND = "NOT_FOUND"
 CONFLICT = "CONFLICT"
+BRAIN_DAMAGED = "BRAIN_DAMAGED"
 QUERY_REFUSED = "QUERY_REFUSED"
 QUERY_TIMEOUT = "QUERY_TIMEOUT"
 QUERY_ERROR = "QUERY_ERROR"
@@ -86,6 +89,8 @@ def engine_code(error: MarbleError) -> str | None:
         return BAD_USER_INPUT
     if isinstance(error, NotFound):
         return NOT_FOUND
+    if isinstance(error, BrainDamaged):
+        return BRAIN_DAMAGED
     if isinstance(error, Conflict):
         return CONFLICT
     if isinstance(error, StoreLocked):

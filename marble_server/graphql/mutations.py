@@ -132,6 +132,19 @@ class Mutation:
         return Job.from_view(await ctx.engine(ctx.state.jobs.resume, str(id)))
 
     @strawberry.mutation(
+        description="Rebuild a damaged brain's current version from its snapshot "
+        "(a no-op when intact); returns the brain."
+    )
+    async def repair_brain(self, info: Info, name: str) -> Brain:
+        ctx = info.context
+        ctx.require(Scope.ADMIN)
+        ctx.require_brain(name)
+        service = ctx.state.service
+        await ctx.engine(service.repair_brain, name)
+        ctx.forget_brain(name)
+        return Brain.from_info(await ctx.engine(service.get_brain, name))
+
+    @strawberry.mutation(
         description="Copy the data home, as one consistent state, to <home>/backups/"
         "<destination> (a name, never a path); training's final write-back waits meanwhile."
     )

@@ -240,6 +240,10 @@ class Brain:
     config_hash: str
     random_seed: int
     created_at: datetime
+    damage: str | None = strawberry.field(
+        description="Why the stored graph no longer matches this version (null: it does); "
+        "nothing trains or serves it until the repairBrain mutation."
+    )
     record: strawberry.Private[BrainInfo]
 
     @classmethod
@@ -253,6 +257,7 @@ class Brain:
             config_hash=info.config_hash,
             random_seed=info.random_seed,
             created_at=info.created_at,
+            damage=info.damage,
             record=info,
         )
 

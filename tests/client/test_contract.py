@@ -27,6 +27,7 @@ from marble_client import (
     JobTimeout,
     NotFound,
     QueryRefused,
+    RepairReport,
     TransportError,
     Unauthorized,
     ValidationFailed,
@@ -385,3 +386,15 @@ async def test_backup_writes_a_named_backup_and_refuses_its_name_twice(
     assert f"'{name}' already exists" in again.value.detail
     with pytest.raises(Forbidden):
         await marble.run(lambda c: c.backup(f"{name}-2"), marble.new_client(scope="read"))
+
+
+async def test_repair_of_an_intact_brain_changes_nothing_and_needs_admin(
+    marble: Marble, brain: str
+) -> None:
+    created = await _create(marble, brain)
+    assert created.damage is None
+    report = await marble(lambda c: c.brains.repair(brain))
+    assert isinstance(report, RepairReport)
+    assert not report.repaired and report.graph_hash == created.graph_hash
+    with pytest.raises(Forbidden):
+        await marble.run(lambda c: c.brains.repair(brain), marble.new_client(scope="read"))

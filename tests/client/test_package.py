@@ -88,6 +88,7 @@ def test_async_client_mirrors_the_sync_one_name_for_name() -> None:
         "list",
         "get",
         "delete",
+        "repair",
         "versions",
     }
     assert {n for n, c in _surface(AsyncJobs).items() if c} == {

@@ -21,6 +21,7 @@ PROTECTED = [
     ("GET", "/brains/wave", None, "read"),
     ("DELETE", "/brains/wave", None, "admin"),
     ("GET", "/brains/wave/versions", None, "read"),
+    ("POST", "/brains/wave/repair", None, "admin"),
     ("GET", "/brains/wave/graph", None, "read"),
     ("POST", "/brains/wave/train", {"dataset": "sine", "epochs": 1}, "train"),
     ("POST", "/infer", {"brain": "wave", "inputs": [0.5]}, "infer"),
@@ -29,6 +30,7 @@ PROTECTED = [
     ("GET", f"/jobs/{JOB}/events", None, "read"),
     ("POST", f"/jobs/{JOB}/cancel", None, "train"),
     ("POST", f"/jobs/{JOB}/resume", None, "train"),
+    ("POST", "/admin/backup", {"destination": "auth-matrix"}, "admin"),
 ]
 PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")}
 

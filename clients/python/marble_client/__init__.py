@@ -41,6 +41,7 @@ from marble_client._models import (
     JobEvent,
     JobRecord,
     Ready,
+    RepairReport,
 )
 from marble_client._version import __version__
 
@@ -77,6 +78,7 @@ __all__ = [
     "NotFound",
     "QueryRefused",
     "Ready",
+    "RepairReport",
     "ServerError",
     "TransportError",
     "Unauthorized",

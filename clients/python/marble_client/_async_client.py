@@ -28,6 +28,7 @@ from marble_client._models import (
     JobEvent,
     JobRecord,
     Ready,
+    RepairReport,
 )
 from marble_client._retry import RetryPolicy
 from marble_client._sse import ajob_events
@@ -233,6 +234,15 @@ class AsyncBrains:
 
     async def get(self, name: str) -> BrainDetails:
         return parse(await self._client._send(calls.get_brain(name)), BrainDetails)
+
+    async def repair(self, name: str, *, idempotency_key: str | None = None) -> RepairReport:
+        """Rebuild a damaged brain's current version from its snapshot (admin scope).
+
+        A no-op on an intact brain (``repaired`` is False). ``Brain.damage`` says when a
+        brain needs it; until then training and inference on it raise ``Conflict``.
+        """
+        response = await self._client._send(calls.repair_brain(name, idempotency_key))
+        return parse(response, RepairReport)
 
     async def delete(self, name: str) -> None:
         """Delete a brain and its versions (refused while it trains).

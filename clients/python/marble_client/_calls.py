@@ -118,6 +118,10 @@ def delete_brain(name: str) -> Call:
     return _read("DELETE", f"/brains/{_segment(name)}")
 
 
+def repair_brain(name: str, key: str | None) -> Call:
+    return Call("POST", f"/brains/{_segment(name)}/repair", idempotency_key=key)
+
+
 def brain_versions(name: str) -> Call:
     return _read("GET", f"/brains/{_segment(name)}/versions")
 

@@ -44,6 +44,18 @@ class Brain(MarbleModel):
     config_hash: str
     random_seed: int
     created_at: datetime
+    damage: str | None = None
+    """Why the stored graph no longer matches this version; None when it does."""
+
+
+class RepairReport(MarbleModel):
+    """``POST /brains/{name}/repair``: what the repair found and did."""
+
+    name: str
+    version: int
+    repaired: bool
+    graph_hash: str
+    detail: str
 
 
 class BrainDetails(Brain):

@@ -1,15 +1,23 @@
-"""/brains: create, list, get, delete, and each brain's versions."""
+"""/brains: create, list, get, delete, repair, and each brain's versions."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 from fastapi import APIRouter, Response, status
 
 from marble_graph.versions import list_versions
 from marble_server import brain_ops
 from marble_server.api.deps import AdminToken, ReadToken, StateDep, TrainToken
-from marble_server.api.models import Brain, BrainCreate, BrainDetails, BrainPath, BrainVersion
+from marble_server.api.models import (
+    Brain,
+    BrainCreate,
+    BrainDetails,
+    BrainPath,
+    BrainVersion,
+    RepairReport,
+)
 from marble_server.auth import require_brain, require_new_brain
 
 router = APIRouter(prefix="/brains", tags=["brains"])
@@ -51,6 +59,14 @@ async def delete_brain(name: BrainPath, state: StateDep, token: AdminToken) -> R
 
     await asyncio.to_thread(brain_ops.delete_brain, state, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/{name}/repair", response_model=RepairReport)
+async def repair_brain(name: BrainPath, state: StateDep, token: AdminToken) -> RepairReport:
+    """Rebuild a damaged brain's current version from its snapshot (a no-op when intact)."""
+    require_brain(token, name)
+    report = await asyncio.to_thread(state.service.repair_brain, name)
+    return RepairReport.model_validate(dataclasses.asdict(report))
 
 
 @router.get("/{name}/versions", response_model=list[BrainVersion])
