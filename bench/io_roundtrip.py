@@ -82,7 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--side", type=int, default=316, help="grid side: side^2 hidden neurons")
     parser.add_argument("--long-range", type=int, default=610_000)
-    parser.add_argument("--engine", choices=["kuzu", "ladybug"], default="kuzu")
+    parser.add_argument("--engine", choices=["ladybug", "kuzu"], default="ladybug")
     parser.add_argument("--skip-pyg", action="store_true")
     args = parser.parse_args()
     config = config_from_mapping(
@@ -128,7 +128,6 @@ def main() -> None:
                 base_version=info.version,
                 metrics={},
                 note="bench",
-                collect_garbage=False,
             )
             writeback = time.perf_counter() - started
             started = time.perf_counter()

@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=300)
     parser.add_argument("--height", type=int, default=300)
     parser.add_argument("--long-range", type=int, default=40_000)
-    parser.add_argument("--engine", choices=["kuzu", "ladybug"], default="kuzu")
+    parser.add_argument("--engine", choices=["ladybug", "kuzu"], default="ladybug")
     args = parser.parse_args()
 
     config = config_from_mapping(

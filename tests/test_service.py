@@ -168,6 +168,27 @@ def test_crash_during_create_is_reconciled_on_next_open(home: DataHome, engine: 
         assert service.stored_graph_hash("half") == service.get_brain("half").graph_hash
 
 
+@pytest.mark.parametrize("point", ["create.before_graph", "create.after_graph"])
+def test_crash_during_import_is_reconciled_on_next_open(
+    home: DataHome, engine: str, tmp_path: Path, point: str
+) -> None:
+    with BrainService(small_config(engine), home) as service:
+        exported = service.export_brain(service.create_brain("keep").name, tmp_path / "k.json")
+    _crash_child(
+        home,
+        engine,
+        point,
+        f"s.import_brain(__import__('pathlib').Path({str(exported)!r}), 'copy')",
+    )
+    with BrainService(small_config(engine), home) as service:
+        assert [b.name for b in service.list_brains()] == ["keep"]
+        assert service.graph.brain_names() == {"keep"}
+        assert (
+            service.import_brain(exported, "copy").graph_hash
+            == service.get_brain("keep").graph_hash
+        )
+
+
 def test_crash_during_delete_is_finished_on_next_open(home: DataHome, engine: str) -> None:
     with BrainService(small_config(engine), home) as service:
         service.create_brain("keep")

@@ -40,6 +40,12 @@ def test_cli_reports_the_server_holding_the_database(live_server: LiveServer) ->
     result = live_server.marble("brain", "list")
     assert result.returncode == 4
     assert "held by process" in result.stderr
+    # A second server says so in one line with exit 4, before starting uvicorn.
+    second = live_server.marble("serve", "--port", "1")
+    assert second.returncode == 4, second.stderr
+    assert second.stderr.strip().startswith("error: graph database")
+    assert "held by process" in second.stderr and "Traceback" not in second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1
     # Tokens live in the SQL store only, so they can be managed while the server runs.
     created = live_server.marble("token", "create", "late", "--scopes", "read")
     assert created.returncode == 0, created.stderr
