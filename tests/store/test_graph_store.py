@@ -129,3 +129,17 @@ def test_second_writer_gets_a_clear_lock_error(tmp_path: Path, engine: str) -> N
         holder.close()
     reopened = GraphStore(path, engine=engine, buffer_pool_mb=64)  # lock released
     reopened.close()
+
+
+def test_many_bulk_copies_fit_a_small_buffer_pool(tmp_path: Path, engine: str) -> None:
+    # LadybugDB kept the pool pages of every COPY from a Python Arrow table: a 64 MiB
+    # pool was full after 6 small brains. Copies go through Parquet files instead.
+    store = GraphStore(tmp_path / "brains", engine=engine, buffer_pool_mb=32)
+    store.migrate(graph_schema_dir())
+    graph = seed_brain_graph(small_config(engine))
+    for key in range(1, 61):
+        store.insert_graph(f"b{key}", key, graph)
+    assert len(store.generations()) == 60
+    assert graph_hash(store.load_graph("b60", 60)) == graph_hash(graph)
+    assert not list(tmp_path.glob(".copy-*")), "staging files are removed"
+    store.close()
