@@ -15,6 +15,7 @@ committed synapse of both brains; LadybugDB loses none.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -54,12 +55,9 @@ def reproduce(engine: str) -> dict[str, object]:
         before = committed()
         rows = store_rows("c", 3, graph)
         store.execute("COPY Neuron FROM $rows", {"rows": rows["Neuron"]})
-        try:
-            with store.transaction():
-                store.execute("COPY Synapse FROM $rows", {"rows": rows["Synapse"]})
-                raise _RollBack
-        except _RollBack:
-            pass
+        with contextlib.suppress(_RollBack), store.transaction():
+            store.execute("COPY Synapse FROM $rows", {"rows": rows["Synapse"]})
+            raise _RollBack  # leaving the block by an exception rolls the transaction back
         after = committed()
         store.close()
     return {

@@ -102,7 +102,7 @@ def repair_brain(
             brain.graph_key,
         )
         current_version = brain.current_version
-    stored = graph.generation_counts().get(old_key, (0, 0))
+    stored = graph.generation_size(old_key)
     damage = _count_mismatch(brain, stored) or _hash_mismatch(recorded, graph, name, old_key)
     if damage is None:
         with metadata.session() as session:
@@ -123,7 +123,7 @@ def repair_brain(
             "recorded value; restore the brain from a backup"
         )
     graph.insert_graph(name, new_graph_key, rebuilt, create_brain_node=False)
-    counts = graph.generation_counts().get(new_graph_key, (0, 0))
+    counts = graph.generation_size(new_graph_key)
     if counts != (rebuilt.neuron_count, rebuilt.synapse_count):
         graph.delete_generation(name, new_graph_key)
         raise StoreError(f"repair of brain {name!r}: the rebuilt generation is incomplete")

@@ -92,8 +92,13 @@ def remove_superseded_generations(
             )
             current_keys = {name: key for name, key in rows}
     wanted = set(current_keys) if names is None else set(names) & set(current_keys)
+    found = (
+        graph.generations()
+        if names is None
+        else set().union(*(graph.generations(name) for name in wanted))
+    )
     removed: set[str] = set()
-    for name, key in sorted(graph.generations()):
+    for name, key in sorted(found):
         if name in wanted and key != current_keys[name]:
             log.info("removing superseded generation %d of brain %r", key, name)
             graph.delete_generation(name, key)

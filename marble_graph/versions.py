@@ -225,7 +225,7 @@ def _check_generation_complete(
     service: BrainService, name: str, graph_key: int, graph: BrainGraph
 ) -> None:
     """Refuse to commit a generation whose rows in the store are not all there."""
-    stored = service.graph.generation_counts().get(graph_key, (0, 0))
+    stored = service.graph.generation_size(graph_key)
     expected = (graph.neuron_count, graph.synapse_count)
     if stored != expected:
         raise StoreError(

@@ -187,13 +187,17 @@ class GraphStore:
         return set(self.brain_node_keys()) | {brain for brain, _ in self.generations()}
 
     @_serialized
-    def generations(self) -> set[tuple[str, int]]:
-        """Every (brain, graph_key) with rows in the store, complete or not."""
+    def generations(self, brain: str | None = None) -> set[tuple[str, int]]:
+        """Every (brain, graph_key) with rows in the store, complete or not (of one brain)."""
         found: set[tuple[str, int]] = set()
+        where = "" if brain is None else "WHERE n.brain = $brain "
+        params: dict[str, Any] = {"span": 1 << UID_SHIFT}
+        if brain is not None:
+            params["brain"] = brain
         for table in ("Neuron", "Lobe", "Memory"):
             rows = self.arrow(
-                f"MATCH (n:{table}) RETURN DISTINCT n.brain AS brain, n.uid / $span AS key",
-                {"span": 1 << UID_SHIFT},
+                f"MATCH (n:{table}) {where}RETURN DISTINCT n.brain AS brain, n.uid / $span AS key",
+                params,
             )
             found.update(zip(rows["brain"].to_pylist(), rows["key"].to_pylist(), strict=True))
         return found
@@ -264,6 +268,19 @@ class GraphStore:
             dict(zip(kinds["k"].to_pylist(), kinds["c"].to_pylist(), strict=True)),
             dict(zip(types["t"].to_pylist(), types["c"].to_pylist(), strict=True)),
         )
+
+    @_serialized
+    def generation_size(self, graph_key: int) -> tuple[int, int]:
+        """(neurons, synapses) of one generation."""
+        params = key_range(graph_key)
+        neurons = self.scalar(
+            "MATCH (n:Neuron) WHERE n.uid >= $lo AND n.uid < $hi RETURN count(*)", params
+        )
+        synapses = self.scalar(
+            "MATCH (a:Neuron)-[s:Synapse]->() WHERE a.uid >= $lo AND a.uid < $hi RETURN count(*)",
+            params,
+        )
+        return int(neurons or 0), int(synapses or 0)
 
     @_serialized
     def generation_counts(self) -> dict[int, tuple[int, int]]:
