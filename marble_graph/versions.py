@@ -1,12 +1,13 @@
 """Loading a brain version into tensors, and writing a new version back (B4).
 
 Write-back is copy-on-write: the new version's graph is bulk-copied under a
-fresh ``graph_key`` next to the current one and counted, its dataset link
-and the Brain node's key are written, and only then does one metadata
-transaction commit the version and point the brain at the new key. Until
-that commit every reader sees the previous version; after it, the new one;
-nothing writes to the graph after it, so a crash at any instant leaves one
-of the two whole. The generation the new version superseded is deleted at
+fresh ``graph_key`` next to the current one and counted, the Brain node's
+key is switched, and only then does one metadata transaction commit the
+version and point the brain at the new key. Until that commit every reader
+sees the previous version; after it, the new one; nothing of the version's
+graph is written after it, so a crash at any instant leaves one of the two
+whole (the lineage edge added after the commit mirrors SQL, and reconcile
+adds it if a crash came first). The generation the new version superseded is deleted at
 the start of the next write-back or on the next open, never after a commit.
 Rewriting every row is what makes this fast: Kùzu copies a million synapses
 in about a second but needs several to update or delete them in place
@@ -109,9 +110,9 @@ def write_back(
 ) -> BrainInfo:
     """Persist ``tensors`` as version ``base_version + 1``; return the brain's new record.
 
-    Every graph write happens before the SQL commit that makes the version
-    current, and nothing touches the graph after it: a crash at any instant
-    leaves either the old version or the new one whole. Raises Conflict when
+    The version's whole graph is written before the SQL commit that makes it
+    current, and none of it after: a crash at any instant leaves either the
+    old version or the new one whole. Raises Conflict when
     the brain moved past ``base_version`` meanwhile, so two writers never
     overwrite each other's version.
     """
@@ -142,16 +143,6 @@ def write_back(
             service.graph.insert_graph(name, new_key, graph, create_brain_node=False)
             failpoint("writeback.after_graph")
             _check_generation_complete(service, name, new_key, graph)
-            if dataset is not None:
-                service.graph.link_dataset_version(
-                    name,
-                    new_version,
-                    dataset.content_hash,
-                    dataset.dataset,
-                    dataset.version,
-                    dataset.n_rows,
-                )
-            failpoint("writeback.after_link")
             service.graph.set_brain_key(name, new_key)
             failpoint("writeback.before_commit")
             with service.metadata.session() as session:
@@ -171,6 +162,17 @@ def write_back(
             raise
         service.changes += 1
         failpoint("writeback.after_commit")
+        if dataset is not None:
+            # Lineage mirrors the SQL record and only ever adds an edge; a crash
+            # before it lands is made good by reconcile (add_missing_dataset_links).
+            service.graph.link_dataset_version(
+                name,
+                new_version,
+                dataset.content_hash,
+                dataset.dataset,
+                dataset.version,
+                dataset.n_rows,
+            )
     return service.get_brain(name)
 
 
@@ -249,7 +251,6 @@ def _undo_pending_version(
         if row is not None:
             session.delete(row)
     service.graph.set_brain_key(name, old_key)
-    service.graph.unlink_dataset_version(name, new_version)
     service.graph.delete_generation(name, new_key)
 
 

@@ -390,14 +390,6 @@ class GraphStore:
         )
 
     @_serialized
-    def unlink_dataset_version(self, brain: str, brain_version: int) -> None:
-        """Remove the TRAINED_ON edges of ``brain_version`` (a write-back that did not commit)."""
-        self._conn.execute(
-            "MATCH (b:Brain {name: $name})-[t:TRAINED_ON]->() WHERE t.brain_version = $bv DELETE t",
-            {"name": brain, "bv": brain_version},
-        )
-
-    @_serialized
     def trained_on_versions(self) -> set[tuple[str, int]]:
         """Every (brain, brain_version) with a TRAINED_ON edge."""
         rows = self.arrow(
