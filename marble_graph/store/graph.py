@@ -77,8 +77,8 @@ def _engine_module(engine: str) -> ModuleType:
             import ladybug
         except ImportError as exc:
             raise StoreError(
-                "storage.graph_engine is 'ladybug' but the package is not installed: "
-                "pip install 'marble[ladybug]'"
+                "storage.graph_engine is 'ladybug' but the package is not installed "
+                "(it is a dependency of marble): pip install 'ladybug>=0.12'"
             ) from exc
         return ladybug
     raise StoreError(f"storage.graph_engine: unknown engine {engine!r} (expected kuzu or ladybug)")
