@@ -59,7 +59,7 @@ def check_loaded_hash(metadata: MetadataStore, name: str, recorded: str, loaded:
     """Record damage when a loaded graph's hash differs from the version's (before training)."""
     if loaded == recorded:
         return
-    damage = f"its graph hashes to {loaded[:12]}…, its version recorded {recorded[:12]}…"
+    damage = _hash_damage(loaded, recorded)
     with metadata.session() as session:
         brain = session.scalars(select(Brain).where(Brain.name == name)).one_or_none()
         if brain is not None:
@@ -122,11 +122,11 @@ def repair_brain(
             f"the snapshot of brain {name!r} version {current_version} does not hash to the "
             "recorded value; restore the brain from a backup"
         )
-    graph.insert_graph(name, new_graph_key, rebuilt, create_brain_node=False)
-    counts = graph.generation_size(new_graph_key)
-    if counts != (rebuilt.neuron_count, rebuilt.synapse_count):
+    try:
+        graph.insert_graph(name, new_graph_key, rebuilt, create_brain_node=False)
+    except BaseException:
         graph.delete_generation(name, new_graph_key)
-        raise StoreError(f"repair of brain {name!r}: the rebuilt generation is incomplete")
+        raise
     graph.set_brain_key(name, new_graph_key)
     with metadata.session() as session:
         row = session.get(Brain, brain.id)
@@ -151,6 +151,8 @@ def _count_mismatch(brain: Brain, stored: tuple[int, int]) -> str | None:
 
 def _hash_mismatch(recorded: str, graph: GraphStore, name: str, graph_key: int) -> str | None:
     actual = graph_hash(graph.load_graph(name, graph_key))
-    if actual == recorded:
-        return None
+    return None if actual == recorded else _hash_damage(actual, recorded)
+
+
+def _hash_damage(actual: str, recorded: str) -> str:
     return f"its graph hashes to {actual[:12]}…, its version recorded {recorded[:12]}…"

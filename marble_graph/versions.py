@@ -1,8 +1,8 @@
 """Loading a brain version into tensors, and writing a new version back (B4).
 
 Write-back is copy-on-write: the new version's graph is bulk-copied under a
-fresh ``graph_key`` next to the current one and counted, the Brain node's
-key is switched, and only then does one metadata transaction commit the
+fresh ``graph_key`` next to the current one (the copy counts what landed),
+the Brain node's key is switched, and only then does one metadata transaction commit the
 version and point the brain at the new key. Until that commit every reader
 sees the previous version; after it, the new one; nothing of the version's
 graph is written after it, so a crash at any instant leaves one of the two
@@ -142,7 +142,6 @@ def write_back(
             failpoint("writeback.after_pending")
             service.graph.insert_graph(name, new_key, graph, create_brain_node=False)
             failpoint("writeback.after_graph")
-            _check_generation_complete(service, name, new_key, graph)
             service.graph.set_brain_key(name, new_key)
             failpoint("writeback.before_commit")
             with service.metadata.session() as session:
@@ -221,19 +220,6 @@ def _add_pending_version(
         )
         session.add(version)
     return version.id, old_key, new_key
-
-
-def _check_generation_complete(
-    service: BrainService, name: str, graph_key: int, graph: BrainGraph
-) -> None:
-    """Refuse to commit a generation whose rows in the store are not all there."""
-    stored = service.graph.generation_size(graph_key)
-    expected = (graph.neuron_count, graph.synapse_count)
-    if stored != expected:
-        raise StoreError(
-            f"write-back of brain {name!r}: the graph store holds {stored[0]} neurons and "
-            f"{stored[1]} synapses of the new version, expected {expected[0]} and {expected[1]}"
-        )
 
 
 def _undo_pending_version(

@@ -304,15 +304,27 @@ class GraphStore:
     def insert_graph(
         self, brain: str, graph_key: int, graph: BrainGraph, create_brain_node: bool = True
     ) -> None:
-        """Bulk-copy a brain generation into the store; a new Brain node is written last.
+        """Bulk-copy a brain generation into the store and count it; a new Brain node last.
 
-        Callers must treat a failure here as a half-written generation and remove
-        it with ``delete_generation`` (the service does, and reconciles after crashes).
+        A generation whose neurons or synapses did not all land raises StoreError,
+        so nothing is committed over it. Callers must treat a failure here as a
+        half-written generation and remove it with ``delete_generation`` (the
+        service does, and reconciles after crashes).
         """
         check_local_ids(graph)
         for table, rows in store_rows(brain, graph_key, graph).items():
             if rows.num_rows or table in ("Neuron", "Synapse"):
                 self._copy(table, rows)
+        stored, expected = (
+            self.generation_size(graph_key),
+            (graph.neuron_count, graph.synapse_count),
+        )
+        if stored != expected:
+            raise StoreError(
+                f"bulk copy of brain {brain!r}: the store holds {stored[0]} neurons and "
+                f"{stored[1]} synapses of generation {graph_key}, expected {expected[0]} "
+                f"and {expected[1]}"
+            )
         if not create_brain_node:
             return
         self._conn.execute(
