@@ -20,6 +20,7 @@ import numpy as np
 
 from marble_graph.config import MarbleConfig
 from marble_graph.datasets import Dataset, load_dataset, split_dataset
+from marble_graph.datasets.normalisation import METRICS_KEY, Normalisation
 from marble_graph.errors import ValidationFailed
 from marble_graph.learning.losses import Objective
 from marble_graph.learning.trainer import Trainer, resolve_device
@@ -88,6 +89,8 @@ def train_brain(
         config.dataset.split_random_state,
         config.dataset.stratify,
     )
+    normalisation = _normalisation(loaded.metrics, train)
+    train, test = normalisation.apply(train), normalisation.apply(test)
     fit_split, validation = _validation_split(train, config.learning.validation_fraction, config)
     link = register_dataset(service, dataset)
     run_id = start_run(service, name, loaded.info.version, link, config, planned, resumed_from)
@@ -133,6 +136,7 @@ def train_brain(
                 "neuromodulation": trainer.neuromodulator.snapshot(),
                 "last_epoch": result.history[-1] if result.history else {},
                 "best_epoch": best_epoch,
+                METRICS_KEY: normalisation.to_record(),
             }
             info = write_back(
                 service,
@@ -200,8 +204,11 @@ def evaluate_brain(
             config.dataset.stratify,
         )
     objective = Objective.for_task(dataset.task, config.learning.loss)
+    # Scored in the space the brain trained in (regression MSE in standardised
+    # target units), the same units as the training run's test metrics.
     outputs = serving.forward(dataset.features)
-    return objective.evaluate(outputs.cpu(), objective.targets(dataset, "cpu"))
+    scaled = serving.normalisation.apply(dataset)
+    return objective.evaluate(outputs.cpu(), objective.targets(scaled, "cpu"))
 
 
 def infer(
@@ -238,6 +245,15 @@ def load_dataset_for_brain(spec: str, config: MarbleConfig, inputs: int, outputs
 def _load_for_brain(spec: str, config: MarbleConfig, tensors: BrainTensors) -> Dataset:
     inputs, outputs = int(tensors.input_rows.numel()), int(tensors.output_rows.numel())
     return load_dataset_for_brain(spec, config, inputs, outputs)
+
+
+def _normalisation(metrics: dict[str, Any], train: Dataset) -> Normalisation:
+    """The scaling a run trains with: the one the brain's version already learned
+    under (continued training keeps the meaning of its inputs), else fitted on
+    the training split only."""
+    if METRICS_KEY in metrics:
+        return Normalisation.from_record(metrics[METRICS_KEY])
+    return Normalisation.fit(train)
 
 
 def _validation_split(

@@ -5,6 +5,10 @@ reads the graph from the store, constructing the model and its edge index
 costs far more than a forward pass over a small batch. The server keeps one
 per brain (``ModelCache``) and swaps it when a new version commits; the CLI
 builds one per call.
+
+Every interface (CLI, REST, GraphQL) infers through ``ServingModel.predict``,
+the one place that scales a caller's features as the version was trained
+and maps regression outputs back to the target's own units.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch
 from torch import Tensor
 
 from marble_graph.datasets import check_features
+from marble_graph.datasets.normalisation import Normalisation
 from marble_graph.errors import StoreError
 from marble_graph.learning.losses import Objective
 from marble_graph.model import BrainModel
@@ -37,7 +42,7 @@ LOAD_ATTEMPTS = 3
 @dataclass
 class Inference:
     version: int
-    outputs: np.ndarray  # [B, O] raw outputs (logits for classification)
+    outputs: np.ndarray  # [B, O] logits for classification; regression in the target's units
     labels: np.ndarray | None  # [B] predicted class, for classification and binary brains
     probabilities: np.ndarray | None
 
@@ -53,6 +58,11 @@ class ServingModel:
         self.input_width = int(loaded.tensors.input_rows.numel())
         self.output_width = int(loaded.tensors.output_rows.numel())
         self.task: str | None = loaded.metrics.get("task")
+        self.normalisation = Normalisation.from_metrics(
+            loaded.metrics,
+            self.input_width,
+            self.output_width if self.task == "regression" else None,
+        )
         model = BrainModel(loaded.tensors, loaded.config.core, loaded.config.seed.random_seed)
         if loaded.shared_state is not None:
             model.load_shared_state(loaded.shared_state)
@@ -81,8 +91,10 @@ class ServingModel:
         )
 
     def forward(self, features: np.ndarray) -> Tensor:
-        """Raw outputs [B, O] for features [B, I] (checked: width, finiteness)."""
-        batch = torch.from_numpy(check_features(features, self.input_width)).to(self.device)
+        """The model's outputs [B, O] (in its scaled space) for features [B, I] in the
+        data's units (checked: width, finiteness; then scaled as in training)."""
+        checked = self.normalisation.features(check_features(features, self.input_width))
+        batch = torch.from_numpy(checked).to(self.device)
         with torch.no_grad():
             return torch.cat(
                 [
@@ -97,7 +109,7 @@ class ServingModel:
         extra = Objective.for_task(self.task).predictions(outputs) if self.task else {}
         return Inference(
             version=self.version,
-            outputs=outputs.cpu().numpy(),
+            outputs=self.normalisation.outputs_to_units(outputs).cpu().numpy(),
             labels=extra["label"].cpu().numpy() if "label" in extra else None,
             probabilities=extra["probabilities"].cpu().numpy()
             if "probabilities" in extra

@@ -4,6 +4,11 @@ Everything here works offline: scikit-learn ships digits, wine,
 breast_cancer and diabetes inside the package, and the sine wave is drawn
 from a seeded generator. ``digits`` and ``sine`` are the two data sets of
 the B3 acceptance bar in MARBLE_MODEL.md.
+
+Measurements come in their own units: training standardises them with
+statistics of the training split only (``normalisation.py``), as it does a
+user's CSV, so no held-out row leaks into the scaling. Digits and sine lie
+on a fixed, known scale already and are marked ``prescaled``.
 """
 
 from __future__ import annotations
@@ -73,6 +78,9 @@ def load_digits_dataset() -> tuple[Dataset, str]:
             f"scikit-learn digits (bundled): {len(targets):,} 8x8 images, "
             f"pixels divided by {_DIGITS_MAX_INK:g} into [0, 1]"
         ),
+        # Per-pixel standardisation would blow rarely inked border pixels up
+        # to tens of standard deviations; [0, 1] ink is already a fine scale.
+        prescaled=True,
     )
     return dataset, "digit"
 
@@ -95,21 +103,22 @@ def make_sine_dataset(random_seed: int = 0, n_rows: int = SINE_ROWS) -> tuple[Da
             f"generated sine wave: {n_rows:,} points x ~ U(-pi, pi), target sin(x), "
             f"no noise (random_seed {random_seed})"
         ),
+        prescaled=True,
     )
     return dataset, "sin_x"
 
 
 def load_wine_dataset() -> tuple[Dataset, str]:
-    """scikit-learn's wine: 3 cultivars, 13 standardised chemical measurements."""
+    """scikit-learn's wine: 3 cultivars, 13 chemical measurements in their own units."""
     bunch = load_wine()
     dataset = Dataset(
         name="wine",
         task="classification",
-        features=standardise(bunch.data)[0],
+        features=bunch.data,
         targets=np.asarray(bunch.target, dtype=np.int64),
         feature_names=[str(n) for n in bunch.feature_names],
         target_names=[str(n) for n in bunch.target_names],
-        source="scikit-learn wine (bundled); features standardised to zero mean, unit variance",
+        source="scikit-learn wine (bundled); 13 chemical measurements in their own units",
     )
     return dataset, "cultivar"
 
@@ -120,53 +129,36 @@ def load_breast_cancer_dataset() -> tuple[Dataset, str]:
     dataset = Dataset(
         name="breast_cancer",
         task="binary",
-        features=standardise(bunch.data)[0],
+        features=bunch.data,
         targets=np.asarray(bunch.target, dtype=np.float32)[:, None],
         feature_names=[str(n) for n in bunch.feature_names],
         target_names=["benign"],
         source=(
             "scikit-learn breast_cancer (bundled); target 1 = benign, 0 = malignant; "
-            "features standardised to zero mean, unit variance"
+            "30 cell-nucleus measurements in their own units"
         ),
     )
     return dataset, "benign"
 
 
 def load_diabetes_dataset() -> tuple[Dataset, str]:
-    """scikit-learn's diabetes regression with features and target standardised."""
+    """scikit-learn's diabetes regression: target is disease progression after one year."""
     bunch = load_diabetes()
-    target, mean, std = standardise(np.asarray(bunch.target, dtype=np.float64)[:, None])
     dataset = Dataset(
         name="diabetes",
         task="regression",
-        features=standardise(bunch.data)[0],
-        targets=target,
+        # scikit-learn ships the features already centred and scaled (each
+        # column has unit norm); the target is in the study's own units.
+        features=bunch.data,
+        targets=np.asarray(bunch.target, dtype=np.float64)[:, None],
         feature_names=[str(n) for n in bunch.feature_names],
         target_names=["disease_progression"],
-        # The original scale is recorded so predictions can be mapped back:
-        # progression = prediction * std + mean.
         source=(
-            "scikit-learn diabetes (bundled); features standardised to zero mean, unit "
-            f"variance; target standardised (original mean {mean[0]:.6g}, std {std[0]:.6g})"
+            "scikit-learn diabetes (bundled); target disease progression one year after "
+            "baseline, in the study's units"
         ),
     )
     return dataset, "disease_progression"
-
-
-def standardise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-column (values - mean) / std in float64; returns (scaled, mean, std).
-
-    Constant columns become exactly 0: their computed std can be a rounding
-    residue rather than 0, and dividing by it would blow noise up to +-1.
-    """
-    data = np.asarray(values, dtype=np.float64)
-    mean = data.mean(axis=0)
-    std = data.std(axis=0)
-    constant = data.max(axis=0) == data.min(axis=0)
-    scale = np.where(constant, 1.0, std)
-    scaled = (data - mean) / scale
-    scaled[:, constant] = 0.0
-    return scaled, mean, std
 
 
 def _keep_features(dataset: Dataset, feature_columns: Sequence[str]) -> Dataset:
@@ -193,6 +185,7 @@ def _keep_features(dataset: Dataset, feature_columns: Sequence[str]) -> Dataset:
         feature_names=list(feature_columns),
         target_names=dataset.target_names,
         source=f"{dataset.source}; {len(keep)} of {dataset.n_features} feature columns kept",
+        prescaled=dataset.prescaled,
     )
 
 

@@ -42,6 +42,10 @@ class Dataset:
     feature_names: list[str]
     target_names: list[str]
     source: str = field(default="")
+    # True when features (and regression targets) already lie on a fixed,
+    # known scale (digits' ink fractions, the generated sine wave): training
+    # then does not re-standardise them (see normalisation.py).
+    prescaled: bool = field(default=False)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -143,6 +147,7 @@ class Dataset:
             feature_names=list(self.feature_names),
             target_names=list(self.target_names),
             source=self.source,
+            prescaled=self.prescaled,
         )
 
 

@@ -14,7 +14,6 @@ from marble_graph.datasets import (
     load_dataset,
     split_dataset,
 )
-from marble_graph.datasets.builtin import standardise
 from marble_graph.errors import ValidationFailed
 
 
@@ -102,31 +101,30 @@ def test_sine_seed_changes_the_draw() -> None:
     assert load_dataset("sine", random_seed=1).content_hash() != load_dataset("sine").content_hash()
 
 
-def test_wine_and_breast_cancer_are_standardised_with_the_right_targets() -> None:
+def test_wine_and_breast_cancer_come_in_their_own_units_with_the_right_targets() -> None:
+    # Standardising is training's job, from the training split only; the
+    # loader must not scale with statistics that include the test rows.
     wine = load_dataset("wine")
     assert wine.task == "classification" and wine.n_outputs == 3
+    assert not wine.prescaled
+    assert float(wine.features[:, 12].max()) == pytest.approx(1680.0)  # proline, mg/L
     cancer = load_dataset("breast_cancer")
-    assert cancer.task == "binary" and cancer.n_outputs == 1
+    assert cancer.task == "binary" and cancer.n_outputs == 1 and not cancer.prescaled
     assert cancer.targets.shape == (569, 1) and cancer.targets.dtype == np.float32
     assert set(np.unique(cancer.targets)) == {0.0, 1.0}
-    for ds in (wine, cancer):
-        np.testing.assert_allclose(ds.features.mean(axis=0), 0.0, atol=1e-5)
-        np.testing.assert_allclose(ds.features.std(axis=0), 1.0, atol=1e-4)
+    assert float(cancer.features[:, 3].max()) == pytest.approx(2501.0)  # mean area
 
 
-def test_diabetes_target_is_standardised_and_the_scale_recorded() -> None:
+def test_diabetes_target_is_in_the_studys_units() -> None:
     ds = load_dataset("diabetes")
-    assert ds.task == "regression" and ds.targets.shape == (442, 1)
-    assert abs(float(ds.targets.mean())) < 1e-5
-    assert abs(float(ds.targets.std()) - 1.0) < 1e-4
-    assert "target standardised (original mean 152.133" in ds.source
+    assert ds.task == "regression" and ds.targets.shape == (442, 1) and not ds.prescaled
+    assert float(ds.targets.mean()) == pytest.approx(152.133, abs=1e-3)
 
 
-def test_standardise_leaves_constant_columns_at_zero() -> None:
-    data = np.array([[0.1, 1.0], [0.1, 2.0], [0.1, 3.0]])
-    scaled, _mean, _std = standardise(data)
-    assert (scaled[:, 0] == 0.0).all()
-    np.testing.assert_allclose(scaled[:, 1], [-1.2247449, 0.0, 1.2247449], atol=1e-6)
+def test_digits_and_sine_are_prescaled_and_feature_subsets_keep_the_mark() -> None:
+    assert load_dataset("digits").prescaled and load_dataset("sine").prescaled
+    assert load_dataset("digits", feature_columns=["pixel_3_4"]).prescaled
+    assert load_dataset("digits").subset([0, 1]).prescaled
 
 
 def test_builtin_feature_columns_keep_only_those_pixels() -> None:
