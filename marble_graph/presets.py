@@ -9,13 +9,19 @@ The classification preset is the one the acceptance bar is measured with
 (``bench/learn_digits.py``): a 20x20 grid, wide input fan-out and output
 fan-in (every output neuron hears half the hidden layer), sharper
 attention, and input dropout and label smoothing against overfitting.
+
+The number of rows sizes two things (``sized_learning``): the validation
+share grows on small data so the best-epoch choice rests on at least
+``MIN_VALIDATION_ROWS`` rows instead of a dozen, and epochs shrink on large
+data so a run sees about ``EXAMPLE_PASSES`` examples at most (a million-row
+CSV needs a few passes, not forty).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from marble_graph.config import MarbleConfig, config_from_mapping
+from marble_graph.config import DatasetConfig, LearningConfig, MarbleConfig, config_from_mapping
 
 _COMMON: dict[str, dict[str, Any]] = {
     "seed": {"width": 20, "height": 20, "input_fanout": 48, "output_fanin": 200},
@@ -46,6 +52,29 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+# Validation rows the best-epoch choice should rest on, when the data allows
+# it without giving up more than MAX_VALIDATION_FRACTION of the training rows.
+MIN_VALIDATION_ROWS = 30
+MAX_VALIDATION_FRACTION = 0.25
+# Examples a run is planned to see at most (epochs x training rows), and the
+# fewest epochs a large dataset still gets.
+EXAMPLE_PASSES = 2_000_000
+MIN_EPOCHS = 5
+
+
+def sized_learning(learning: dict[str, Any], n_rows: int, test_fraction: float) -> dict[str, Any]:
+    """``learning`` preset keys adjusted to a dataset of ``n_rows`` rows (see module doc)."""
+    sized = dict(learning)
+    training_rows = max(1, round(n_rows * (1.0 - test_fraction)))
+    fraction = float(sized.get("validation_fraction", LearningConfig().validation_fraction))
+    if fraction > 0 and training_rows * fraction < MIN_VALIDATION_ROWS:
+        wanted = MIN_VALIDATION_ROWS / training_rows
+        sized["validation_fraction"] = round(min(MAX_VALIDATION_FRACTION, wanted), 4)
+    epochs = int(sized.get("epochs", LearningConfig().epochs))
+    sized["epochs"] = max(min(epochs, MIN_EPOCHS), min(epochs, EXAMPLE_PASSES // training_rows))
+    return sized
+
+
 def explicit_values(config: MarbleConfig) -> dict[str, dict[str, Any]]:
     """The keys a config file set on purpose (not filled in from defaults)."""
     explicit: dict[str, dict[str, Any]] = {}
@@ -58,11 +87,24 @@ def explicit_values(config: MarbleConfig) -> dict[str, dict[str, Any]]:
 
 
 def preset_config(
-    task: str, n_inputs: int, n_outputs: int, user: MarbleConfig | None = None
+    task: str,
+    n_inputs: int,
+    n_outputs: int,
+    user: MarbleConfig | None = None,
+    n_rows: int | None = None,
 ) -> MarbleConfig:
-    """The preset for ``task`` sized to the data, overlaid with the user's explicit keys."""
+    """The preset for ``task`` sized to the data, overlaid with the user's explicit keys.
+
+    ``n_rows`` (the dataset's row count) also sizes validation and epochs
+    (``sized_learning``); keys the user set explicitly still win.
+    """
     layers: dict[str, dict[str, Any]] = {k: dict(v) for k, v in PRESETS[task].items()}
     layers["seed"] = {**layers["seed"], "input_neurons": n_inputs, "output_neurons": n_outputs}
+    if n_rows is not None:
+        test_fraction = (
+            user.dataset.test_fraction if user is not None else DatasetConfig().test_fraction
+        )
+        layers["learning"] = sized_learning(layers["learning"], n_rows, test_fraction)
     for section, values in (explicit_values(user) if user is not None else {}).items():
         layers[section] = {**layers.get(section, {}), **values}
     # The data decides the shape and the task, whatever the file said.

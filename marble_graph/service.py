@@ -209,7 +209,9 @@ class BrainService:
             feature_columns=config.dataset.feature_columns,
             target_column=config.dataset.target_column,
         )
-        sized = preset_config(dataset.task, dataset.n_features, dataset.n_outputs, config)
+        sized = preset_config(
+            dataset.task, dataset.n_features, dataset.n_outputs, config, n_rows=dataset.n_rows
+        )
         return self.create_brain(name, sized, exist_ok=exist_ok, progress=progress)
 
     def _persist_new_brain(
