@@ -20,6 +20,7 @@ from marble_graph.data_home import DataHome
 from marble_graph.logs import configure_logging
 from marble_graph.service import BrainService
 from marble_graph.serving import ModelCache
+from marble_graph.threads import share_cores
 from marble_graph.tokens import TokenStore
 from marble_server.api.router import api_router
 from marble_server.auth import Authenticator
@@ -90,6 +91,8 @@ def create_app(settings: ServerSettings, config: MarbleConfig | None = None) -> 
 def open_state(settings: ServerSettings, config: MarbleConfig) -> ServerState:
     """Open both stores and start the job workers (the blocking half of the lifespan)."""
     configure_logging(config.logging)
+    # Before any inference or job touches torch: the inter-op pool is sized once.
+    share_cores(config.core.threads)
     service = BrainService(config, DataHome.resolve(settings.home, config.storage.home))
     try:
         events = EventHub()

@@ -21,6 +21,7 @@ from marble_graph.data_home import DataHome
 from marble_graph.errors import MarbleError, NotFound, StoreLocked, ValidationFailed
 from marble_graph.logs import configure_logging
 from marble_graph.service import BrainService
+from marble_graph.threads import share_cores
 
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="Output format: table or json.")]
 
@@ -74,6 +75,13 @@ class CliState:
         config = self.config()
         configure_logging(config.logging)
         with BrainService(config, self.home(config)) as service:
+            yield service
+
+    @contextmanager
+    def compute_service(self) -> Iterator[BrainService]:
+        """The service for a command that runs the model: torch's threads are sized first."""
+        share_cores(self.config().core.threads)
+        with self.service() as service:
             yield service
 
 

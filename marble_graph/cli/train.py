@@ -22,6 +22,7 @@ from marble_graph.cli.context import (
 from marble_graph.errors import ValidationFailed
 from marble_graph.run_records import list_runs, run_epochs
 from marble_graph.runs import evaluate_brain, infer, train_brain
+from marble_graph.threads import rebalance_threads
 
 
 def train(
@@ -51,7 +52,7 @@ def train(
     check_format(fmt, ("table", "json"))
     if epochs is not None and epochs < 1:
         raise ValidationFailed(f"--epochs must be at least 1, got {epochs}")
-    with state(ctx).service() as service:
+    with state(ctx).compute_service() as service:
         if if_untrained and list_runs(service, brain, state="completed"):
             err_console.print(f"brain {brain!r} is already trained; nothing to do")
             return
@@ -68,6 +69,9 @@ def train(
 
             def on_epoch(metrics: dict[str, Any]) -> None:
                 progress.update(task, completed=metrics["epoch"], status=_epoch_status(metrics))
+                # On the training thread, where torch's intra-op size applies: give
+                # cores to MARBLE processes started since, take back those that ended.
+                rebalance_threads()
 
             summary = train_brain(
                 service,
@@ -127,7 +131,7 @@ def infer_command(
         raise ValidationFailed(
             f"{source}: expected a list of numbers or a list of lists ({exc})"
         ) from exc
-    with state(ctx).service() as service:
+    with state(ctx).compute_service() as service:
         result = infer(service, brain, features, device)
     payload: dict[str, Any] = {
         "brain": brain,
@@ -159,7 +163,7 @@ def evaluate(
 ) -> None:
     """Score the brain's current version on a dataset (changes nothing)."""
     check_format(fmt, ("table", "json"))
-    with state(ctx).service() as service:
+    with state(ctx).compute_service() as service:
         metrics = evaluate_brain(service, brain, dataset, split=split)
     if fmt == "json":
         print_json(metrics)

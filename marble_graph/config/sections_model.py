@@ -9,7 +9,7 @@ the JSON schema and the error messages are built from exactly these.
 from __future__ import annotations
 
 import re
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -157,6 +157,15 @@ class CoreConfig(ConfigSection):
     energy_threshold: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Neurons with energy below this are masked out."
     )
+    # A process setting rather than a property of the brain: the process's own
+    # config decides (marble_graph/threads.py), a brain's stored value is unused.
+    threads: Annotated[int, Field(ge=0, le=1024)] | Literal["auto"] = Field(
+        default="auto",
+        description=(
+            "CPU threads torch uses; 'auto' or 0: the cores this process may use "
+            "(affinity, cgroup quota), shared with other running MARBLE processes."
+        ),
+    )
     # The pattern goes into the JSON schema for editors; the validator below gives
     # the friendlier error message.
     device: str = Field(
@@ -164,6 +173,16 @@ class CoreConfig(ConfigSection):
         description="'auto' (cuda when present), 'cpu', 'cuda' or 'cuda:N'.",
         json_schema_extra={"pattern": _DEVICE_REGEX},
     )
+
+    @field_validator("threads", mode="before")
+    @classmethod
+    def _check_threads(cls, value: object) -> object:
+        # Before the union: one clear message instead of one per union branch.
+        if value == "auto" or (
+            isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1024
+        ):
+            return value
+        raise ValueError(f"{value!r} is not a thread count: use 'auto', 0 (the same) or 1 to 1024")
 
     @field_validator("device")
     @classmethod
