@@ -79,7 +79,10 @@ def splits(dataset: Dataset, config: MarbleConfig) -> tuple[Dataset, Dataset, Da
 def linear_baseline(train: Dataset, test: Dataset) -> float:
     if train.task == "regression":
         ridge = Ridge(alpha=1.0).fit(train.features, train.targets)
-        return float(((ridge.predict(test.features) - test.targets) ** 2).mean())
+        # Ridge answers [n] for a one-column target: shape it like the targets,
+        # or the difference broadcasts to [n, n].
+        predicted = ridge.predict(test.features).reshape(test.targets.shape)
+        return float(((predicted - test.targets) ** 2).mean())
     labels = train.targets if train.task == "classification" else train.targets[:, 0]
     truth = test.targets if test.task == "classification" else test.targets[:, 0]
     model = LogisticRegression(max_iter=5000).fit(train.features, labels)
