@@ -3,9 +3,11 @@
 Both run on the same graph and the same [N, B, R] states in one process,
 alternating call by call (medians reported), so both see the same load: the
 baseline gathers each edge's source state and ``index_add_``s it into the
-target (the least any message passing can do); MarbleConv adds attention,
-synapse weights, the gate, LayerNorm and the MLP. Prints one JSON object;
-the acceptance bar is a ratio of at least 0.30 at R = 16.
+target on node-major states [N, B, R] (the least any gather-scatter message
+passing can do); MarbleConv adds attention, synapse weights, the gate,
+LayerNorm and the MLP, on its own batch-major layout with the synapse matrix
+built once (as a training run does). Prints one JSON object; the acceptance
+bar is a ratio of at least 0.5 at R = 16.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import torch
 
 from marble_graph.learning.trainer import resolve_device
 from marble_graph.model import MarbleConv
+from marble_graph.model.synapse_matrix import SynapseMatrix
+
+TARGET_RATIO = 0.5
 
 
 def timed_pair(
@@ -68,11 +73,14 @@ def main() -> None:
     weight = torch.rand(e, generator=generator).to(device).requires_grad_()
     bias = torch.zeros(n, device=device, requires_grad=True)
     h = torch.randn(n, b, r, generator=generator).to(device).requires_grad_()
+    h_batch_major = h.detach().transpose(0, 1).reshape(b * n, r).requires_grad_()
     conv = MarbleConv(r, attention_size=args.attention_size).to(device)
+    synapses = SynapseMatrix.build(edge_index, n, b)
     src, dst = edge_index
 
     def marble_step() -> None:
-        conv(h, edge_index, weight, bias).sum().backward()
+        coefficient = synapses.per_nonzero(weight)
+        conv(h_batch_major, synapses, coefficient, bias).sum().backward()
 
     def scatter_step() -> None:
         out = torch.zeros(n, b, r, device=device).index_add_(0, dst, h.index_select(0, src))
@@ -90,8 +98,8 @@ def main() -> None:
         "marble_edges_per_s": round(e * b / marble),
         "index_add_edges_per_s": round(e * b / scatter),
         "ratio": round(scatter / marble, 3),
-        "target_ratio": 0.30,
-        "meets_target": scatter / marble >= 0.30,
+        "target_ratio": TARGET_RATIO,
+        "meets_target": scatter / marble >= TARGET_RATIO,
         "threads": torch.get_num_threads(),
         "machine": platform.machine(),
     }

@@ -7,17 +7,22 @@ the brain's own and are written back to the graph store. The shared layer
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import Tensor, nn
 
 from marble_graph.config import CoreConfig
 from marble_graph.model.conv import MarbleConv
+from marble_graph.model.synapse_matrix import SynapseMatrix
 from marble_graph.tensors.brain_tensors import (
     TYPE_EXCITATORY,
     TYPE_INHIBITORY,
     TYPE_MODULATORY,
     BrainTensors,
 )
+
+_CACHED_BATCH_SIZES = 8  # a training run uses two (full and last batch); serving a few
 
 
 class BrainModel(nn.Module):
@@ -34,6 +39,8 @@ class BrainModel(nn.Module):
     def __init__(self, tensors: BrainTensors, core: CoreConfig, random_seed: int) -> None:
         super().__init__()
         self.core = core
+        # Synapse matrices per batch size; the structure only changes in restructure().
+        self._matrices: dict[int, SynapseMatrix] = {}
         self.state = nn.Parameter(tensors.state.detach().clone())  # [N, R]
         self.bias = nn.Parameter(tensors.bias.detach().clone())  # [N]
         self.weight = nn.Parameter(tensors.weight.detach().clone())  # [E]
@@ -104,6 +111,7 @@ class BrainModel(nn.Module):
         self.energy = tensors.energy.clone()
         self.input_rows = tensors.input_rows
         self.output_rows = tensors.output_rows
+        self._matrices.clear()
 
     def sync_to(self, tensors: BrainTensors) -> None:
         """Copy learned per-neuron and per-synapse values into ``tensors``."""
@@ -130,24 +138,39 @@ class BrainModel(nn.Module):
         stress: float = 0.0,
     ) -> Tensor:  # [B, O]
         batch = features.shape[0]
-        num_neurons = self.state.shape[0]
+        num_neurons, size = self.state.shape
         # Input neuron i starts at x_i * e_i; every other neuron at its embedding.
-        scale = torch.ones(num_neurons, batch, device=features.device, dtype=self.state.dtype)
-        scale = scale.index_copy(0, self.input_rows, features.t().to(self.state.dtype))
-        h = scale.unsqueeze(-1) * self.state.unsqueeze(1)  # [N, B, R]
+        scale = torch.ones(batch, num_neurons, device=features.device, dtype=self.state.dtype)
+        scale = scale.index_copy(1, self.input_rows, features.to(self.state.dtype))
+        h = (scale.unsqueeze(-1) * self.state.unsqueeze(0)).view(batch * num_neurons, size)
 
         active = self.energy >= self.core.energy_threshold  # [N]
-        weight = self.effective_weight(reward, stress)
-        # A masked neuron neither sends messages nor takes part in attention.
+        all_active = bool(active.all())
+        synapses = self._synapse_matrix(batch, active, all_active, edge_mask)
+        weight = synapses.per_nonzero(self.effective_weight(reward, stress))  # [B*E]
+        for _ in range(self.core.message_passing_iterations):
+            h = self.conv(h, synapses, weight, self.bias, None if all_active else active)
+        out_state = h.view(batch, num_neurons, size)[:, self.output_rows]  # [B, O, R]
+        return (out_state * self.readout_weight).sum(dim=-1) + self.readout_bias
+
+    def _synapse_matrix(
+        self, batch: int, active: Tensor, all_active: bool, edge_mask: Tensor | None
+    ) -> SynapseMatrix:
+        """The batch's synapse matrix; a masked neuron neither sends nor is attended to."""
+        if edge_mask is None and batch in self._matrices:
+            return self._matrices[batch]
         keep = active[self.edge_index[0]]  # [E]
         if edge_mask is not None:
             keep = keep & edge_mask
-        edge_index = self.edge_index
-        if not bool(keep.all()):
-            edge_index, weight = edge_index[:, keep], weight[keep]
-        all_active = bool(active.all())
-        for _ in range(self.core.message_passing_iterations):
-            h = self.conv(h, edge_index, weight, self.bias, None if all_active else active)
-        out_state = h[self.output_rows]  # [O, B, R]
-        readout = (out_state * self.readout_weight.unsqueeze(1)).sum(dim=-1)  # [O, B]
-        return readout.t() + self.readout_bias
+        num_neurons = self.state.shape[0]
+        if edge_mask is None and all_active:
+            matrix = SynapseMatrix.build(self.edge_index, num_neurons, batch)
+        else:
+            kept = keep.nonzero().squeeze(1)
+            matrix = SynapseMatrix.build(self.edge_index[:, kept], num_neurons, batch)
+            matrix = dataclasses.replace(matrix, edge_order=kept[matrix.edge_order])
+        if edge_mask is None:
+            if len(self._matrices) >= _CACHED_BATCH_SIZES:
+                self._matrices.pop(next(iter(self._matrices)))
+            self._matrices[batch] = matrix
+        return matrix

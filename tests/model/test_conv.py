@@ -9,6 +9,7 @@ import torch
 
 from marble_graph.config import CoreConfig
 from marble_graph.model import BrainModel, MarbleConv
+from marble_graph.model.synapse_matrix import SynapseMatrix
 from marble_graph.seed import seed_brain_graph
 from marble_graph.tensors import BrainTensors
 from marble_graph.tensors.brain_tensors import (
@@ -49,13 +50,22 @@ def naive_round(conv: MarbleConv, h: torch.Tensor, edge_index, weight, bias) -> 
     return new
 
 
+def run_conv(conv: MarbleConv, h: torch.Tensor, weight, bias, active=None) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    """One round on node-major states [N, B, R], through the batch-major layer."""
+    nodes, batch, size = h.shape
+    synapses = SynapseMatrix.build(EDGES, nodes, batch)
+    flat = h.transpose(0, 1).reshape(batch * nodes, size)
+    out = conv(flat, synapses, synapses.per_nonzero(weight), bias, active)
+    return out.view(batch, nodes, size).transpose(0, 1)
+
+
 def test_marble_conv_matches_the_b2_formula_computed_by_hand() -> None:
     torch.manual_seed(0)
     conv = MarbleConv(size=5, alpha=0.3, temperature=0.7, activation="tanh", attention_size=3)
     h = torch.randn(4, 2, 5)  # [N, B, R]
     weight = torch.tensor([0.5, -1.5, 2.0, 0.25])
     bias = torch.randn(4)
-    fast = conv(h, EDGES, weight, bias)
+    fast = run_conv(conv, h, weight, bias)
     slow = naive_round(conv, h, EDGES, weight, bias)
     assert torch.allclose(fast, slow, atol=1e-5)
 
@@ -63,7 +73,7 @@ def test_marble_conv_matches_the_b2_formula_computed_by_hand() -> None:
 def test_neuron_without_incoming_edges_keeps_its_state() -> None:
     conv = MarbleConv(size=3)
     h = torch.randn(4, 1, 3)
-    out = conv(h, EDGES, torch.ones(4), torch.zeros(4))
+    out = run_conv(conv, h, torch.ones(4), torch.zeros(4))
     assert torch.equal(out[0], h[0]) and torch.equal(out[1], h[1])
 
 
@@ -71,7 +81,7 @@ def test_inactive_neurons_are_not_updated() -> None:
     conv = MarbleConv(size=3)
     h = torch.randn(4, 1, 3)
     active = torch.tensor([True, True, False, True])
-    out = conv(h, EDGES, torch.ones(4), torch.zeros(4), active)
+    out = run_conv(conv, h, torch.ones(4), torch.zeros(4), active)
     assert torch.equal(out[2], h[2])
     assert not torch.equal(out[3], h[3])
 
@@ -147,18 +157,26 @@ def test_same_seed_gives_the_same_untrained_model() -> None:
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
-def test_weighted_sum_gradients_match_finite_differences() -> None:
-    from marble_graph.model.conv import weighted_sum
+def test_synapse_matrix_products_have_the_gradients_of_finite_differences() -> None:
+    synapses = SynapseMatrix.build(EDGES, 4, 2)
+    h = torch.randn(8, 3, dtype=torch.float64, requires_grad=True)
+    other = torch.randn(8, 3, dtype=torch.float64, requires_grad=True)
+    values = torch.randn(8, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(synapses.matmul, (values, h))
+    assert torch.autograd.gradcheck(synapses.sampled_dot, (h, other))
 
-    h = torch.randn(4, 2, 3, dtype=torch.float64, requires_grad=True)
-    coefficient = torch.randn(4, 2, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, c: weighted_sum(a, c, EDGES, 4), (h, coefficient))
 
-
-def test_weighted_sum_equals_the_plain_gather_scatter() -> None:
-    from marble_graph.model.conv import weighted_sum
-
-    h = torch.randn(4, 2, 3)
-    coefficient = torch.randn(4, 2)
+def test_synapse_matrix_products_equal_the_plain_gather_scatter() -> None:
+    """Second code path: per-edge gathers and an index_add over node-major states."""
+    synapses = SynapseMatrix.build(EDGES, 4, 2)
+    h = torch.randn(4, 2, 3)  # [N, B, R]
+    q = torch.randn(4, 2, 3)
+    coefficient = torch.randn(4, 2)  # [E, B] in edge-id order
     expected = torch.zeros(4, 2, 3).index_add_(0, EDGES[1], h[EDGES[0]] * coefficient.unsqueeze(-1))
-    assert torch.allclose(weighted_sum(h, coefficient, EDGES, 4), expected)
+    flat = h.transpose(0, 1).reshape(8, 3)
+    values = coefficient[synapses.edge_order].t().reshape(-1)  # [B*E] nonzero order
+    got = synapses.matmul(values, flat).view(2, 4, 3).transpose(0, 1)
+    assert torch.allclose(got, expected, atol=1e-6)
+    scores = (q[EDGES[1]] * h[EDGES[0]]).sum(-1)  # [E, B]
+    sampled = synapses.sampled_dot(q.transpose(0, 1).reshape(8, 3), flat)
+    assert torch.allclose(sampled, scores[synapses.edge_order].t().reshape(-1), atol=1e-6)

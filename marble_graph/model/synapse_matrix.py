@@ -1,0 +1,188 @@
+"""A brain's synapses as one sparse matrix per batch, and the products over it.
+
+Message passing sums, for each target neuron t, a per-example coefficient
+times each source's state: ``out[b, t] = sum over s -> t of c[b, e] h[b, s]``.
+Done with a gather and a scatter, that materialises every edge's message
+([E, B, R] floats, the main cost of a round). Seen as a matrix, it is a
+sparse-times-dense product: one sparse matrix per example (nonzeros where
+the synapses are, values the coefficients), laid out block-diagonally so the
+whole batch is one CSR matrix ``[B*N, B*N]`` with ``B*E`` nonzeros against
+the batch-major states ``[B*N, R]``. The library kernels (MKL on a CPU,
+cuSPARSE on CUDA) walk each target's row without writing any per-edge
+message, and the backward pass is the same two products again:
+
+    out    = A(c) @ h              (sparse x dense)
+    dL/dh  = A(c)^T @ dL/dout      (the transposed structure)
+    dL/dc  = (dL/dout @ h^T) sampled at A's nonzeros   (sampled dense x dense)
+
+Attention scores ``q[b, t] . k[b, s]`` are such a sampled product too.
+
+Nonzeros are kept in row order (by target, then source); ``edge_order``
+maps that order back to the caller's edge ids.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# PyTorch flags every CSR construction as beta; the operations used here
+# (mm, sampled_addmm) are the stable core of it, so the warning is noise.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
+_SAMPLED_WIDTH_STEP = 8
+
+
+@dataclass(frozen=True)
+class SynapseMatrix:
+    """The block-diagonal CSR structure of ``batch`` copies of one graph."""
+
+    num_nodes: int
+    batch: int
+    edge_order: Tensor  # [E] caller's edge id of each nonzero of one block, in row order
+    crow: Tensor  # [B*N + 1] row offsets
+    col: Tensor  # [B*E] source row (b*N + s) of each nonzero
+    row: Tensor  # [B*E] target row (b*N + t) of each nonzero
+    crow_t: Tensor  # [B*N + 1] row offsets of the transpose
+    col_t: Tensor  # [B*E] column of each nonzero of the transpose (a target row)
+    to_transpose: Tensor  # [B*E] nonzero of A stored at each position of A^T
+    _placeholders: dict[torch.dtype, Tensor] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    @classmethod
+    def build(cls, edge_index: Tensor, num_nodes: int, batch: int) -> SynapseMatrix:
+        """Structure for ``edge_index`` [2, E] (source, target) repeated over ``batch`` examples."""
+        src, dst = edge_index[0].long(), edge_index[1].long()
+        count, device = src.numel(), src.device
+        edge_order = torch.argsort(dst * num_nodes + src)  # row order within a block
+        block_src, block_dst = src[edge_order], dst[edge_order]
+        offsets = torch.arange(batch, device=device).unsqueeze(1) * num_nodes  # [B, 1]
+        row = (block_dst.unsqueeze(0) + offsets).reshape(-1)  # [B*E]
+        col = (block_src.unsqueeze(0) + offsets).reshape(-1)
+        transpose_block = torch.argsort(block_src * num_nodes + block_dst)  # [E]
+        block_starts = torch.arange(batch, device=device).unsqueeze(1) * count
+        to_transpose = (transpose_block.unsqueeze(0) + block_starts).reshape(-1)
+        return cls(
+            num_nodes=num_nodes,
+            batch=batch,
+            edge_order=edge_order,
+            crow=_row_offsets(row, batch * num_nodes),
+            col=col,
+            row=row,
+            crow_t=_row_offsets(col[to_transpose], batch * num_nodes),
+            col_t=row[to_transpose],
+            to_transpose=to_transpose,
+        )
+
+    @property
+    def size(self) -> int:
+        return self.batch * self.num_nodes
+
+    def per_nonzero(self, per_edge: Tensor) -> Tensor:
+        """[E] values in the caller's edge order -> [B*E] in nonzero order, the same per example."""
+        return per_edge.index_select(0, self.edge_order).repeat(self.batch)
+
+    # -- differentiable products ---------------------------------------------------------
+
+    def matmul(self, values: Tensor, dense: Tensor) -> Tensor:
+        """[B*N, D]: A(values) @ dense, for ``values`` [B*E] in nonzero order."""
+        return _SparseTimesDense.apply(values, dense, self)
+
+    def sampled_dot(self, left: Tensor, right: Tensor) -> Tensor:
+        """[B*E]: left[target] . right[source] for each nonzero (left, right [B*N, D])."""
+        return _SampledDot.apply(left, right, self)
+
+    def row_sum(self, values: Tensor) -> Tensor:
+        """[B*N]: the sum of each row's values (0 for a row without nonzeros)."""
+        return values.new_zeros(self.size).index_add(0, self.row, values)
+
+    def row_max(self, values: Tensor) -> Tensor:
+        """[B*N]: the largest value of each row, not differentiated (a shift for safety)."""
+        # Nonzeros are stored row by row, so this is a segmented reduction over
+        # crow's offsets (a row without nonzeros gets -inf, and nothing reads it).
+        return torch.segment_reduce(values.detach(), "max", offsets=self.crow, unsafe=True)
+
+    # -- raw products (no autograd) ------------------------------------------------------
+
+    def _csr(self, values: Tensor) -> Tensor:
+        return torch.sparse_csr_tensor(
+            self.crow, self.col, values, (self.size, self.size), check_invariants=False
+        )
+
+    def _csr_transposed(self, values: Tensor) -> Tensor:
+        return torch.sparse_csr_tensor(
+            self.crow_t,
+            self.col_t,
+            values.index_select(0, self.to_transpose),
+            (self.size, self.size),
+            check_invariants=False,
+        )
+
+    def _sampled(self, left: Tensor, right: Tensor) -> Tensor:
+        width = left.shape[1]
+        if width % _SAMPLED_WIDTH_STEP:
+            # The CPU kernel is several times slower on widths that are not a
+            # multiple of 8 (4 is the default attention size); zero columns add
+            # nothing to a dot product.
+            pad = (0, _SAMPLED_WIDTH_STEP - width % _SAMPLED_WIDTH_STEP)
+            left, right = F.pad(left, pad), F.pad(right, pad)
+        pattern = self._csr(self._zeros(left.dtype))
+        return torch.sparse.sampled_addmm(pattern, left, right.t(), beta=0.0).values()
+
+    def _zeros(self, dtype: torch.dtype) -> Tensor:
+        """Placeholder values of the sampling pattern (beta=0: never read), made once."""
+        if dtype not in self._placeholders:
+            self._placeholders[dtype] = self.col.new_zeros(self.col.numel(), dtype=dtype)
+        return self._placeholders[dtype]
+
+
+def _row_offsets(row: Tensor, rows: int) -> Tensor:
+    offsets = torch.zeros(rows + 1, dtype=torch.long, device=row.device)
+    torch.cumsum(torch.bincount(row, minlength=rows), 0, out=offsets[1:])
+    return offsets
+
+
+class _SparseTimesDense(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, values: Tensor, dense: Tensor, matrix: SynapseMatrix) -> Tensor:
+        values, dense = values.contiguous(), dense.contiguous()
+        ctx.save_for_backward(values, dense)
+        ctx.matrix = matrix
+        return torch.sparse.mm(matrix._csr(values), dense)
+
+    @staticmethod
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        values, dense = ctx.saved_tensors
+        matrix: SynapseMatrix = ctx.matrix
+        grad_out = grad_out.contiguous()
+        grad_values = matrix._sampled(grad_out, dense) if ctx.needs_input_grad[0] else None
+        grad_dense = None
+        if ctx.needs_input_grad[1]:
+            grad_dense = torch.sparse.mm(matrix._csr_transposed(values), grad_out)
+        return grad_values, grad_dense, None
+
+
+class _SampledDot(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: Any, left: Tensor, right: Tensor, matrix: SynapseMatrix) -> Tensor:
+        left, right = left.contiguous(), right.contiguous()
+        ctx.save_for_backward(left, right)
+        ctx.matrix = matrix
+        return matrix._sampled(left, right)
+
+    @staticmethod
+    def backward(ctx: Any, grad_values: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
+        left, right = ctx.saved_tensors
+        matrix: SynapseMatrix = ctx.matrix
+        grad_values = grad_values.contiguous()
+        grad_left = grad_right = None
+        if ctx.needs_input_grad[0]:
+            grad_left = torch.sparse.mm(matrix._csr(grad_values), right)
+        if ctx.needs_input_grad[1]:
+            grad_right = torch.sparse.mm(matrix._csr_transposed(grad_values), left)
+        return grad_left, grad_right, None
