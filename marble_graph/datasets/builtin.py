@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
 
 from marble_graph.datasets.dataset import Dataset, Task
 from marble_graph.errors import ValidationFailed
@@ -63,6 +62,8 @@ def load_builtin(
 
 def load_digits_dataset() -> tuple[Dataset, str]:
     """scikit-learn's 8x8 digits, pixels scaled to [0, 1]; 10 classes."""
+    from sklearn.datasets import load_digits  # scikit-learn costs ~1 s of start-up
+
     bunch = load_digits()
     features = np.asarray(bunch.data, dtype=np.float64) / _DIGITS_MAX_INK
     targets = np.asarray(bunch.target, dtype=np.int64)
@@ -110,6 +111,8 @@ def make_sine_dataset(random_seed: int = 0, n_rows: int = SINE_ROWS) -> tuple[Da
 
 def load_wine_dataset() -> tuple[Dataset, str]:
     """scikit-learn's wine: 3 cultivars, 13 chemical measurements in their own units."""
+    from sklearn.datasets import load_wine
+
     bunch = load_wine()
     dataset = Dataset(
         name="wine",
@@ -125,6 +128,8 @@ def load_wine_dataset() -> tuple[Dataset, str]:
 
 def load_breast_cancer_dataset() -> tuple[Dataset, str]:
     """scikit-learn's breast_cancer as a binary task: target 1 = benign, 0 = malignant."""
+    from sklearn.datasets import load_breast_cancer
+
     bunch = load_breast_cancer()
     dataset = Dataset(
         name="breast_cancer",
@@ -143,6 +148,8 @@ def load_breast_cancer_dataset() -> tuple[Dataset, str]:
 
 def load_diabetes_dataset() -> tuple[Dataset, str]:
     """scikit-learn's diabetes regression: target is disease progression after one year."""
+    from sklearn.datasets import load_diabetes
+
     bunch = load_diabetes()
     dataset = Dataset(
         name="diabetes",

@@ -16,7 +16,6 @@ from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.model_selection import train_test_split
 
 from marble_graph.errors import ValidationFailed
 
@@ -173,6 +172,8 @@ def split_dataset(
         labels = ds.targets
     elif stratify and ds.task == "binary":
         labels = ds.targets[:, 0]
+    from sklearn.model_selection import train_test_split  # ~1 s to import: only when splitting
+
     try:
         train_rows, test_rows = train_test_split(
             np.arange(ds.n_rows),

@@ -11,13 +11,13 @@ view sharing the same tensors.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
 
 from marble_graph.brain_graph import (
     LOBE_SCHEMA,
@@ -29,6 +29,9 @@ from marble_graph.brain_graph import (
     BrainGraph,
 )
 from marble_graph.errors import StoreError
+
+if TYPE_CHECKING:
+    from torch_geometric.data import Data
 
 KIND_INPUT, KIND_OUTPUT, KIND_HIDDEN, KIND_CONCEPT = range(4)
 TYPE_STANDARD, TYPE_EXCITATORY, TYPE_INHIBITORY, TYPE_MODULATORY = range(4)
@@ -126,6 +129,10 @@ class BrainTensors:
 
     def to_pyg(self) -> Data:
         """A PyTorch Geometric ``Data`` sharing these tensors (x = state)."""
+        # Imported here: torch_geometric costs about a second of start-up
+        # (it imports torch._dynamo), and only this view needs it.
+        from torch_geometric.data import Data
+
         return Data(
             x=self.state,
             edge_index=self.edge_index,
