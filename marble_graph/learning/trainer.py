@@ -241,8 +241,8 @@ class Trainer:
         grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), limit))
         boost = self._lobe_step()
         before = self.model.state.detach().clone() if boost is not None else None
-        frozen = self.model.frozen
-        frozen_weights = self.model.weight.detach()[frozen].clone()
+        # Frozen synapses get no gradient, but weight decay would still move them.
+        frozen_weights = self.model.weight.detach().clone() if self.model.any_frozen() else None
         self.optimizer.step()
         with torch.no_grad():
             if boost is not None and before is not None:
@@ -250,7 +250,9 @@ class Trainer:
                 state = self.model.state
                 state.add_((boost - 1.0).unsqueeze(-1) * (state - before))
             self.model.weight.clamp_(-learning.weight_limit, learning.weight_limit)
-            self.model.weight[frozen] = frozen_weights
+            if frozen_weights is not None:
+                weight = self.model.weight
+                weight.copy_(torch.where(self.model.frozen, frozen_weights, weight))
         self.average.update()
         self.step += 1
         return float(loss.item()), grad_norm

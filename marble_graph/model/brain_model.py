@@ -8,6 +8,7 @@ the brain's own and are written back to the graph store. The shared layer
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -39,8 +40,11 @@ class BrainModel(nn.Module):
     def __init__(self, tensors: BrainTensors, core: CoreConfig, random_seed: int) -> None:
         super().__init__()
         self.core = core
-        # Synapse matrices per batch size; the structure only changes in restructure().
+        # Derived from the structure, which only changes in restructure() (or moves
+        # with .to()): synapse matrices per batch size, and the active-neuron mask.
         self._matrices: dict[int, SynapseMatrix] = {}
+        self._active: tuple[Tensor, bool] | None = None
+        self._any_frozen: bool | None = None
         self.state = nn.Parameter(tensors.state.detach().clone())  # [N, R]
         self.bias = nn.Parameter(tensors.bias.detach().clone())  # [N]
         self.weight = nn.Parameter(tensors.weight.detach().clone())  # [E]
@@ -111,7 +115,29 @@ class BrainModel(nn.Module):
         self.energy = tensors.energy.clone()
         self.input_rows = tensors.input_rows
         self.output_rows = tensors.output_rows
+        self._forget_derived()
+
+    def _forget_derived(self) -> None:
         self._matrices.clear()
+        self._active = None
+        self._any_frozen = None
+
+    def any_frozen(self) -> bool:
+        """Whether any synapse is frozen (computed once per structure)."""
+        if self._any_frozen is None:
+            self._any_frozen = bool(self.frozen.any())
+        return self._any_frozen
+
+    def _apply(self, fn: Any, recurse: bool = True) -> BrainModel:  # .to(), .cuda(), ...
+        self._forget_derived()
+        return super()._apply(fn, recurse)
+
+    def active_neurons(self) -> tuple[Tensor, bool]:
+        """[N] bool mask of neurons at or above the energy threshold, and whether all are."""
+        if self._active is None:
+            active = self.energy >= self.core.energy_threshold
+            self._active = (active, bool(active.all()))  # one device sync per structure
+        return self._active
 
     def sync_to(self, tensors: BrainTensors) -> None:
         """Copy learned per-neuron and per-synapse values into ``tensors``."""
@@ -144,8 +170,7 @@ class BrainModel(nn.Module):
         scale = scale.index_copy(1, self.input_rows, features.to(self.state.dtype))
         h = (scale.unsqueeze(-1) * self.state.unsqueeze(0)).view(batch * num_neurons, size)
 
-        active = self.energy >= self.core.energy_threshold  # [N]
-        all_active = bool(active.all())
+        active, all_active = self.active_neurons()  # [N]
         synapses = self._synapse_matrix(batch, active, all_active, edge_mask)
         weight = synapses.per_nonzero(self.effective_weight(reward, stress))  # [B*E]
         for _ in range(self.core.message_passing_iterations):
