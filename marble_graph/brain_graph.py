@@ -114,6 +114,10 @@ class BrainGraph:
     def synapse_count(self) -> int:
         return int(self.synapses.num_rows)
 
+    def in_canonical_order(self) -> BrainGraph:
+        """This graph with every table's rows in canonical order (see ``canonical_order``)."""
+        return BrainGraph(**{name: canonical_order(table, name) for name, table in self.tables()})
+
     def neuron_counts_by_kind(self) -> dict[str, int]:
         return _value_counts(self.neurons.column("kind"))
 
@@ -162,7 +166,7 @@ def graph_hash(graph: BrainGraph) -> str:
     """
     digest = hashlib.sha256()
     for name, table in graph.tables():
-        ordered = table.sort_by(_sort_keys(name)) if table.num_rows else table
+        ordered = canonical_order(table, name)
         digest.update(f"{name}:{ordered.num_rows};".encode())
         for field in ordered.schema:
             digest.update(f"{field.name}:{field.type};".encode())
@@ -171,13 +175,28 @@ def graph_hash(graph: BrainGraph) -> str:
     return digest.hexdigest()
 
 
-def _sort_keys(table_name: str) -> list[tuple[str, str]]:
-    if table_name == "memberships":
-        return [("neuron", "ascending"), ("lobe", "ascending")]
-    return [("id", "ascending")]
+def canonical_order(table: pa.Table, name: str) -> pa.Table:
+    """``table`` with rows in canonical order: by id (memberships: neuron, lobe).
+
+    A table already in that order (the seed's, and the store's as copied) is
+    returned as it is: sorting copies every column, a whole second graph at
+    ten million synapses. Ids are unique, so strictly increasing keys are the
+    sorted order and the result is the same either way.
+    """
+    key = "neuron" if name == "memberships" else "id"
+    if table.num_rows < 2 or _strictly_increasing(table.column(key)):
+        return table
+    if name == "memberships":
+        return table.sort_by([("neuron", "ascending"), ("lobe", "ascending")])
+    return table.sort_by([("id", "ascending")])
 
 
-def _canonical_buffers(array: pa.Array) -> Iterator[bytes]:
+def _strictly_increasing(column: pa.ChunkedArray) -> bool:
+    values = column.combine_chunks()
+    return bool(pc.all(pc.less(values[:-1], values[1:])).as_py())
+
+
+def _canonical_buffers(array: pa.Array) -> Iterator[bytes | memoryview]:
     """Bytes that depend only on the array's values, not on its memory layout."""
     if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
         lengths = pc.list_value_length(array).to_numpy(zero_copy_only=False)
@@ -190,7 +209,8 @@ def _canonical_buffers(array: pa.Array) -> Iterator[bytes]:
         data = as_binary.buffers()[2]
         start, end = (int(offsets[0]), int(offsets[-1])) if len(offsets) else (0, 0)
         yield (offsets - start).tobytes()
-        yield b"" if data is None else data.to_pybytes()[start:end]
+        # A view, not a copy: the string bytes of ten million synapses are large.
+        yield b"" if data is None else memoryview(data)[start:end]
     elif pa.types.is_boolean(array.type):
         yield array.to_numpy(zero_copy_only=False).astype(np.uint8).tobytes()
     elif pa.types.is_timestamp(array.type):

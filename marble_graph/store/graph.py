@@ -41,6 +41,7 @@ from marble_graph.store.graph_rows import (
     UID_SHIFT,
     check_local_ids,
     key_range,
+    store_row_slices,
     store_rows,
 )
 
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 
 _OWNER_FILE = "owner.json"
 _HOLDER_LOCK_FILE = "holder.lock"
+_POOL_BYTES_PER_COPY_ROW = 512
 
 
 _P = ParamSpec("_P")
@@ -97,6 +99,10 @@ class GraphStore:
     ) -> None:
         self.path = Path(path)
         self.engine = engine
+        # Rows per bulk COPY statement. A relationship COPY holds its rows in the
+        # buffer pool until it commits: 10M synapses in one COPY fill a 512 MiB
+        # pool, 1M fit, so about 512 bytes of pool per row (bench/scale.py).
+        self.copy_max_rows = max(10_000, buffer_pool_mb * 1024 * 1024 // _POOL_BYTES_PER_COPY_ROW)
         self.read_only = read_only
         # One connection serves every thread of the process (the server's request
         # and job threads); statements and multi-statement reads or deletes of a
@@ -213,13 +219,7 @@ class GraphStore:
             "n.seed_cy AS seed_cy, n.seed_escape AS seed_escape, n.created_step AS created_step",
             params,
         )
-        synapses = self.arrow(
-            "MATCH (a:Neuron)-[s:Synapse]->(b:Neuron) WHERE a.uid >= $lo AND a.uid < $hi "
-            "RETURN a.id AS src, b.id AS dst, s.id AS id, s.weight AS weight, "
-            "s.synapse_type AS synapse_type, s.potential AS potential, s.fatigue AS fatigue, "
-            "s.visit_count AS visit_count, s.frozen AS frozen, s.created_step AS created_step",
-            params,
-        )
+        synapses = self._read_synapses(graph_key)
         lobes = self.arrow(
             "MATCH (l:Lobe) WHERE l.uid >= $lo AND l.uid < $hi "
             "RETURN l.id AS id, l.name AS name, l.attention AS attention",
@@ -244,11 +244,44 @@ class GraphStore:
             "memories": memories,
         }
 
+    def _read_synapses(self, graph_key: int) -> pa.Table:
+        """The generation's synapses, read in source-neuron slices.
+
+        The engine holds a query's whole result in its buffer pool, so one read
+        of ten million synapses fills a 512 MiB pool; each slice's sources span
+        an id range expected to hold about ``copy_max_rows`` synapses.
+        """
+        params = key_range(graph_key)
+        _, total = self.generation_size(graph_key)
+        top = self.scalar(
+            "MATCH (n:Neuron) WHERE n.uid >= $lo AND n.uid < $hi RETURN max(n.id)", params
+        )
+        slices = max(1, -(-total // self.copy_max_rows))
+        width = -(-(int(top or 0) + 1) // slices)
+        parts = [
+            self.arrow(
+                "MATCH (a:Neuron)-[s:Synapse]->(b:Neuron) WHERE a.uid >= $lo AND a.uid < $hi "
+                "RETURN a.id AS src, b.id AS dst, s.id AS id, s.weight AS weight, "
+                "s.synapse_type AS synapse_type, s.potential AS potential, "
+                "s.fatigue AS fatigue, s.visit_count AS visit_count, s.frozen AS frozen, "
+                "s.created_step AS created_step",
+                {"lo": params["lo"] + start, "hi": min(params["lo"] + start + width, params["hi"])},
+            )
+            for start in range(0, max(width * slices, 1), max(width, 1))
+        ]
+        # An empty slice (an id range without sources) may come back with loose types.
+        filled = [part for part in parts if part.num_rows] or parts[:1]
+        return pa.concat_tables(filled) if len(filled) > 1 else filled[0]
+
     def load_graph(self, brain: str, graph_key: int) -> BrainGraph:
-        """Read one brain generation, checked against the table schemas."""
+        """Read one brain generation, checked against the table schemas, rows in id order.
+
+        Ordered once here, so hashing and conversion to tensors (which both
+        want id order) never sort a copy of their own.
+        """
         return BrainGraph.from_tables(
             self.read_generation(graph_key), source=f"graph store, brain {brain!r}"
-        )
+        ).in_canonical_order()
 
     @_serialized
     def counts_by_kind_and_type(self, graph_key: int) -> tuple[dict[str, int], dict[str, int]]:
@@ -312,9 +345,10 @@ class GraphStore:
         service does, and reconciles after crashes).
         """
         check_local_ids(graph)
-        for table, rows in store_rows(brain, graph_key, graph).items():
-            if rows.num_rows or table in ("Neuron", "Synapse"):
-                self._copy(table, rows)
+        # Slices, not whole tables: each COPY must fit the buffer pool, and only
+        # one slice's store-side columns exist at a time.
+        for table, rows in store_row_slices(brain, graph_key, graph, self.copy_max_rows):
+            self._copy(table, rows)
         stored, expected = (
             self.generation_size(graph_key),
             (graph.neuron_count, graph.synapse_count),

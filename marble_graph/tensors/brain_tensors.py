@@ -27,6 +27,7 @@ from marble_graph.brain_graph import (
     SYNAPSE_SCHEMA,
     SYNAPSE_TYPES,
     BrainGraph,
+    canonical_order,
 )
 from marble_graph.errors import StoreError
 
@@ -154,9 +155,11 @@ class BrainTensors:
     @classmethod
     def from_graph(cls, graph: BrainGraph, device: torch.device | str = "cpu") -> BrainTensors:
         """Columns to tensors, one vectorised step per column."""
-        neurons = graph.neurons.sort_by("id")
-        synapses = graph.synapses.sort_by("id")
-        lobes = graph.lobes.sort_by("id")
+        # Tables already in id order (as seeded and as stored) are used as they
+        # are: a sort would copy every column of the graph.
+        neurons = canonical_order(graph.neurons, "neurons")
+        synapses = canonical_order(graph.synapses, "synapses")
+        lobes = canonical_order(graph.lobes, "lobes")
         neuron_id = _np(neurons, "id")
         num_neurons = len(neuron_id)
 
