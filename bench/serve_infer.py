@@ -15,11 +15,16 @@ concurrency (default 1, 16, 64), each request one digits row. Prints one JSON
 line per (server, concurrency): throughput, p50 and p99 latency, and the CPU
 time the server process and this client spent per request (on a small machine
 they share the cores; MARBLE's lines add the mean forward-pass batch size);
-then a summary. Targets: MARBLE's p50 at concurrency 1 at most 1.5x the bare
-endpoint's (what auth and the server's plumbing cost a lone client) and
+then a summary. Between the two servers, the same forward the server runs
+(``ServingModel.predict``) is called in this process on batches of 64 rows
+with torch's threads as they are here (``--torch-threads`` when given): its
+rows per second is ``limit_rps``, what a server could reach if HTTP, JSON and
+batching cost nothing. Targets: MARBLE's p50 at concurrency 1 at most 1.2x the
+bare endpoint's (what auth and the server's plumbing cost a lone client),
 MARBLE's throughput at concurrency 64 at least 2x the bare endpoint's (what
-micro-batching buys). Missed targets exit 0 (the JSON says so); a server that
-does not start or any failed request exits 1.
+micro-batching buys) and at least 0.5x ``limit_rps`` (``limit_ratio``: what
+the plumbing leaves of the forward's own throughput). Missed targets exit 0
+(the JSON says so); a server that does not start or any failed request exits 1.
 """
 
 from __future__ import annotations
@@ -47,8 +52,11 @@ from pydantic import BaseModel
 BRAIN = "demo"
 DATASET = "digits"
 WARMUP_REQUESTS = 50
-P50_TARGET = 1.5
+P50_TARGET = 1.2
 THROUGHPUT_TARGET = 2.0
+LIMIT_TARGET = 0.5
+LIMIT_BATCH = 64
+LIMIT_SECONDS = 5.0
 
 
 def log(message: str) -> None:
@@ -132,6 +140,49 @@ def request_bodies() -> list[bytes]:
 
     features = load_dataset(DATASET).features.astype(np.float32)
     return [json.dumps({"brain": BRAIN, "inputs": [row.tolist()]}).encode() for row in features]
+
+
+def forward_limit(home: Path, device: str, threads: int | None) -> dict[str, Any]:
+    """Rows per second of the server's forward (``ServingModel.predict``) on batches of 64.
+
+    In this process, with nothing around it: the ceiling of what any server
+    of this model reaches on this machine. Batches cycle through the digits
+    rows, as the requests do.
+    """
+    import torch
+
+    from marble_graph.config import load_config
+    from marble_graph.data_home import DataHome
+    from marble_graph.datasets import load_dataset
+    from marble_graph.learning.trainer import resolve_device
+    from marble_graph.service import BrainService
+    from marble_graph.serving import ServingModel
+
+    if threads is not None:
+        torch.set_num_threads(threads)  # what OMP_NUM_THREADS gives the servers
+    features = load_dataset(DATASET).features.astype(np.float32)
+    batches = [
+        features[start : start + LIMIT_BATCH]
+        for start in range(0, len(features) - LIMIT_BATCH + 1, LIMIT_BATCH)
+    ]
+    with BrainService(load_config(None), DataHome(home)) as service:
+        model = ServingModel.load(service, BRAIN, resolve_device(device))
+    for batch in batches[:5]:
+        model.predict(batch)  # warm-up: first calls allocate
+    calls = 0
+    cpu = time.process_time()
+    started = time.perf_counter()
+    while (wall := time.perf_counter() - started) < LIMIT_SECONDS or calls < 20:
+        model.predict(batches[calls % len(batches)])
+        calls += 1
+    cpu = time.process_time() - cpu
+    return {
+        "limit_rps": round(calls * LIMIT_BATCH / wall, 1),
+        "limit_ms_per_batch": round(wall * 1000 / calls, 3),
+        "limit_cpu_ms_per_row": round(cpu * 1000 / (calls * LIMIT_BATCH), 4),
+        "limit_batch": LIMIT_BATCH,
+        "limit_threads": torch.get_num_threads(),
+    }
 
 
 # -- load -------------------------------------------------------------------------------
@@ -323,11 +374,18 @@ def main() -> int:
 
         results: dict[str, dict[int, dict[str, Any]]] = {}
         outputs: dict[str, list[float]] = {}
+        limit: dict[str, Any] = {}
         # One after the other: each server opens the graph database read-write.
         for server, command, headers in (
             ("bare", bare_cmd, plain),
             ("marble", marble_cmd, authed),
         ):
+            if server == "marble":
+                # Between the servers (which hold the database while they run), so the
+                # ceiling is measured in the same stretch of machine time as they are.
+                log(f"forward limit: batches of {LIMIT_BATCH} in this process")
+                limit = forward_limit(home, args.device, args.torch_threads)
+                print(json.dumps({"bench": "serve_infer", "server": "limit", **limit}), flush=True)
             port = free_port()
             log(f"starting the {server} server on port {port}")
             with running(server, [*command, "--port", str(port)], env, root, port) as handle:
@@ -346,9 +404,13 @@ def main() -> int:
                 marble[64]["throughput_rps"] / bare[64]["throughput_rps"], 3
             )
             summary["throughput_target"] = THROUGHPUT_TARGET
+            summary["limit_rps"] = limit["limit_rps"]
+            summary["limit_ratio"] = round(marble[64]["throughput_rps"] / limit["limit_rps"], 3)
+            summary["limit_target"] = LIMIT_TARGET
         summary["meets_targets"] = (
             summary.get("p50_ratio_c1", float("inf")) <= P50_TARGET
             and summary.get("throughput_ratio_c64", 0.0) >= THROUGHPUT_TARGET
+            and summary.get("limit_ratio", 0.0) >= LIMIT_TARGET
         )
         summary.update(
             neurons=demo["neurons"],

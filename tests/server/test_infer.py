@@ -49,6 +49,29 @@ async def test_concurrent_requests_are_micro_batched(live_with_brain: LiveApp) -
     np.testing.assert_allclose(got, alone.outputs, rtol=1e-5, atol=1e-6)
 
 
+async def test_concurrent_requests_of_several_rows_share_a_forward_and_get_their_own_rows(
+    live_with_brain: LiveApp,
+) -> None:
+    live = live_with_brain
+    await _infer(live, [0.0])  # load the model
+    batch_sizes: list[int] = []
+    live.state.batcher._on_batch = batch_sizes.append
+    # Requests of 1, 2 and 3 rows: a batch concatenates them and must hand each
+    # caller back exactly its own rows, in its own order.
+    requests = [
+        [[round(-1.0 + 0.05 * (3 * i + j), 3)] for j in range(1 + i % 3)] for i in range(24)
+    ]
+    answers = await asyncio.gather(*(_infer(live, rows) for rows in requests))
+    assert sum(batch_sizes) == 24
+    assert max(batch_sizes) > 1  # several requests shared one forward pass
+    for rows, answer in zip(requests, answers, strict=True):
+        alone = engine_infer(live.state.service, "wave", np.asarray(rows, np.float32))
+        assert len(answer["outputs"]) == len(rows)
+        np.testing.assert_allclose(
+            np.asarray(answer["outputs"], np.float32), alone.outputs, rtol=1e-5, atol=1e-6
+        )
+
+
 async def test_batch_size_metric_is_exported(live_with_brain: LiveApp) -> None:
     live = live_with_brain
     await asyncio.gather(*(_infer(live, [0.1 * i]) for i in range(8)))
