@@ -68,6 +68,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _to_device(tensor: Tensor, device: torch.device) -> Tensor:
+    """Copy to ``device``; to a GPU from pinned memory, without blocking the host."""
+    if device.type != "cuda":
+        return tensor.to(device)
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 class Trainer:
     def __init__(
         self,
@@ -113,7 +120,7 @@ class Trainer:
         total_epochs: int | None = None,
     ) -> TrainResult:
         """Train for ``epochs`` epochs; stop early on non-finite loss or ``should_stop``."""
-        features = torch.from_numpy(train.features).to(self.device)
+        features = _to_device(torch.from_numpy(train.features), self.device)
         targets = self.objective.targets(train, self.device)
         total_epochs = total_epochs or epochs
         result = TrainResult(status="completed")
