@@ -15,6 +15,8 @@ import platform
 import time
 from typing import Any
 
+import marble_graph  # noqa: F401  # isort: skip  (before torch: passive OpenMP waiting)
+
 import torch
 from torch import nn
 

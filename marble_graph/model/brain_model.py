@@ -24,6 +24,9 @@ from marble_graph.tensors.brain_tensors import (
 )
 
 _CACHED_BATCH_SIZES = 8  # a training run uses two (full and last batch); serving a few
+# A batch's synapse matrix holds batch x synapses nonzeros (about 40 bytes each
+# with its transpose); larger batches run in slices of at most this many.
+_MAX_NONZEROS = 1 << 22
 
 
 class BrainModel(nn.Module):
@@ -71,6 +74,11 @@ class BrainModel(nn.Module):
             readout = nn.Linear(size, int(self.output_rows.numel()))
             self.readout_weight = nn.Parameter(readout.weight.detach().clone())  # [O, R]
             self.readout_bias = nn.Parameter(readout.bias.detach().clone())  # [O]
+        # Inputs straight to outputs (core.linear_skip). Zero at start, so the
+        # brain starts as it would without it; registered either way so every
+        # version's shared blob has the same keys.
+        inputs, outputs = int(self.input_rows.numel()), int(self.output_rows.numel())
+        self.input_skip = nn.Parameter(torch.zeros(inputs, outputs, dtype=self.state.dtype))
         self.to(tensors.device)
 
     # -- the brain's own parameters versus the shared layer ---------------------------
@@ -86,6 +94,8 @@ class BrainModel(nn.Module):
 
     def load_shared_state(self, shared: dict[str, Tensor]) -> None:
         current = self.state_dict()
+        # Versions stored before the skip existed load with it at zero (no skip).
+        shared = {"input_skip": torch.zeros_like(self.input_skip), **shared}
         missing = sorted(set(self.shared_state()) - set(shared))
         if missing:
             raise ValueError(f"shared parameters missing: {', '.join(missing)}")
@@ -163,6 +173,14 @@ class BrainModel(nn.Module):
         reward: float = 0.0,
         stress: float = 0.0,
     ) -> Tensor:  # [B, O]
+        slice_size = max(1, _MAX_NONZEROS // max(1, int(self.edge_index.shape[1])))
+        if features.shape[0] > slice_size:
+            return torch.cat(
+                [
+                    self.forward(part, edge_mask, reward, stress)
+                    for part in features.split(slice_size)
+                ]
+            )
         batch = features.shape[0]
         num_neurons, size = self.state.shape
         # Input neuron i starts at x_i * e_i; every other neuron at its embedding.
@@ -176,7 +194,10 @@ class BrainModel(nn.Module):
         for _ in range(self.core.message_passing_iterations):
             h = self.conv(h, synapses, weight, self.bias, None if all_active else active)
         out_state = h.view(batch, num_neurons, size)[:, self.output_rows]  # [B, O, R]
-        return (out_state * self.readout_weight).sum(dim=-1) + self.readout_bias
+        out = (out_state * self.readout_weight).sum(dim=-1) + self.readout_bias
+        if self.core.linear_skip:
+            out = out + features.to(self.state.dtype) @ self.input_skip  # [B, I] @ [I, O]
+        return out
 
     def _synapse_matrix(
         self, batch: int, active: Tensor, all_active: bool, edge_mask: Tensor | None
