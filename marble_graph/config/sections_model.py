@@ -157,6 +157,16 @@ class CoreConfig(ConfigSection):
     energy_threshold: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Neurons with energy below this are masked out."
     )
+    # Near-linear tasks (diabetes, breast cancer) are what a linear model does
+    # best; a zero-initialised linear map beside the graph lets the brain start
+    # from there and spend the graph on what is left.
+    linear_skip: bool = Field(
+        default=False,
+        description=(
+            "Add a learned linear map from the input features straight to the outputs "
+            "(zero at start, part of the shared layer)."
+        ),
+    )
     # A process setting rather than a property of the brain: the process's own
     # config decides (marble_graph/threads.py), a brain's stored value is unused.
     threads: Annotated[int, Field(ge=0, le=1024)] | Literal["auto"] = Field(
