@@ -7,7 +7,6 @@ the brain's own and are written back to the graph store. The shared layer
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import torch
@@ -45,7 +44,7 @@ class BrainModel(nn.Module):
         self.core = core
         # Derived from the structure, which only changes in restructure() (or moves
         # with .to()): synapse matrices per batch size, and the active-neuron mask.
-        self._matrices: dict[int, SynapseMatrix] = {}
+        self._matrices: dict[int, list[SynapseMatrix]] = {}
         self._active: tuple[Tensor, bool] | None = None
         self._any_frozen: bool | None = None
         self.state = nn.Parameter(tensors.state.detach().clone())  # [N, R]
@@ -188,35 +187,64 @@ class BrainModel(nn.Module):
         scale = scale.index_copy(1, self.input_rows, features.to(self.state.dtype))
         h = (scale.unsqueeze(-1) * self.state.unsqueeze(0)).view(batch * num_neurons, size)
 
-        active, all_active = self.active_neurons()  # [N]
-        synapses = self._synapse_matrix(batch, active, all_active, edge_mask)
-        weight = synapses.per_nonzero(self.effective_weight(reward, stress))  # [B*E]
-        for _ in range(self.core.message_passing_iterations):
-            h = self.conv(h, synapses, weight, self.bias, None if all_active else active)
+        effective = self.effective_weight(reward, stress)  # [E]
+        for synapses in self._round_matrices(batch, edge_mask):
+            if synapses.rows:  # a round with nothing that reaches an output is skipped
+                h = self.conv(h, synapses, synapses.per_nonzero(effective), self.bias)
         out_state = h.view(batch, num_neurons, size)[:, self.output_rows]  # [B, O, R]
         out = (out_state * self.readout_weight).sum(dim=-1) + self.readout_bias
         if self.core.linear_skip:
             out = out + features.to(self.state.dtype) @ self.input_skip  # [B, I] @ [I, O]
         return out
 
-    def _synapse_matrix(
-        self, batch: int, active: Tensor, all_active: bool, edge_mask: Tensor | None
-    ) -> SynapseMatrix:
-        """The batch's synapse matrix; a masked neuron neither sends nor is attended to."""
+    def _round_matrices(self, batch: int, edge_mask: Tensor | None) -> list[SynapseMatrix]:
+        """One synapse matrix per round, its rows the neurons that round must update.
+
+        A masked neuron neither sends messages, nor is attended to, nor changes.
+        """
         if edge_mask is None and batch in self._matrices:
             return self._matrices[batch]
-        keep = active[self.edge_index[0]]  # [E]
-        if edge_mask is not None:
-            keep = keep & edge_mask
+        active, all_active = self.active_neurons()
+        edge_ids: Tensor | None = None
+        edge_index = self.edge_index
+        if edge_mask is not None or not all_active:
+            keep = active[edge_index[0]]  # [E]
+            if edge_mask is not None:
+                keep = keep & edge_mask
+            edge_ids = keep.nonzero().squeeze(1)
+            edge_index = edge_index[:, edge_ids]
         num_neurons = self.state.shape[0]
-        if edge_mask is None and all_active:
-            matrix = SynapseMatrix.build(self.edge_index, num_neurons, batch)
-        else:
-            kept = keep.nonzero().squeeze(1)
-            matrix = SynapseMatrix.build(self.edge_index[:, kept], num_neurons, batch)
-            matrix = dataclasses.replace(matrix, edge_order=kept[matrix.edge_order])
+        matrices = [
+            SynapseMatrix.build(edge_index, num_neurons, batch, targets, edge_ids)
+            for targets in self._round_targets(edge_index, active)
+        ]
         if edge_mask is None:
             if len(self._matrices) >= _CACHED_BATCH_SIZES:
                 self._matrices.pop(next(iter(self._matrices)))
-            self._matrices[batch] = matrix
-        return matrix
+            self._matrices[batch] = matrices
+        return matrices
+
+    def _round_targets(self, edge_index: Tensor, active: Tensor) -> list[Tensor]:
+        """Per round, the neurons whose update can still reach an output (ascending ids).
+
+        Only the output neurons' last states are read, so the last round needs
+        only them, the round before also their sources, and so on back: with
+        K = 3 the last round updates a handful of rows instead of every neuron,
+        and the outputs are exactly those of updating everyone. A neuron with
+        no (active) incoming synapse, or below the energy threshold, keeps its
+        state and is never updated.
+        """
+        num_neurons = self.state.shape[0]
+        src, dst = edge_index
+        receiving = torch.zeros(num_neurons, dtype=torch.bool, device=src.device)
+        receiving[dst] = True
+        receiving &= active
+        needed = torch.zeros_like(receiving)
+        needed[self.output_rows] = True
+        rounds: list[Tensor] = []
+        for _ in range(self.core.message_passing_iterations):  # from the last round back
+            updated = needed & receiving
+            rounds.append(updated.nonzero().squeeze(1))
+            needed = needed.index_fill(0, src[updated[dst]], True)
+        rounds.reverse()
+        return rounds

@@ -68,8 +68,8 @@ class MarbleConv(nn.Module):
         # first step (with a small V the gates stay shut and training stalls).
         nn.init.orthogonal_(self.value.weight, gain=2.0)
 
-    def _queries_and_keys(self, h: Tensor) -> tuple[Tensor, Tensor]:
-        """[B*N, A'] each: queries (scaled by 1 / (sqrt(R) T)) and keys.
+    def _queries_and_keys(self, h_rows: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
+        """Queries of the updated rows [B*U, A'] (scaled by 1 / (sqrt(R) T)), keys [B*N, A'].
 
         The CPU's sampled product is several times slower on widths that are
         not a multiple of 8, so A is padded with zero rows of the projections
@@ -77,18 +77,18 @@ class MarbleConv(nn.Module):
         queries, which are fewer than the scores.
         """
         pad = (0, 0, 0, -self.query.out_features % 8)
-        query = F.linear(h, F.pad(self.query.weight * self.scale, pad))
+        query = F.linear(h_rows, F.pad(self.query.weight * self.scale, pad))
         return query, F.linear(h, F.pad(self.key.weight, pad))
 
-    def _update(self, normed: Tensor, bias: Tensor) -> Tensor:  # [B, N, R]
-        """act(MLP(normed) + b_t), for ``normed`` = LN(agg) [B, N, R] and ``bias`` [N]."""
+    def _update(self, normed: Tensor, bias: Tensor) -> Tensor:  # [B, U, R]
+        """act(MLP(normed) + b_t), for ``normed`` = LN(agg) [B, U, R] and ``bias`` [U]."""
         first, second = cast(nn.Linear, self.mlp[0]), cast(nn.Linear, self.mlp[2])
         if self.activation != "tanh":
             return self.act(self.mlp(normed) + bias.view(1, -1, 1))
         # tanh(z) = 2 sigmoid(2z) - 1, and PyTorch's CPU tanh costs about four
         # sigmoids. The factors fold into the linear maps around each activation
         # (2 W1, 2 b1; then 4 W2, 2 (b2 - W2 1)), so the function and its gradients
-        # are the same and the [B, N, hidden] tensor gets one cheap pass.
+        # are the same and the [B, U, hidden] tensor gets one cheap pass.
         half_open = torch.sigmoid(F.linear(normed, 2 * first.weight, 2 * first.bias))
         doubled = F.linear(half_open, 4 * second.weight, 2 * (second.bias - second.weight.sum(1)))
         return torch.sigmoid(doubled + 2 * bias.view(1, -1, 1)).mul(2).sub_(1)
@@ -97,27 +97,23 @@ class MarbleConv(nn.Module):
         self,
         h: Tensor,  # [B*N, R]
         synapses: SynapseMatrix,
-        edge_weight: Tensor,  # [B*E] effective weights, in the matrix's nonzero order
+        edge_weight: Tensor,  # [B*E'] effective weights, in the matrix's nonzero order
         bias: Tensor,  # [N]
-        active: Tensor | None = None,  # [N] bool; inactive neurons keep their state
-    ) -> Tensor:  # [B*N, R]
-        score = synapses.sampled_dot(*self._queries_and_keys(h))  # [B*E]
+    ) -> Tensor:  # [B*N, R]: the matrix's target neurons updated, every other row as it was
+        everyone = synapses.rows == h.shape[0]
+        h_rows = h if everyone else h.index_select(0, synapses.target_rows)  # [B*U, R]
+        score = synapses.sampled_dot(*self._queries_and_keys(h_rows, h))  # [B*E']
         # The softmax's normaliser is per target, so it divides the sum once per
         # neuron instead of once per edge; V is linear, so it moves off the edges:
         # sum_e a_e w_e V h_s = V (sum_e exp_e w_e h_s) / sum_e exp_e.
-        unnormalised = torch.exp(
-            score - synapses.row_max(score).index_select(0, synapses.row)
-        )  # [B*E]
-        total = synapses.row_sum(unnormalised).clamp_min(torch.finfo(h.dtype).tiny)  # [B*N]
-        summed = synapses.matmul(unnormalised * edge_weight, h)  # [B*N, R]
-        agg = self.value(summed / total.unsqueeze(-1))  # [B*N, R]
-        batch, nodes = synapses.batch, synapses.num_nodes
-        update = self._update(self.norm(agg).view(batch, nodes, -1), bias).view_as(h)
+        unnormalised = torch.exp(score - synapses.row_max(score).index_select(0, synapses.row))
+        total = synapses.row_sum(unnormalised).clamp_min(torch.finfo(h.dtype).tiny)  # [B*U]
+        summed = synapses.matmul(unnormalised * edge_weight, h)  # [B*U, R]
+        agg = self.value(summed / total.unsqueeze(-1))  # [B*U, R]
+        normed = self.norm(agg).view(synapses.batch, -1, self.size)  # [B, U, R]
+        update = self._update(normed, bias.index_select(0, synapses.targets)).view_as(agg)
         # alpha h + (1 - alpha)(g u + (1 - g) h) = h + (1 - alpha) g (u - h), with
-        # g = 1 - exp(-|agg|) = -expm1(-|agg|): five passes over [B*N, R] instead of eleven.
+        # g = 1 - exp(-|agg|) = -expm1(-|agg|): five passes over [B*U, R] instead of eleven.
         closed = torch.expm1(-agg.abs())  # -g
-        new = torch.addcmul(h, closed, update - h, value=-(1.0 - self.alpha))
-        if active is not None:
-            keep = active.view(1, -1, 1).expand(batch, nodes, 1).reshape(-1, 1)
-            new = torch.where(keep, new, h)
-        return new
+        new_rows = torch.addcmul(h_rows, closed, update - h_rows, value=-(1.0 - self.alpha))
+        return new_rows if everyone else h.index_copy(0, synapses.target_rows, new_rows)

@@ -6,10 +6,11 @@ Done with a gather and a scatter, that materialises every edge's message
 ([E, B, R] floats, the main cost of a round). Seen as a matrix, it is a
 sparse-times-dense product: one sparse matrix per example (nonzeros where
 the synapses are, values the coefficients), laid out block-diagonally so the
-whole batch is one CSR matrix ``[B*N, B*N]`` with ``B*E`` nonzeros against
-the batch-major states ``[B*N, R]``. The library kernels (MKL on a CPU,
-cuSPARSE on CUDA) walk each target's row without writing any per-edge
-message, and the backward pass is the same two products again:
+whole batch is one CSR matrix ``[B*U, B*N]`` (U target rows per example, N
+columns) with ``B*E`` nonzeros against the batch-major states ``[B*N, R]``.
+The library kernels (MKL on a CPU, cuSPARSE on CUDA) walk each target's row
+without writing any per-edge message, and the backward pass is the same two
+products again:
 
     out    = A(c) @ h              (sparse x dense)
     dL/dh  = A(c)^T @ dL/dout      (the transposed structure)
@@ -39,39 +40,67 @@ _SAMPLED_WIDTH_STEP = 8
 
 @dataclass(frozen=True)
 class SynapseMatrix:
-    """The block-diagonal CSR structure of ``batch`` copies of one graph."""
+    """The block-diagonal CSR structure of ``batch`` copies of one graph.
 
-    num_nodes: int
-    batch: int
-    edge_order: Tensor  # [E] caller's edge id of each nonzero of one block, in row order
-    crow: Tensor  # [B*N + 1] row offsets
-    col: Tensor  # [B*E] source row (b*N + s) of each nonzero
-    row: Tensor  # [B*E] target row (b*N + t) of each nonzero
+    Rows are the *targets* whose sums are wanted (all neurons, or a subset:
+    a round of message passing only needs the neurons that can still reach
+    an output), columns are all neurons: the matrix is ``[B*U, B*N]``.
+    """
+
+    num_nodes: int  # N: columns per block
+    batch: int  # B
+    targets: Tensor  # [U] neuron of each row of a block, ascending
+    target_rows: Tensor  # [B*U] row of h (b*N + target) of each matrix row
+    edge_order: Tensor  # [E'] caller's edge id of each nonzero of one block, in row order
+    crow: Tensor  # [B*U + 1] row offsets
+    col: Tensor  # [B*E'] source row (b*N + s) of each nonzero
+    row: Tensor  # [B*E'] matrix row (b*U + u) of each nonzero
     crow_t: Tensor  # [B*N + 1] row offsets of the transpose
-    col_t: Tensor  # [B*E] column of each nonzero of the transpose (a target row)
-    to_transpose: Tensor  # [B*E] nonzero of A stored at each position of A^T
+    col_t: Tensor  # [B*E'] column of each nonzero of the transpose (a matrix row)
+    to_transpose: Tensor  # [B*E'] nonzero of A stored at each position of A^T
     _placeholders: dict[torch.dtype, Tensor] = field(
         default_factory=dict, compare=False, repr=False
     )
 
     @classmethod
-    def build(cls, edge_index: Tensor, num_nodes: int, batch: int) -> SynapseMatrix:
-        """Structure for ``edge_index`` [2, E] (source, target) repeated over ``batch`` examples."""
+    def build(
+        cls,
+        edge_index: Tensor,
+        num_nodes: int,
+        batch: int,
+        targets: Tensor | None = None,
+        edge_ids: Tensor | None = None,
+    ) -> SynapseMatrix:
+        """Structure for ``edge_index`` [2, E] (source, target) repeated over ``batch`` examples.
+
+        ``targets`` (ascending neuron ids, default all) picks the rows; edges
+        into other neurons are left out. ``edge_ids`` [E] names the edges for
+        ``per_nonzero`` when ``edge_index`` is a selection of the caller's edges.
+        """
         src, dst = edge_index[0].long(), edge_index[1].long()
-        count, device = src.numel(), src.device
-        edge_order = torch.argsort(dst * num_nodes + src)  # row order within a block
-        block_src, block_dst = src[edge_order], dst[edge_order]
-        offsets = torch.arange(batch, device=device).unsqueeze(1) * num_nodes  # [B, 1]
-        row = (block_dst.unsqueeze(0) + offsets).reshape(-1)  # [B*E]
-        col = (block_src.unsqueeze(0) + offsets).reshape(-1)
-        transpose_block = torch.argsort(block_src * num_nodes + block_dst)  # [E]
-        block_starts = torch.arange(batch, device=device).unsqueeze(1) * count
-        to_transpose = (transpose_block.unsqueeze(0) + block_starts).reshape(-1)
+        device = src.device
+        if targets is None:
+            targets = torch.arange(num_nodes, device=device)
+        units = targets.numel()
+        position = torch.full((num_nodes,), -1, dtype=torch.long, device=device)
+        position[targets] = torch.arange(units, device=device)
+        unit = position[dst]
+        kept = (unit >= 0).nonzero().squeeze(1)
+        order = kept[torch.argsort(unit[kept] * num_nodes + src[kept])]  # row order in a block
+        block_src, block_unit = src[order], unit[order]
+        count = order.numel()
+        examples = torch.arange(batch, device=device).unsqueeze(1)  # [B, 1]
+        row = (block_unit.unsqueeze(0) + examples * units).reshape(-1)  # [B*E']
+        col = (block_src.unsqueeze(0) + examples * num_nodes).reshape(-1)
+        transpose_block = torch.argsort(block_src * units + block_unit)  # [E']
+        to_transpose = (transpose_block.unsqueeze(0) + examples * count).reshape(-1)
         return cls(
             num_nodes=num_nodes,
             batch=batch,
-            edge_order=edge_order,
-            crow=_row_offsets(row, batch * num_nodes),
+            targets=targets,
+            target_rows=(targets.unsqueeze(0) + examples * num_nodes).reshape(-1),
+            edge_order=order if edge_ids is None else edge_ids[order],
+            crow=_row_offsets(row, batch * units),
             col=col,
             row=row,
             crow_t=_row_offsets(col[to_transpose], batch * num_nodes),
@@ -80,29 +109,33 @@ class SynapseMatrix:
         )
 
     @property
-    def size(self) -> int:
+    def rows(self) -> int:
+        return int(self.target_rows.numel())
+
+    @property
+    def columns(self) -> int:
         return self.batch * self.num_nodes
 
     def per_nonzero(self, per_edge: Tensor) -> Tensor:
-        """[E] values in the caller's edge order -> [B*E] in nonzero order, the same per example."""
+        """[E] values in caller's edge order -> [B*E'] in nonzero order, repeated per example."""
         return per_edge.index_select(0, self.edge_order).repeat(self.batch)
 
     # -- differentiable products ---------------------------------------------------------
 
     def matmul(self, values: Tensor, dense: Tensor) -> Tensor:
-        """[B*N, D]: A(values) @ dense, for ``values`` [B*E] in nonzero order."""
+        """[B*U, D]: A(values) @ dense, for ``values`` [B*E'] in nonzero order, dense [B*N, D]."""
         return _SparseTimesDense.apply(values, dense, self)
 
     def sampled_dot(self, left: Tensor, right: Tensor) -> Tensor:
-        """[B*E]: left[target] . right[source] for each nonzero (left, right [B*N, D])."""
+        """[B*E']: left[row] . right[source] per nonzero (left [B*U, D], right [B*N, D])."""
         return _SampledDot.apply(left, right, self)
 
     def row_sum(self, values: Tensor) -> Tensor:
-        """[B*N]: the sum of each row's values (0 for a row without nonzeros)."""
-        return values.new_zeros(self.size).index_add(0, self.row, values)
+        """[B*U]: the sum of each row's values (0 for a row without nonzeros)."""
+        return values.new_zeros(self.rows).index_add(0, self.row, values)
 
     def row_max(self, values: Tensor) -> Tensor:
-        """[B*N]: the largest value of each row, not differentiated (a shift for safety)."""
+        """[B*U]: the largest value of each row, not differentiated (a shift for safety)."""
         # Nonzeros are stored row by row, so this is a segmented reduction over
         # crow's offsets (a row without nonzeros gets -inf, and nothing reads it).
         return torch.segment_reduce(values.detach(), "max", offsets=self.crow, unsafe=True)
@@ -111,7 +144,7 @@ class SynapseMatrix:
 
     def _csr(self, values: Tensor) -> Tensor:
         return torch.sparse_csr_tensor(
-            self.crow, self.col, values, (self.size, self.size), check_invariants=False
+            self.crow, self.col, values, (self.rows, self.columns), check_invariants=False
         )
 
     def _csr_transposed(self, values: Tensor) -> Tensor:
@@ -119,7 +152,7 @@ class SynapseMatrix:
             self.crow_t,
             self.col_t,
             values.index_select(0, self.to_transpose),
-            (self.size, self.size),
+            (self.columns, self.rows),
             check_invariants=False,
         )
 

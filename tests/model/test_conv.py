@@ -51,11 +51,20 @@ def naive_round(conv: MarbleConv, h: torch.Tensor, edge_index, weight, bias) -> 
 
 
 def run_conv(conv: MarbleConv, h: torch.Tensor, weight, bias, active=None) -> torch.Tensor:  # type: ignore[no-untyped-def]
-    """One round on node-major states [N, B, R], through the batch-major layer."""
+    """One round on node-major states [N, B, R], through the batch-major layer.
+
+    Inactive neurons neither send (their out-edges are left out) nor change
+    (they are not among the matrix's target rows), as BrainModel builds it.
+    """
     nodes, batch, size = h.shape
-    synapses = SynapseMatrix.build(EDGES, nodes, batch)
+    targets, edges, edge_ids = None, EDGES, None
+    if active is not None:
+        targets = active.nonzero().squeeze(1)
+        edge_ids = active[EDGES[0]].nonzero().squeeze(1)
+        edges = EDGES[:, edge_ids]
+    synapses = SynapseMatrix.build(edges, nodes, batch, targets, edge_ids)
     flat = h.transpose(0, 1).reshape(batch * nodes, size)
-    out = conv(flat, synapses, synapses.per_nonzero(weight), bias, active)
+    out = conv(flat, synapses, synapses.per_nonzero(weight), bias)
     return out.view(batch, nodes, size).transpose(0, 1)
 
 
@@ -77,13 +86,17 @@ def test_neuron_without_incoming_edges_keeps_its_state() -> None:
     assert torch.equal(out[0], h[0]) and torch.equal(out[1], h[1])
 
 
-def test_inactive_neurons_are_not_updated() -> None:
+def test_inactive_neurons_neither_change_nor_send() -> None:
     conv = MarbleConv(size=3)
     h = torch.randn(4, 1, 3)
-    active = torch.tensor([True, True, False, True])
-    out = run_conv(conv, h, torch.ones(4), torch.zeros(4), active)
-    assert torch.equal(out[2], h[2])
-    assert not torch.equal(out[3], h[3])
+    weight = torch.tensor([0.5, -1.0, 2.0, 1.5])
+    active = torch.tensor([True, True, True, False])  # neuron 3 (3 -> 2) is silenced
+    out = run_conv(conv, h, weight, torch.zeros(4), active)
+    assert torch.equal(out[3], h[3])
+    assert not torch.equal(out[2], h[2])
+    # Neuron 2 hears exactly what it would if the synapse 3 -> 2 did not exist.
+    without = naive_round(conv, h, EDGES[:, :3], weight[:3], torch.zeros(4))
+    assert torch.allclose(out[2], without[2], atol=1e-6)
 
 
 def _tiny_brain(types: list[int]) -> BrainTensors:
@@ -180,3 +193,34 @@ def test_synapse_matrix_products_equal_the_plain_gather_scatter() -> None:
     scores = (q[EDGES[1]] * h[EDGES[0]]).sum(-1)  # [E, B]
     sampled = synapses.sampled_dot(q.transpose(0, 1).reshape(8, 3), flat)
     assert torch.allclose(sampled, scores[synapses.edge_order].t().reshape(-1), atol=1e-6)
+
+
+def _every_neuron_every_round(model: BrainModel, x: torch.Tensor) -> torch.Tensor:
+    """The forward pass without pruning: all neurons updated in every round."""
+    batch, (nodes, size) = x.shape[0], model.state.shape
+    scale = torch.ones(batch, nodes).index_copy(1, model.input_rows, x)
+    h = (scale.unsqueeze(-1) * model.state.unsqueeze(0)).view(batch * nodes, size)
+    everyone = SynapseMatrix.build(model.edge_index, nodes, batch)
+    weight = everyone.per_nonzero(model.effective_weight())
+    for _ in range(model.core.message_passing_iterations):
+        h = model.conv(h, everyone, weight, model.bias)
+    out = h.view(batch, nodes, size)[:, model.output_rows]
+    return (out * model.readout_weight).sum(-1) + model.readout_bias
+
+
+def test_rounds_update_only_what_reaches_an_output_and_give_the_same_outputs() -> None:
+    tensors = BrainTensors.from_graph(
+        seed_brain_graph(small_config(input_neurons=3, output_neurons=2))
+    )
+    model = BrainModel(tensors, CoreConfig(message_passing_iterations=3), random_seed=0)
+    x = torch.rand(5, 3)
+    pruned = model(x)
+    grads = torch.autograd.grad(pruned.sum(), [model.weight, model.state])
+    full = _every_neuron_every_round(model, x)
+    expected = torch.autograd.grad(full.sum(), [model.weight, model.state])
+    assert torch.allclose(pruned, full, atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads, expected, strict=True))
+    last_round = model._round_matrices(5, None)[-1]
+    assert torch.equal(last_round.targets, model.output_rows.sort().values)
+    first_round = model._round_matrices(5, None)[0]
+    assert first_round.targets.numel() < tensors.num_neurons  # inputs receive nothing
