@@ -10,8 +10,17 @@ requests, one after the other (Kùzu lets one process open a database):
 - marble: ``marble serve``, with bearer-token auth, metrics middleware and
   the micro-batcher, which answers concurrent requests with shared forwards.
 
-Each is driven by ``httpx.AsyncClient`` workers in this process at every
-concurrency (default 1, 16, 64), each request one digits row. Prints one JSON
+Each is driven by workers in this process at every concurrency (default 1,
+16, 64), each request one digits row, each worker on its own keep-alive
+connection. The load generator is raw HTTP/1.1 over asyncio streams: requests
+encoded once, answers read as status, ``Content-Length`` and body bytes. The
+client and the servers share the machine's cores, so whatever the client
+spends per request is taken from the server under test: ``httpx.AsyncClient``
+(``--client httpx``) spends 2.5-3 ms of CPU per request, about as much as the
+whole MARBLE server, the raw client about 0.1-0.3 ms. The answers are still
+checked with httpx: the first few requests go to both servers through it,
+their outputs must match (``outputs_match``), and any status but 200 during
+the load counts as an error. Prints one JSON
 line per (server, concurrency): throughput, p50 and p99 latency, and the CPU
 time the server process and this client spent per request (on a small machine
 they share the cores; MARBLE's lines add the mean forward-pass batch size);
@@ -19,7 +28,11 @@ then a summary. Between the two servers, the same forward the server runs
 (``ServingModel.predict``) is called in this process on batches of 64 rows
 with torch's threads as they are here (``--torch-threads`` when given): its
 rows per second is ``limit_rps``, what a server could reach if HTTP, JSON and
-batching cost nothing. Targets: MARBLE's p50 at concurrency 1 at most 1.2x the
+batching cost nothing. ``marble serve`` sets its torch threads from
+``core.threads`` (auto: the usable cores shared among the MARBLE processes
+running), the bare server and the limit keep torch's defaults: the summary
+names each (``marble_threads``, ``bare_threads``); ``--torch-threads`` gives
+all three the same number. Targets: MARBLE's p50 at concurrency 1 at most 1.2x the
 bare endpoint's (what auth and the server's plumbing cost a lone client),
 MARBLE's throughput at concurrency 64 at least 2x the bare endpoint's (what
 micro-batching buys) and at least 0.5x ``limit_rps`` (``limit_ratio``: what
@@ -57,6 +70,7 @@ THROUGHPUT_TARGET = 2.0
 LIMIT_TARGET = 0.5
 LIMIT_BATCH = 64
 LIMIT_SECONDS = 5.0
+CHECKED_REQUESTS = 8
 
 
 def log(message: str) -> None:
@@ -185,6 +199,21 @@ def forward_limit(home: Path, device: str, threads: int | None) -> dict[str, Any
     }
 
 
+def marble_threads(torch_threads: int | None) -> int:
+    """Intra-op threads ``marble serve`` took at its start, by core.threads' rule.
+
+    With ``--torch-threads`` the number given; otherwise ``auto``: the usable
+    cores over the MARBLE processes holding a core slot, counted while the
+    server (one of them) runs; other MARBLE work on the machine halves it.
+    """
+    from marble_graph.threads import CoreShare, runtime_dir, threads_for, usable_cpus
+
+    if torch_threads is not None:
+        return torch_threads
+    cpus = usable_cpus()
+    return threads_for("auto", cpus, CoreShare("auto", cpus, runtime_dir()).holders())
+
+
 # -- load -------------------------------------------------------------------------------
 
 
@@ -198,12 +227,59 @@ async def batch_histogram(client: httpx.AsyncClient, base: str) -> tuple[float, 
     return found["sum"], found["count"]
 
 
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection that sends pre-encoded ``POST /infer`` requests.
+
+    The load generator of the bench (see the module docstring for why not
+    httpx): a request is one ``write`` of bytes built once, an answer is read
+    as its status line and ``Content-Length`` and the body bytes, nothing
+    decoded unless the status is not 200.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    async def open(cls, base: str) -> RawConnection:
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        return cls(reader, writer)
+
+    async def post(self, request: bytes) -> tuple[int, bytes]:
+        """Send one whole request; (status, body) of its answer."""
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        lower = head.lower()
+        at = lower.find(b"\r\ncontent-length:")
+        if at < 0:
+            raise RuntimeError(f"answer without Content-Length: {head[:200]!r}")
+        end = lower.index(b"\r\n", at + 2)
+        body = await self.reader.readexactly(int(head[at + 17 : end]))
+        return status, body
+
+    async def close(self) -> None:
+        self.writer.close()
+        await self.writer.wait_closed()
+
+
+def raw_requests(base: str, bodies: list[bytes], headers: dict[str, str]) -> list[bytes]:
+    """``POST /infer`` of each body as the bytes the raw client sends."""
+    host = base.removeprefix("http://")
+    lines = ["POST /infer HTTP/1.1", f"Host: {host}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    head = "\r\n".join(lines).encode("latin-1")
+    return [head + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body for body in bodies]
+
+
 async def drive(
     server: Server,
     bodies: list[bytes],
     headers: dict[str, str],
     concurrency: int,
     total: int,
+    client: str = "raw",
     shared_client: bool = False,
 ) -> dict[str, Any]:
     """Warm up, then ``total`` requests from ``concurrency`` back-to-back workers.
@@ -212,6 +288,8 @@ async def drive(
     client spent per request during the measured part: on a small machine the
     two compete for the same cores, and the split shows where the time goes.
     """
+    if client == "raw":
+        return await drive_raw(server, bodies, headers, concurrency, total)
     async with AsyncExitStack() as stack:
         if shared_client:
             pool = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -221,8 +299,8 @@ async def drive(
             # each request, which at 64 costs the client several ms of CPU per request.
             one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
             clients = [httpx.AsyncClient(limits=one, timeout=60.0) for _ in range(concurrency)]
-        for client in dict.fromkeys(clients):
-            await stack.enter_async_context(client)
+        for pooled in dict.fromkeys(clients):
+            await stack.enter_async_context(pooled)
         url = f"{server.base}/infer"
         latencies: list[float] = []
         errors: list[str] = []
@@ -259,7 +337,94 @@ async def drive(
         server_cpu_after, client_cpu = cpu_seconds(server.pid), time.process_time() - client_cpu
         if histogram is not None:
             after = await batch_histogram(clients[0], server.base)
-            rows, count = after[0] - histogram[0], after[1] - histogram[1]
+            histogram = after[0] - histogram[0], after[1] - histogram[1]
+    return load_row(
+        total,
+        latencies,
+        errors,
+        warm_errors,
+        wall,
+        client_cpu,
+        server_cpu,
+        server_cpu_after,
+        busy,
+        busy_after,
+        histogram,
+    )
+
+
+async def drive_raw(
+    server: Server, bodies: list[bytes], headers: dict[str, str], concurrency: int, total: int
+) -> dict[str, Any]:
+    """``drive`` with one ``RawConnection`` per worker."""
+    requests = raw_requests(server.base, bodies, headers)
+    connections = [await RawConnection.open(server.base) for _ in range(concurrency)]
+    latencies: list[float] = []
+    errors: list[str] = []
+    issued = 0
+
+    async def worker(connection: RawConnection, count: int) -> None:
+        nonlocal issued
+        while issued < count:
+            request = requests[issued % len(requests)]
+            issued += 1
+            started = time.perf_counter()
+            status, body = await connection.post(request)
+            elapsed = time.perf_counter() - started
+            if status == 200:
+                latencies.append(elapsed)
+            else:
+                errors.append(f"HTTP {status}: {body[:200].decode(errors='replace')}")
+
+    try:
+        warmup = max(WARMUP_REQUESTS, 2 * concurrency)
+        await asyncio.gather(*(worker(c, warmup) for c in connections))
+        warm_errors, errors[:], latencies[:], issued = list(errors), [], [], 0
+        async with httpx.AsyncClient(timeout=60.0) as scraper:
+            marble = server.name == "marble"
+            histogram = await batch_histogram(scraper, server.base) if marble else None
+            server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+            busy = machine_busy_seconds()
+            started = time.perf_counter()
+            await asyncio.gather(*(worker(c, total) for c in connections))
+            wall = time.perf_counter() - started
+            busy_after = machine_busy_seconds()
+            server_cpu_after, client_cpu = cpu_seconds(server.pid), time.process_time() - client_cpu
+            if histogram is not None:
+                after = await batch_histogram(scraper, server.base)
+                histogram = after[0] - histogram[0], after[1] - histogram[1]
+    finally:
+        for connection in connections:
+            await connection.close()
+    return load_row(
+        total,
+        latencies,
+        errors,
+        warm_errors,
+        wall,
+        client_cpu,
+        server_cpu,
+        server_cpu_after,
+        busy,
+        busy_after,
+        histogram,
+    )
+
+
+def load_row(
+    total: int,
+    latencies: list[float],
+    errors: list[str],
+    warm_errors: list[str],
+    wall: float,
+    client_cpu: float,
+    server_cpu: float | None,
+    server_cpu_after: float | None,
+    busy: float | None,
+    busy_after: float | None,
+    histogram: tuple[float, float] | None,
+) -> dict[str, Any]:
+    """The JSON line of one measured stretch (``histogram``: batch rows and forwards in it)."""
     p50, p99 = np.percentile(latencies, [50, 99]) * 1000 if latencies else (float("nan"),) * 2
     row: dict[str, Any] = {
         "requests": total,
@@ -278,6 +443,7 @@ async def drive(
             other = (busy_after - busy - server_cpu - client_cpu) / wall
             row["other_cpu_cores"] = round(max(other, 0.0), 2)
     if histogram is not None:
+        rows, count = histogram
         row["mean_batch_size"] = round(rows / count, 2) if count else None
         row["forward_passes"] = int(count)
     if warm_errors or errors:
@@ -291,6 +457,7 @@ def measure(
     headers: dict[str, str],
     levels: list[int],
     requests: int | None,
+    client: str = "raw",
     shared_client: bool = False,
 ) -> dict[int, dict[str, Any]]:
     """One JSON line per concurrency level."""
@@ -298,19 +465,29 @@ def measure(
     for concurrency in levels:
         total = requests or (400 if concurrency == 1 else 2000)
         log(f"{server.name}: concurrency {concurrency}, {total} requests")
-        row = asyncio.run(drive(server, bodies, headers, concurrency, total, shared_client))
+        row = asyncio.run(drive(server, bodies, headers, concurrency, total, client, shared_client))
         line = {"bench": "serve_infer", "server": server.name, "concurrency": concurrency, **row}
         print(json.dumps(line), flush=True)
         results[concurrency] = line
     return results
 
 
-def first_outputs(base: str, body: bytes, headers: dict[str, str]) -> list[float]:
-    """One answer, to check that both servers compute the same forward."""
-    response = httpx.post(f"{base}/infer", content=body, headers=headers, timeout=30.0)
-    if response.status_code != 200:
-        raise RuntimeError(f"POST {base}/infer: HTTP {response.status_code}: {response.text}")
-    return list(response.json()["outputs"][0])
+def first_outputs(base: str, bodies: list[bytes], headers: dict[str, str]) -> list[list[float]]:
+    """Answers to the first ``CHECKED_REQUESTS`` bodies through httpx, a full HTTP client.
+
+    Compared between the two servers: both compute the same forward, and the
+    answers the raw load client does not decode are well-formed HTTP and JSON.
+    """
+    outputs = []
+    with httpx.Client(timeout=30.0) as client:
+        for body in bodies[:CHECKED_REQUESTS]:
+            response = client.post(f"{base}/infer", content=body, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(
+                    f"POST {base}/infer: HTTP {response.status_code}: {response.text}"
+                )
+            outputs.append(list(response.json()["outputs"][0]))
+    return outputs
 
 
 # -- main -------------------------------------------------------------------------------
@@ -330,9 +507,15 @@ def main() -> int:
         "--torch-threads", type=int, help="OMP_NUM_THREADS of both servers (default: torch's)"
     )
     parser.add_argument(
+        "--client",
+        choices=("raw", "httpx"),
+        default="raw",
+        help="load generator: raw keep-alive sockets (default) or httpx.AsyncClient",
+    )
+    parser.add_argument(
         "--shared-client",
         action="store_true",
-        help="one httpx client pooling all connections (default: one client per worker)",
+        help="with --client httpx: one client pooling all connections (default: one per worker)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary home and logs")
     parser.add_argument("--serve-bare", type=Path, help=argparse.SUPPRESS)
@@ -358,8 +541,15 @@ def main() -> int:
             env["MARBLE_BATCH_WAIT_MS"] = str(args.batch_wait_ms)
         if args.max_batch_size is not None:
             env["MARBLE_MAX_BATCH_SIZE"] = str(args.max_batch_size)
+        marble_cmd = [str(Path(sys.executable).parent / "marble"), "--home", str(home)]
         if args.torch_threads is not None:
             env["OMP_NUM_THREADS"] = str(args.torch_threads)
+            # `marble serve` sets its threads from core.threads (auto: the cores shared
+            # among running MARBLE processes), not from OMP_NUM_THREADS.
+            config = root / "marble.yaml"
+            config.write_text(f"core:\n  threads: {args.torch_threads}\n")
+            marble_cmd += ["--config", str(config)]
+        marble_cmd.append("serve")
         plain = {"Content-Type": "application/json"}
         authed = {**plain, "Authorization": f"Bearer {demo['token']}"}
         bare_cmd = [
@@ -370,11 +560,11 @@ def main() -> int:
             "--device",
             args.device,
         ]
-        marble_cmd = [str(Path(sys.executable).parent / "marble"), "--home", str(home), "serve"]
 
         results: dict[str, dict[int, dict[str, Any]]] = {}
-        outputs: dict[str, list[float]] = {}
+        outputs: dict[str, list[list[float]]] = {}
         limit: dict[str, Any] = {}
+        threads: dict[str, int] = {}
         # One after the other: each server opens the graph database read-write.
         for server, command, headers in (
             ("bare", bare_cmd, plain),
@@ -389,9 +579,11 @@ def main() -> int:
             port = free_port()
             log(f"starting the {server} server on port {port}")
             with running(server, [*command, "--port", str(port)], env, root, port) as handle:
-                outputs[server] = first_outputs(handle.base, bodies[0], headers)
+                if server == "marble":
+                    threads["marble"] = marble_threads(args.torch_threads)
+                outputs[server] = first_outputs(handle.base, bodies, headers)
                 results[server] = measure(
-                    handle, bodies, headers, levels, args.requests, args.shared_client
+                    handle, bodies, headers, levels, args.requests, args.client, args.shared_client
                 )
 
         marble, bare = results["marble"], results["bare"]
@@ -420,6 +612,11 @@ def main() -> int:
             batch_wait_ms=args.batch_wait_ms,
             max_batch_size=args.max_batch_size,
             torch_threads=args.torch_threads,
+            # The bare server starts with torch's defaults as this process did (or
+            # OMP_NUM_THREADS), so it gets the limit's threads.
+            bare_threads=limit.get("limit_threads"),
+            marble_threads=threads.get("marble"),
+            client=args.client,
             shared_client=args.shared_client,
             seconds=round(time.perf_counter() - started, 1),
             machine=platform.machine(),

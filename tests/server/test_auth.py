@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from marble_graph.store.metadata import ApiToken
 from marble_graph.tokens import Scope, TokenStore
-from tests.server.conftest import LiveApp
+from marble_server import ServerSettings, create_app
+from tests.server.conftest import LiveApp, server_config
 
 pytestmark = pytest.mark.anyio
 
@@ -117,3 +120,19 @@ async def test_tokens_are_stored_only_as_sha256_digests(live: LiveApp) -> None:
         assert digests[f"{scope}-token"] == hashlib.sha256(token.encode()).hexdigest()
         assert token not in digests.values()
     assert Scope("read") in TokenStore(live.state.service.metadata).list()[0].scopes
+
+
+@pytest.mark.parametrize(("method", "path", "body", "scope"), PROTECTED)
+async def test_protected_route_answers_503_while_the_server_is_not_serving(
+    tmp_path: Path, method: str, path: str, body: dict[str, object] | None, scope: str
+) -> None:
+    # The token dependencies read the server's state themselves (no StateDep chain):
+    # before the lifespan has opened the stores they must say "retry", not crash.
+    app = create_app(ServerSettings(home=tmp_path / "marble-data"), server_config())
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://marble.test") as client:
+        response = await client.request(
+            method, path, json=body, headers={"Authorization": "Bearer marble_any"}
+        )
+    assert response.status_code == 503, response.text
+    assert response.json()["type"] == "urn:marble:problem:unavailable"
