@@ -93,9 +93,12 @@ def serve_marble(
                 process.wait()
 
 
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[LiveServer]:
-    with serve_marble(tmp_path) as (server, _):
+# One server for the module: starting ``marble serve`` (and the CLI that makes its
+# token) costs a process start-up each; the tests use brain names and tokens of
+# their own, so neither depends on what the other did.
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with serve_marble(tmp_path_factory.mktemp("e2e")) as (server, _):
         yield server
 
 

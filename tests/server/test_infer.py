@@ -91,7 +91,7 @@ async def test_infer_keeps_answering_from_committed_versions_while_training(
     reference = {1: (await _infer(live, rows))["outputs"]}
     job = await live.client.post(
         "/brains/wave/train",
-        json={"dataset": "sine", "epochs": 8},
+        json={"dataset": "sine", "epochs": 4},
         headers=live.auth("train"),
     )
     job_id = job.json()["id"]

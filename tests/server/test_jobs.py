@@ -99,6 +99,12 @@ async def test_cancel_stops_the_run_without_writing_a_version(live_with_brain: L
     assert again.status_code == 409
 
 
+# Every epoch of the restart test writes a checkpoint version (a whole write-back), so
+# the run is as short as leaves epochs on both sides of the restart: the server stops
+# after the first checkpoint, and the resumed job still has epochs to run.
+RESTART_EPOCHS = 6
+
+
 async def test_restart_marks_running_jobs_interrupted_and_resume_finishes(tmp_path: Path) -> None:
     home = tmp_path / "marble-data"
     config = server_config(checkpoint_every=1)
@@ -106,7 +112,7 @@ async def test_restart_marks_running_jobs_interrupted_and_resume_finishes(tmp_pa
         await live.client.post(
             "/brains", json={"name": "wave", "dataset": "sine"}, headers=live.auth("train")
         )
-        job = await _train(live, epochs=30)
+        job = await _train(live, epochs=RESTART_EPOCHS)
         # Stop the server once the first checkpoint (version 2) is committed.
         for _ in range(2400):
             if live.state.service.get_brain("wave").version >= 2:
@@ -116,15 +122,16 @@ async def test_restart_marks_running_jobs_interrupted_and_resume_finishes(tmp_pa
         stopped = (await live.client.get(f"/jobs/{job['id']}", headers=live.auth("read"))).json()
         assert stopped["state"] == "interrupted"
         checkpoint = live.state.service.get_brain("wave").version
-        assert 2 <= checkpoint < 31
+        assert 2 <= checkpoint < RESTART_EPOCHS + 1
         resumed = await live.client.post(f"/jobs/{job['id']}/resume", headers=live.auth("train"))
         assert resumed.status_code == 202, resumed.text
         assert resumed.json()["payload"]["resumed_from"] == job["id"]
         final = await _wait_for(live, resumed.json()["id"], {"succeeded", "failed", "cancelled"})
         assert final["state"] == "succeeded", final
-        assert final["result"]["last_epoch"]["epoch"] == 30
+        assert final["result"]["last_epoch"]["epoch"] == RESTART_EPOCHS
         epochs_run = final["result"]["epochs"]
-        assert epochs_run == 30 - (checkpoint - 1)  # only the epochs after the checkpoint
+        # Only the epochs after the checkpoint.
+        assert epochs_run == RESTART_EPOCHS - (checkpoint - 1)
         again = await live.client.post(f"/jobs/{job['id']}/resume", headers=live.auth("train"))
         assert again.status_code == 409
         assert resumed.json()["id"] in again.json()["detail"]  # already resumed by that job
