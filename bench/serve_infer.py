@@ -26,15 +26,16 @@ time the server process and this client spent per request (on a small machine
 they share the cores; MARBLE's lines add the mean forward-pass batch size);
 then a summary. Between the two servers, the same forward the server runs
 (``ServingModel.predict``) is called in this process on batches of 64 rows
-with torch's threads as they are here (``--torch-threads`` when given): its
-rows per second is ``limit_rps``, what a server could reach if HTTP, JSON and
-batching cost nothing. ``marble serve`` sets its torch threads from
-``core.threads`` (auto: the usable cores shared among the MARBLE processes
-running), the bare server and the limit keep torch's defaults: the summary
-names each (``marble_threads``, ``bare_threads``); ``--torch-threads`` gives
-all three the same number. Targets: MARBLE's p50 at concurrency 1 at most 1.2x the
-bare endpoint's (what auth and the server's plumbing cost a lone client),
-MARBLE's throughput at concurrency 64 at least 2x the bare endpoint's (what
+on the server's threads: its rows per second is ``limit_rps``, what a server
+could reach if HTTP, JSON and batching cost nothing. MARBLE runs first:
+``marble serve`` sets its torch threads from ``core.threads`` (auto: the
+usable cores shared among the running MARBLE processes; ``--torch-threads``
+sets it), and the limit and the bare server (``OMP_NUM_THREADS``) then get
+that same number (``marble_threads`` in the summary, ``limit_threads`` in the
+limit's line), so the three compare the same forward on the same threads.
+Targets: MARBLE's p50 at concurrency 1 at most 1.2x the bare endpoint's
+(what auth and the server's plumbing cost a lone client), MARBLE's
+throughput at concurrency 64 at least 2x the bare endpoint's (what
 micro-batching buys) and at least 0.5x ``limit_rps`` (``limit_ratio``: what
 the plumbing leaves of the forward's own throughput). Missed targets exit 0
 (the JSON says so); a server that does not start or any failed request exits 1.
@@ -173,7 +174,7 @@ def forward_limit(home: Path, device: str, threads: int | None) -> dict[str, Any
     from marble_graph.serving import ServingModel
 
     if threads is not None:
-        torch.set_num_threads(threads)  # what OMP_NUM_THREADS gives the servers
+        torch.set_num_threads(threads)  # what `marble serve` took
     features = load_dataset(DATASET).features.astype(np.float32)
     batches = [
         features[start : start + LIMIT_BATCH]
@@ -504,7 +505,9 @@ def main() -> int:
     parser.add_argument("--batch-wait-ms", type=float, help="MARBLE_BATCH_WAIT_MS")
     parser.add_argument("--max-batch-size", type=int, help="MARBLE_MAX_BATCH_SIZE")
     parser.add_argument(
-        "--torch-threads", type=int, help="OMP_NUM_THREADS of both servers (default: torch's)"
+        "--torch-threads",
+        type=int,
+        help="torch threads of both servers and the limit (default: core.threads auto)",
     )
     parser.add_argument(
         "--client",
@@ -565,17 +568,20 @@ def main() -> int:
         outputs: dict[str, list[list[float]]] = {}
         limit: dict[str, Any] = {}
         threads: dict[str, int] = {}
-        # One after the other: each server opens the graph database read-write.
+        # One after the other: each server opens the graph database read-write. MARBLE
+        # first: the threads core.threads gives it are the ones the limit and the bare
+        # server then get, so all three run the forward with the same threads.
         for server, command, headers in (
-            ("bare", bare_cmd, plain),
             ("marble", marble_cmd, authed),
+            ("bare", bare_cmd, plain),
         ):
-            if server == "marble":
+            if server == "bare":
                 # Between the servers (which hold the database while they run), so the
                 # ceiling is measured in the same stretch of machine time as they are.
                 log(f"forward limit: batches of {LIMIT_BATCH} in this process")
-                limit = forward_limit(home, args.device, args.torch_threads)
+                limit = forward_limit(home, args.device, threads["marble"])
                 print(json.dumps({"bench": "serve_infer", "server": "limit", **limit}), flush=True)
+                env["OMP_NUM_THREADS"] = str(threads["marble"])
             port = free_port()
             log(f"starting the {server} server on port {port}")
             with running(server, [*command, "--port", str(port)], env, root, port) as handle:
@@ -612,9 +618,6 @@ def main() -> int:
             batch_wait_ms=args.batch_wait_ms,
             max_batch_size=args.max_batch_size,
             torch_threads=args.torch_threads,
-            # The bare server starts with torch's defaults as this process did (or
-            # OMP_NUM_THREADS), so it gets the limit's threads.
-            bare_threads=limit.get("limit_threads"),
             marble_threads=threads.get("marble"),
             client=args.client,
             shared_client=args.shared_client,
