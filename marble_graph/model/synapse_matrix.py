@@ -94,18 +94,22 @@ class SynapseMatrix:
         col = (block_src.unsqueeze(0) + examples * num_nodes).reshape(-1)
         transpose_block = torch.argsort(block_src * units + block_unit)  # [E']
         to_transpose = (transpose_block.unsqueeze(0) + examples * count).reshape(-1)
+        # 32-bit indices where they fit: half the memory, and MKL's sparse
+        # kernels take them as they are (64-bit ones are converted on every call,
+        # which made the products about 1.7 times slower).
+        index = torch.int32 if max(batch * num_nodes, batch * count) < 2**31 else torch.long
         return cls(
             num_nodes=num_nodes,
             batch=batch,
             targets=targets,
             target_rows=(targets.unsqueeze(0) + examples * num_nodes).reshape(-1),
             edge_order=order if edge_ids is None else edge_ids[order],
-            crow=_row_offsets(row, batch * units),
-            col=col,
-            row=row,
-            crow_t=_row_offsets(col[to_transpose], batch * num_nodes),
-            col_t=row[to_transpose],
-            to_transpose=to_transpose,
+            crow=_row_offsets(row, batch * units).to(index),
+            col=col.to(index),
+            row=row.to(index),
+            crow_t=_row_offsets(col[to_transpose], batch * num_nodes).to(index),
+            col_t=row[to_transpose].to(index),
+            to_transpose=to_transpose.to(index),
         )
 
     @property
