@@ -37,8 +37,8 @@ import numpy as np
 
 SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
 FEATURES = 8
-EXAMPLES = 320
-BATCH_SIZE = 8
+EXAMPLES = 96
+BATCH_SIZE = 2  # activations of a 1M-neuron brain are ~3 GB per example (K=3, R=16)
 STEP_RATIO_TARGET = 1.5
 RSS_TARGET_GIB = 16.0
 

@@ -27,7 +27,10 @@ _COMMON: dict[str, dict[str, Any]] = {
     "seed": {"width": 20, "height": 20, "input_fanout": 48, "output_fanin": 200},
     # Sharper attention: with 4-wide keys, temperature 1 leaves the scores so
     # flat that attention barely selects (about 1 point of digits accuracy).
-    "core": {"attention_temperature": 0.5},
+    # Two rounds: inputs reach the outputs through one hidden neuron, and on
+    # digits validation accuracy was the same as with three (0.970 both, 40
+    # epochs) at about half the cost per example.
+    "core": {"attention_temperature": 0.5, "message_passing_iterations": 2},
 }
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
