@@ -4,7 +4,7 @@ Trains the preset brain on scikit-learn's bundled digits (stratified 75/25
 split, random_state=0) and, in the same run, a plain 128-unit PyTorch MLP.
 Prints one JSON object per model: test accuracy, seconds to 95% test
 accuracy (checked after every epoch), total seconds, device. The acceptance
-bar is at least 96% for MARBLE within 10 minutes on a 2-core CPU.
+bar is at least 97% for MARBLE (issue 10; bench/train_cost.py times it).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from marble_graph.presets import explicit_values, preset_config
 from marble_graph.seed import seed_brain_graph
 from marble_graph.tensors import BrainTensors
 
-TARGET_ACCURACY = 0.96
+TARGET_ACCURACY = 0.97
 MILESTONE = 0.95
 
 
