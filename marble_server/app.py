@@ -22,7 +22,7 @@ from marble_graph.service import BrainService
 from marble_graph.serving import ModelCache
 from marble_graph.threads import share_cores
 from marble_graph.tokens import TokenStore
-from marble_server.api.router import api_router
+from marble_server.api.router import api_router, infer_router
 from marble_server.auth import Authenticator
 from marble_server.events import EventHub
 from marble_server.graphql import graphql_router
@@ -71,6 +71,7 @@ def create_app(settings: ServerSettings, config: MarbleConfig | None = None) -> 
     )
     app.state.marble = None
     install_problem_handlers(app)
+    app.include_router(infer_router)
     app.include_router(api_router)
     app.include_router(graphql_router(settings), prefix="/graphql", include_in_schema=False)
     # Added innermost first: CORS, metrics, the size limit, then idempotency keys

@@ -29,7 +29,11 @@ PROTECTED_ERRORS: dict[int | str, dict[str, Any]] = {
 
 api_router = APIRouter()
 api_router.include_router(health.router)
-# Routes are matched in the order they are included, one pattern after another:
-# /infer, the route called most, comes first so a request does not try every other.
-for module in (infer, brains, jobs, graph, admin):
+for module in (brains, jobs, graph, admin):
     api_router.include_router(module.router, responses=PROTECTED_ERRORS)
+
+# Included by the app ahead of ``api_router``: routes are matched in order, one
+# pattern after another and one included router inside another, and /infer, the
+# route called most, then matches at the first level.
+infer_router = APIRouter()
+infer_router.include_router(infer.router, responses=PROTECTED_ERRORS)
