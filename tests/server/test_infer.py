@@ -31,7 +31,9 @@ async def test_single_row_and_batch_match_the_engine(live_with_brain: LiveApp) -
     expected = engine_infer(live.state.service, "wave", np.asarray(rows, np.float32))
     assert batch["version"] == expected.version == 1
     assert np.array_equal(np.asarray(batch["outputs"], np.float32), expected.outputs)
-    assert single["outputs"] == [batch["outputs"][2]]
+    # The same row alone and in a batch: equal to float32 rounding (the sparse and
+    # dense kernels block their sums differently for different batch sizes).
+    np.testing.assert_allclose(single["outputs"], [batch["outputs"][2]], rtol=1e-6, atol=1e-7)
 
 
 async def test_concurrent_requests_are_micro_batched(live_with_brain: LiveApp) -> None:
