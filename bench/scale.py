@@ -62,6 +62,10 @@ def seed_settings(synapses: int) -> dict[str, int]:
     }
 
 
+def _buffer_pool_mb(label: str) -> int:
+    return 4096 if SIZES[label] >= 10_000_000 else 512
+
+
 def write_dataset(path: Path, seed: int = 0) -> None:
     """A regression CSV: y = x @ w + noise, EXAMPLES rows of FEATURES columns."""
     rng = np.random.default_rng(seed)
@@ -128,7 +132,9 @@ def run_size(label: str, device: str) -> dict[str, Any]:
             "seed": settings,
             "core": {"device": device},
             "learning": {"epochs": 1, "batch_size": BATCH_SIZE},
-            "storage": {"graph_engine": "ladybug"},
+            # The graph engine holds a query's working set in its buffer pool; the
+            # default 512 MiB is too small for some whole-brain statements at 10M.
+            "storage": {"graph_engine": "ladybug", "buffer_pool_mb": _buffer_pool_mb(label)},
             "logging": {"level": "WARNING"},
         }
     )
@@ -215,7 +221,7 @@ def main() -> None:
                 "bench": "scale",
                 "size": label,
                 "synapses": SIZES[label],
-                "error": f"exit {done.returncode}: {done.stderr.strip()[-400:]}",
+                "error": f"exit {done.returncode}: {done.stderr.strip()[-3000:]}",
                 "peak_rss_gib_children_max": round(child_peak, 3),
             }
         records[label] = record
