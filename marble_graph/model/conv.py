@@ -69,16 +69,12 @@ class MarbleConv(nn.Module):
         nn.init.orthogonal_(self.value.weight, gain=2.0)
 
     def _queries_and_keys(self, h_rows: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
-        """Queries of the updated rows [B*U, A'] (scaled by 1 / (sqrt(R) T)), keys [B*N, A'].
+        """Queries of the updated rows [B*U, A] (scaled by 1 / (sqrt(R) T)), keys [B*N, A].
 
-        The CPU's sampled product is several times slower on widths that are
-        not a multiple of 8, so A is padded with zero rows of the projections
-        (zero columns add nothing to a dot product); the scale goes on the
-        queries, which are fewer than the scores.
+        The scale goes on the query weights, not on the [B*E] scores. The sampled
+        product pads A to its fast width itself (SynapseMatrix._sampled).
         """
-        pad = (0, 0, 0, -self.query.out_features % 8)
-        query = F.linear(h_rows, F.pad(self.query.weight * self.scale, pad))
-        return query, F.linear(h, F.pad(self.key.weight, pad))
+        return F.linear(h_rows, self.query.weight * self.scale), self.key(h)
 
     def _update(self, normed: Tensor, bias: Tensor) -> Tensor:  # [B, U, R]
         """act(MLP(normed) + b_t), for ``normed`` = LN(agg) [B, U, R] and ``bias`` [U]."""
