@@ -53,7 +53,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -327,31 +327,30 @@ async def drive(
         warmup = max(WARMUP_REQUESTS, 2 * concurrency)
         await asyncio.gather(*(worker(client, warmup) for client in clients))
         warm_errors, errors[:], latencies[:], issued = list(errors), [], [], 0
-        marble = server.name == "marble"
-        histogram = await batch_histogram(clients[0], server.base) if marble else None
-        server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
-        busy = machine_busy_seconds()
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client, total) for client in clients))
-        wall = time.perf_counter() - started
-        busy_after = machine_busy_seconds()
-        server_cpu_after, client_cpu = cpu_seconds(server.pid), time.process_time() - client_cpu
-        if histogram is not None:
-            after = await batch_histogram(clients[0], server.base)
-            histogram = after[0] - histogram[0], after[1] - histogram[1]
-    return load_row(
-        total,
-        latencies,
-        errors,
-        warm_errors,
-        wall,
-        client_cpu,
-        server_cpu,
-        server_cpu_after,
-        busy,
-        busy_after,
-        histogram,
-    )
+        window = await measured(
+            server, clients[0], asyncio.gather(*(worker(client, total) for client in clients))
+        )
+    return load_row(total, latencies, errors, warm_errors, *window)
+
+
+async def measured(
+    server: Server, scraper: httpx.AsyncClient, load: Awaitable[Any]
+) -> tuple[Any, ...]:
+    """Run ``load`` and measure around it: wall, client and server CPU, machine busy
+    seconds and (for MARBLE) the batch-size histogram, as ``load_row`` takes them."""
+    marble = server.name == "marble"
+    histogram = await batch_histogram(scraper, server.base) if marble else None
+    server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
+    busy = machine_busy_seconds()
+    started = time.perf_counter()
+    await load
+    wall = time.perf_counter() - started
+    busy_after = machine_busy_seconds()
+    server_cpu_after, client_cpu = cpu_seconds(server.pid), time.process_time() - client_cpu
+    if histogram is not None:
+        after = await batch_histogram(scraper, server.base)
+        histogram = after[0] - histogram[0], after[1] - histogram[1]
+    return (wall, client_cpu, server_cpu, server_cpu_after, busy, busy_after, histogram)
 
 
 async def drive_raw(
@@ -382,34 +381,13 @@ async def drive_raw(
         await asyncio.gather(*(worker(c, warmup) for c in connections))
         warm_errors, errors[:], latencies[:], issued = list(errors), [], [], 0
         async with httpx.AsyncClient(timeout=60.0) as scraper:
-            marble = server.name == "marble"
-            histogram = await batch_histogram(scraper, server.base) if marble else None
-            server_cpu, client_cpu = cpu_seconds(server.pid), time.process_time()
-            busy = machine_busy_seconds()
-            started = time.perf_counter()
-            await asyncio.gather(*(worker(c, total) for c in connections))
-            wall = time.perf_counter() - started
-            busy_after = machine_busy_seconds()
-            server_cpu_after, client_cpu = cpu_seconds(server.pid), time.process_time() - client_cpu
-            if histogram is not None:
-                after = await batch_histogram(scraper, server.base)
-                histogram = after[0] - histogram[0], after[1] - histogram[1]
+            window = await measured(
+                server, scraper, asyncio.gather(*(worker(c, total) for c in connections))
+            )
     finally:
         for connection in connections:
             await connection.close()
-    return load_row(
-        total,
-        latencies,
-        errors,
-        warm_errors,
-        wall,
-        client_cpu,
-        server_cpu,
-        server_cpu_after,
-        busy,
-        busy_after,
-        histogram,
-    )
+    return load_row(total, latencies, errors, warm_errors, *window)
 
 
 def load_row(
