@@ -84,7 +84,7 @@ def run_size(label: str, device: str) -> dict[str, Any]:
     """The whole cycle for one size, in this process; returns its JSON record."""
     # Imported here so the parent process stays small and never opens a store;
     # marble_graph before torch, so torch's OpenMP threads wait passively
-    # (marble_graph/_openmp.py) as in the `marble` command.
+    # (marble_graph/_torch_environment.py) as in the `marble` command.
     import marble_graph  # noqa: F401  # isort: skip
 
     import torch

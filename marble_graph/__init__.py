@@ -3,8 +3,8 @@
 The public surface is listed in ``__all__``; everything else is internal.
 """
 
-# First, before any module loads torch: see _openmp's docstring.
-import marble_graph._openmp  # noqa: F401
+# First, before any module loads torch: see _torch_environment's docstring.
+import marble_graph._torch_environment  # noqa: F401
 
 # isort: split
 from marble_graph.brain_graph import BrainGraph, graph_hash
