@@ -17,6 +17,7 @@ from typing import Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
+from marble_graph.datasets.splitting import SplitError, split_rows
 from marble_graph.errors import ValidationFailed
 
 Task = Literal["classification", "regression", "binary"]
@@ -153,11 +154,13 @@ class Dataset:
 def split_dataset(
     ds: Dataset, test_fraction: float = 0.25, random_state: int = 0, stratify: bool = True
 ) -> tuple[Dataset, Dataset]:
-    """Split into (train, test) with scikit-learn's ``train_test_split``.
+    """Split into (train, test): the rows scikit-learn's ``train_test_split`` picks.
 
     Stratification applies only to classification and binary tasks. Rows are
-    split by index, so the result matches ``train_test_split(X, y, ...)`` on
-    the raw arrays with the same arguments (the B3 acceptance bar relies on it).
+    split by index (``splitting.split_rows``, numpy only), so the result
+    matches ``train_test_split(X, y, test_size=test_fraction,
+    random_state=random_state, stratify=...)`` on the raw arrays (the B3
+    acceptance bar relies on it) without importing scikit-learn.
     """
     if not 0.0 < test_fraction < 1.0:
         raise ValidationFailed(
@@ -172,16 +175,9 @@ def split_dataset(
         labels = ds.targets
     elif stratify and ds.task == "binary":
         labels = ds.targets[:, 0]
-    from sklearn.model_selection import train_test_split  # ~1 s to import: only when splitting
-
     try:
-        train_rows, test_rows = train_test_split(
-            np.arange(ds.n_rows),
-            test_size=test_fraction,
-            random_state=random_state,
-            stratify=labels,
-        )
-    except ValueError as exc:
+        train_rows, test_rows = split_rows(ds.n_rows, test_fraction, random_state, labels)
+    except SplitError as exc:
         hint = "; set stratify to false or use more rows" if labels is not None else ""
         raise ValidationFailed(
             f"cannot split dataset '{ds.name}' ({ds.n_rows} rows, "

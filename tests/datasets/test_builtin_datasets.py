@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
+from sklearn import datasets as sk_datasets
 from sklearn.model_selection import train_test_split
 
 import marble_graph.datasets as datasets_pkg
@@ -14,6 +21,7 @@ from marble_graph.datasets import (
     load_dataset,
     split_dataset,
 )
+from marble_graph.datasets.builtin import read_bundled, sklearn_data_dir
 from marble_graph.errors import ValidationFailed
 
 
@@ -119,6 +127,88 @@ def test_diabetes_target_is_in_the_studys_units() -> None:
     ds = load_dataset("diabetes")
     assert ds.task == "regression" and ds.targets.shape == (442, 1) and not ds.prescaled
     assert float(ds.targets.mean()) == pytest.approx(152.133, abs=1e-3)
+
+
+SKLEARN_LOADERS: dict[str, Callable[[], Any]] = {
+    "digits": sk_datasets.load_digits,
+    "wine": sk_datasets.load_wine,
+    "breast_cancer": sk_datasets.load_breast_cancer,
+    "diabetes": sk_datasets.load_diabetes,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SKLEARN_LOADERS))
+def test_bundled_files_read_with_numpy_equal_scikit_learn_loaders_bit_for_bit(name: str) -> None:
+    bunch = SKLEARN_LOADERS[name]()
+    ours = read_bundled(name)
+    for got, expected in ((ours.data, bunch.data), (ours.target, bunch.target)):
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        assert got.tobytes() == expected.tobytes()
+    if name in ("wine", "breast_cancer"):
+        assert list(ours.class_names) == [str(c) for c in bunch.target_names]
+
+
+@pytest.mark.parametrize("name", sorted(SKLEARN_LOADERS))
+def test_builtin_dataset_holds_the_scikit_learn_values_and_names(name: str) -> None:
+    bunch = SKLEARN_LOADERS[name]()
+    ds = load_dataset(name)
+    data = np.asarray(bunch.data, dtype=np.float64)
+    if name == "digits":
+        data = data / 16.0
+    np.testing.assert_array_equal(ds.features, data.astype(np.float32))
+    assert ds.feature_names == [str(n) for n in bunch.feature_names]
+    expected_targets = {
+        "digits": np.asarray(bunch.target, dtype=np.int64),
+        "wine": np.asarray(bunch.target, dtype=np.int64),
+        "breast_cancer": np.asarray(bunch.target, dtype=np.float32)[:, None],
+        "diabetes": np.asarray(bunch.target, dtype=np.float32)[:, None],
+    }[name]
+    assert ds.targets.dtype == expected_targets.dtype
+    np.testing.assert_array_equal(ds.targets, expected_targets)
+    if name == "wine":
+        assert ds.target_names == [str(n) for n in bunch.target_names]
+
+
+def test_bundled_data_is_found_in_the_installed_scikit_learn_package() -> None:
+    assert sklearn_data_dir() == Path(sk_datasets.__file__).parent / "data"
+
+
+def test_builtin_sets_without_scikit_learn_fail_with_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A None entry in sys.modules is how Python marks a package as unimportable.
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    with pytest.raises(ValidationFailed, match="scikit-learn is not installed"):
+        load_dataset("wine")
+    assert load_dataset("sine").n_rows == 1000  # generated, needs no package
+
+
+def test_missing_or_damaged_bundled_files_fail_with_the_file_named(tmp_path: Path) -> None:
+    with pytest.raises(ValidationFailed, match=r"cannot read wine_data.csv from .*data directory"):
+        read_bundled("wine", tmp_path)
+    (tmp_path / "wine_data.csv").write_text("178,13,class_0,class_1,class_2\n1.0,abc,0\n")
+    with pytest.raises(ValidationFailed, match=r"wine_data.csv .* is not a numeric table"):
+        read_bundled("wine", tmp_path)
+    (tmp_path / "wine_data.csv").write_text("178,13,class_0\n1.0,2.0,0\n")
+    with pytest.raises(ValidationFailed, match=r"wine_data.csv .* has shape \(1, 3\)"):
+        read_bundled("wine", tmp_path)
+    (tmp_path / "breast_cancer.csv").write_text("569,30,malignant,benign\n")
+    with pytest.raises(ValidationFailed, match=r"breast_cancer.csv .* input contained no data"):
+        read_bundled("breast_cancer", tmp_path)
+    (tmp_path / "breast_cancer.csv").write_text("no header\n1.0,0\n")
+    with pytest.raises(ValidationFailed, match=r"breast_cancer.csv .* no 'n_samples"):
+        read_bundled("breast_cancer", tmp_path)
+    (tmp_path / "digits.csv.gz").write_bytes(b"not gzip at all")
+    with pytest.raises(ValidationFailed, match=r"digits.csv.gz .* is not a numeric table"):
+        read_bundled("digits", tmp_path)
+    with gzip.open(tmp_path / "diabetes_data_raw.csv.gz", "wt") as raw:
+        raw.write("1 2 3 4 5 6 7 8 9 10\n2 3 4 5 6 7 8 9 10 11\n")
+    with gzip.open(tmp_path / "diabetes_target.csv.gz", "wt") as target:
+        target.write("151\n")
+    with pytest.raises(
+        ValidationFailed, match=r"diabetes_target.csv.gz .* shape \(\), expected \(2,\)"
+    ):
+        read_bundled("diabetes", tmp_path)
 
 
 def test_digits_and_sine_are_prescaled_and_feature_subsets_keep_the_mark() -> None:
