@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from marble_graph.errors import ValidationFailed
+from marble_graph.learning.optimizers import ParameterState
 from marble_graph.tensors.brain_tensors import TYPE_STANDARD, BrainTensors
 
 __all__ = [
@@ -98,7 +99,7 @@ def remap_rows(old: Tensor, kept: Tensor, appended: Tensor) -> Tensor:
 
 
 def remap_optimizer_state(
-    optimizer: torch.optim.Optimizer,
+    optimizer: ParameterState,
     old_param: torch.nn.Parameter,
     new_param: torch.nn.Parameter,
     kept: Tensor,
@@ -109,7 +110,9 @@ def remap_optimizer_state(
     Per-row state (leading dim equal to ``old_param``'s, e.g. Adam ``exp_avg``,
     ``exp_avg_sq``, SGD ``momentum_buffer``) keeps the rows in ``kept`` and
     starts the ``new_count`` appended rows at zero, as a fresh parameter would;
-    anything else (Adam's scalar ``step``) is copied.
+    anything else (Adam's scalar ``step``) is copied. ``optimizer`` is one of
+    ``learning.optimizers``' or a ``torch.optim`` one: only ``param_groups`` and
+    ``state`` are used.
     """
     rows = kept.numel() + new_count
     if new_param.dim() == 0 or new_param.shape[0] != rows:

@@ -43,6 +43,7 @@ from marble_graph.learning.neuronenblitz import (
     edge_scores,
     sample_walks,
 )
+from marble_graph.learning.optimizers import SGD, Adam, ForeachOptimizer
 from marble_graph.learning.structure import StructuralChange, compose, remap_optimizer_state
 from marble_graph.model import BrainModel
 from marble_graph.tensors import BrainTensors
@@ -301,19 +302,18 @@ class Trainer:
 
     # -- learning rate ------------------------------------------------------------------
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
+    def _make_optimizer(self) -> ForeachOptimizer:
+        # Ours, not torch.optim's: those import torch._dynamo (2.2 s of start-up).
         learning = self.config.learning
         params = list(self.model.parameters())
         if learning.optimizer == "sgd":
-            return torch.optim.SGD(
+            return SGD(
                 params,
                 lr=learning.learning_rate,
                 momentum=learning.momentum,
                 weight_decay=learning.weight_decay,
             )
-        return torch.optim.Adam(
-            params, lr=learning.learning_rate, weight_decay=learning.weight_decay
-        )
+        return Adam(params, lr=learning.learning_rate, weight_decay=learning.weight_decay)
 
     def _set_learning_rate(self, epoch: int, total_epochs: int) -> float:
         learning = self.config.learning
