@@ -29,9 +29,11 @@ from marble_graph.blobs import BlobStore
 from marble_graph.brain_graph import BrainGraph, graph_hash
 from marble_graph.config import MarbleConfig, config_from_mapping, config_hash
 from marble_graph.data_home import DataHome
+from marble_graph.datasets import load_dataset
 from marble_graph.errors import Conflict, StoreError, UnknownBrain, ValidationFailed
 from marble_graph.failpoints import failpoint
 from marble_graph.integrity import RepairReport, repair_brain, verify_brains
+from marble_graph.presets import preset_config
 from marble_graph.reconcile import reconcile_stores
 from marble_graph.resources import graph_schema_dir
 from marble_graph.seed import seed_brain_graph
@@ -199,10 +201,6 @@ class BrainService:
         progress: Progress | None = None,
     ) -> BrainInfo:
         """Create a brain from the preset of a dataset's task, sized to the dataset."""
-        # Imported here: scikit-learn is slow to import and most commands never need it.
-        from marble_graph.datasets import load_dataset
-        from marble_graph.presets import preset_config
-
         config = config or self.config
         dataset = load_dataset(
             dataset_spec,
