@@ -23,6 +23,7 @@ from marble_graph.serving import ModelCache
 from marble_graph.threads import share_cores
 from marble_graph.tokens import TokenStore
 from marble_server.api.router import api_router, infer_router
+from marble_server.api.routes.infer import InferFastPath
 from marble_server.auth import Authenticator
 from marble_server.events import EventHub
 from marble_server.graphql import graphql_router
@@ -74,8 +75,9 @@ def create_app(settings: ServerSettings, config: MarbleConfig | None = None) -> 
     app.include_router(infer_router)
     app.include_router(api_router)
     app.include_router(graphql_router(settings), prefix="/graphql", include_in_schema=False)
-    # Added innermost first: CORS, metrics, the size limit, then idempotency keys
-    # (which read the body the size limit has already bounded).
+    # Added innermost first: CORS, metrics, the size limit, idempotency keys (which
+    # read the body the size limit has already bounded), then /infer's fast path.
+    app.add_middleware(InferFastPath)
     app.add_middleware(IdempotencyKeys)
     app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=lambda: _metrics_of(app))

@@ -53,6 +53,21 @@ class ServerMetrics:
             registry=self.registry,
         )
         self.registry.register(_JobStates(job_counts))
+        # Each labelled child looked up once: ``labels()`` takes a lock and builds keys,
+        # a cost paid twice per request otherwise. Bounded: routes are templates.
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one HTTP request and its latency under its route template."""
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = self._request_children[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -82,9 +97,7 @@ class MetricsMiddleware:
         finally:
             metrics = self.metrics()
             if metrics is not None:
-                route = scope.get("route")
-                template = getattr(route, "path", None) or "unmatched"
-                metrics.requests.labels(scope["method"], template, str(status)).inc()
-                metrics.latency.labels(scope["method"], template).observe(
-                    time.perf_counter() - started
+                template = getattr(scope.get("route"), "path", None) or "unmatched"
+                metrics.observe_request(
+                    scope["method"], template, status, time.perf_counter() - started
                 )
