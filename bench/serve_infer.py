@@ -119,8 +119,9 @@ def serve_bare(home: Path, port: int, device: str) -> None:
         outputs = models[BRAIN].predict(np.asarray(body.inputs, np.float32)).outputs
         return {"brain": body.brain, "outputs": outputs.tolist()}
 
-    # The same log level as `marble serve`, so both pay for an access-log line per request.
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
+    # As `marble serve` by default (MARBLE_ACCESS_LOG off): no access-log line per
+    # request, so neither server pays for one and the latency ratio compares the rest.
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="info", access_log=False)
 
 
 # -- setup ------------------------------------------------------------------------------
