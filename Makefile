@@ -34,11 +34,17 @@ run: $(VENV)/.installed
 TEST_TMPDIR ?= $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm)
 TEST_ENV := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR))
 
+# pytest-xdist workers: one per core (`auto`); PYTEST_WORKERS=0 runs in one process.
+# --dist loadfile keeps a file's tests on one worker, so a module-scoped fixture
+# (a served app, a `marble serve` process) starts once per file, as without workers.
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+
 # The whole suite on LadybugDB (the default engine), then the
 # graph-engine tests again on Kùzu (the two engines cannot share one process).
 test: $(VENV)/.installed-dev
-	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
-	$(TEST_ENV) MARBLE_TEST_GRAPH_ENGINE=kuzu $(PY) -m pytest -m graph_engine $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	$(TEST_ENV) MARBLE_TEST_GRAPH_ENGINE=kuzu $(PY) -m pytest $(PYTEST_PARALLEL) -m graph_engine $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check .

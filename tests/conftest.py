@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from marble_graph.config import MarbleConfig, config_from_mapping
 from marble_graph.data_home import DataHome
 from marble_graph.service import BrainService
+from marble_graph.threads import rebalance_threads, share_cores
 
 # Kùzu and LadybugDB register the same native types, so one process can load
 # only one of them. A test run uses the engine named here (the default engine,
@@ -42,6 +43,21 @@ def small_config(engine: str = GRAPH_ENGINE, **seed: object) -> MarbleConfig:
             "logging": {"level": "WARNING"},
         }
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A pytest-xdist worker computes on the same cores as the other workers and the
+    # `marble` processes tests start: like any MARBLE compute process it holds a core
+    # slot (core.threads: auto), so two workers on two cores run one torch thread each
+    # instead of each running one per core and waiting on the other's.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        share_cores("auto")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Recount the slots before each test, as training does between epochs: a worker
+    # left alone at the end of the run takes back the cores the others gave up.
+    rebalance_threads()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
