@@ -209,16 +209,14 @@ class SGD(ForeachOptimizer):
         if weight_decay != 0:
             grads = list(torch._foreach_add(grads, params, alpha=weight_decay))
         if momentum != 0:
-            buffers = [self.state.get(p, {}).get("momentum_buffer") for p in params]
-            old = [(b, g) for b, g in zip(buffers, grads, strict=True) if b is not None]
-            if old:
-                old_buffers = [b for b, _ in old]
-                torch._foreach_mul_(old_buffers, momentum)
-                torch._foreach_add_(old_buffers, [g for _, g in old])
-            for i, (p, buffer) in enumerate(zip(params, buffers, strict=True)):
-                if buffer is None:  # first step: the buffer starts as the gradient
-                    buffer = torch.clone(grads[i]).detach()
-                    self.state.setdefault(p, {})["momentum_buffer"] = buffer
-                buffers[i] = buffer
-            grads = [b for b in buffers if b is not None]
+            states = [self.state.setdefault(p, {}) for p in params]
+            held = [i for i, state in enumerate(states) if "momentum_buffer" in state]
+            if held:
+                buffers = [states[i]["momentum_buffer"] for i in held]
+                torch._foreach_mul_(buffers, momentum)
+                torch._foreach_add_(buffers, [grads[i] for i in held])
+            for state, grad in zip(states, grads, strict=True):
+                if "momentum_buffer" not in state:  # first step: the buffer is the gradient
+                    state["momentum_buffer"] = grad.detach().clone()
+            grads = [state["momentum_buffer"] for state in states]
         torch._foreach_add_(params, grads, alpha=-lr)
