@@ -1,4 +1,4 @@
-"""Training runs, evaluation and inference on persisted brains (B3, B4).
+"""Training runs, evaluation and inference on persisted brains (docs/learning.md).
 
 ``train_brain`` is the whole cycle: load the brain's current version into
 tensors, register the dataset version, train with per-epoch metrics recorded

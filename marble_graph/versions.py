@@ -1,4 +1,4 @@
-"""Loading a brain version into tensors, and writing a new version back (B4).
+"""Loading a brain version into tensors, and writing a new version back (docs/learning.md).
 
 Write-back is copy-on-write: the new version's graph is bulk-copied under a
 fresh ``graph_key`` next to the current one (the copy counts what landed),

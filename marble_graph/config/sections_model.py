@@ -1,7 +1,7 @@
 """Configuration sections that shape the brain and how it learns.
 
 Seed, core forward pass, Neuronenblitz wandering, learning, structural
-plasticity, neuromodulation and lobes (MARBLE_MODEL.md part B). Each field
+plasticity, neuromodulation and lobes (docs/learning.md). Each field
 carries its default, its type, its allowed range and a one-line description;
 the JSON schema and the error messages are built from exactly these.
 """

@@ -6,8 +6,9 @@ from a seeded generator. The four bundled sets are read straight from the
 data files in scikit-learn's package directory with numpy, giving the same
 arrays as ``sklearn.datasets.load_*``: importing scikit-learn would cost
 every training process over a second of start-up, so it is located
-(``importlib.util.find_spec``), never imported. ``digits`` and ``sine`` are the two data sets of
-the B3 acceptance bar in MARBLE_MODEL.md.
+(``importlib.util.find_spec``), never imported. ``digits`` and ``sine`` are
+the two data sets the learning bar is measured on (bench/learn_digits.py,
+tests/test_runs.py).
 
 Measurements come in their own units: training standardises them with
 statistics of the training split only (``normalisation.py``), as it does a

@@ -159,8 +159,8 @@ def split_dataset(
     Stratification applies only to classification and binary tasks. Rows are
     split by index (``splitting.split_rows``, numpy only), so the result
     matches ``train_test_split(X, y, test_size=test_fraction,
-    random_state=random_state, stratify=...)`` on the raw arrays (the B3
-    acceptance bar relies on it) without importing scikit-learn.
+    random_state=random_state, stratify=...)`` on the raw arrays (anyone
+    can reproduce a run's held-out rows with scikit-learn) without importing scikit-learn.
     """
     if not 0.0 < test_fraction < 1.0:
         raise ValidationFailed(

@@ -6,8 +6,9 @@ random_state=s, stratify=labels)``: ``ShuffleSplit`` without labels,
 ``StratifiedShuffleSplit`` (with its ``_approximate_mode`` class allotment)
 with them, both drawing from ``numpy.random.RandomState(s)`` in the same order.
 It lives here, in numpy alone, because importing scikit-learn costs a
-training process over a second of start-up. Baselines and the B3 acceptance
-bar still compare against scikit-learn on the raw arrays, so every draw below
+training process over a second of start-up. The split is documented as
+scikit-learn's (so anyone can reproduce a run's held-out rows with it, and
+results compare with those published on the same split), so every draw below
 must stay in scikit-learn's order (tests/datasets/test_splitting.py checks it).
 
 Where scikit-learn would raise ``ValueError`` this raises ``SplitError`` with

@@ -1,4 +1,4 @@
-"""Vectorised, deterministic Mandelbrot seed (MARBLE_MODEL.md, B1).
+"""Vectorised, deterministic Mandelbrot seed (docs/seed.md).
 
 Hidden neurons sit on a ``width x height`` grid over the complex plane; each
 keeps (cx, cy, escape_count / max_iter) as seed features. Synapses are the

@@ -1,9 +1,8 @@
 """Our train/test split picks exactly the rows scikit-learn's ``train_test_split`` picks.
 
 Training splits with ``marble_graph.datasets.splitting`` (numpy only) so a run
-never imports scikit-learn; the B3 acceptance bar and the baselines still
-split with scikit-learn, so both must agree row for row, and fail on the
-same inputs.
+never imports scikit-learn; the split is documented as scikit-learn's, so
+both must agree row for row, and fail on the same inputs.
 """
 
 from __future__ import annotations

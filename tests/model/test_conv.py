@@ -1,4 +1,4 @@
-"""MarbleConv and BrainModel against a hand computation of MARBLE_MODEL.md B2."""
+"""MarbleConv and BrainModel against a hand computation of the forward pass (docs/learning.md)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ EDGES = torch.tensor([[0, 1, 2, 3], [2, 2, 3, 2]])
 
 
 def naive_round(conv: MarbleConv, h: torch.Tensor, edge_index, weight, bias) -> torch.Tensor:  # type: ignore[no-untyped-def]
-    """B2 written per edge and per target with Python loops: the second code path."""
+    """The forward pass written per edge and per target with Python loops: the second code path."""
     size = h.shape[-1]
     new = h.clone()
     for target in range(h.shape[0]):
