@@ -22,7 +22,7 @@ from marble_graph.tensors.brain_tensors import (
     BrainTensors,
 )
 
-_CACHED_BATCH_SIZES = 8  # a training run uses two (full and last batch); serving a few
+_CACHED_BATCH_SIZES = 8  # views of the largest batch's matrices, kept per batch size
 # A batch's synapse matrix holds batch x synapses nonzeros (about 40 bytes each
 # with its transpose); larger batches run in slices of at most this many.
 _MAX_NONZEROS = 1 << 22
@@ -43,7 +43,9 @@ class BrainModel(nn.Module):
         super().__init__()
         self.core = core
         # Derived from the structure, which only changes in restructure() (or moves
-        # with .to()): synapse matrices per batch size, and the active-neuron mask.
+        # with .to()): the synapse matrices of the largest batch seen, views of them
+        # per smaller batch size (SynapseMatrix.prefix), and the active-neuron mask.
+        self._largest: list[SynapseMatrix] = []
         self._matrices: dict[int, list[SynapseMatrix]] = {}
         self._active: tuple[Tensor, bool] | None = None
         self._any_frozen: bool | None = None
@@ -127,6 +129,7 @@ class BrainModel(nn.Module):
         self._forget_derived()
 
     def _forget_derived(self) -> None:
+        self._largest = []
         self._matrices.clear()
         self._active = None
         self._any_frozen = None
@@ -172,7 +175,7 @@ class BrainModel(nn.Module):
         reward: float = 0.0,
         stress: float = 0.0,
     ) -> Tensor:  # [B, O]
-        slice_size = max(1, _MAX_NONZEROS // max(1, int(self.edge_index.shape[1])))
+        slice_size = self.slice_size()
         if features.shape[0] > slice_size:
             return torch.cat(
                 [
@@ -181,29 +184,28 @@ class BrainModel(nn.Module):
                 ]
             )
         batch = features.shape[0]
-        num_neurons, size = self.state.shape
-        # Input neuron i starts at x_i * e_i; every other neuron at its embedding.
-        scale = torch.ones(batch, num_neurons, device=features.device, dtype=self.state.dtype)
-        scale = scale.index_copy(1, self.input_rows, features.to(self.state.dtype))
-        h = (scale.unsqueeze(-1) * self.state.unsqueeze(0)).view(batch * num_neurons, size)
-
+        h = first_states(features, self.state, self.input_rows)
         effective = self.effective_weight(reward, stress)  # [E]
         for synapses in self._round_matrices(batch, edge_mask):
             if synapses.rows:  # a round with nothing that reaches an output is skipped
                 h = self.conv(h, synapses, synapses.per_nonzero(effective), self.bias)
-        out_state = h.view(batch, num_neurons, size)[:, self.output_rows]  # [B, O, R]
-        out = (out_state * self.readout_weight).sum(dim=-1) + self.readout_bias
-        if self.core.linear_skip:
-            out = out + features.to(self.state.dtype) @ self.input_skip  # [B, I] @ [I, O]
-        return out
+        skip = self.input_skip if self.core.linear_skip else None
+        return read_out(h, features, self.output_rows, self.readout_weight, self.readout_bias, skip)
+
+    def slice_size(self) -> int:
+        """Most examples one forward pass takes at once (larger batches run in slices)."""
+        return max(1, _MAX_NONZEROS // max(1, int(self.edge_index.shape[1])))
 
     def _round_matrices(self, batch: int, edge_mask: Tensor | None) -> list[SynapseMatrix]:
         """One synapse matrix per round, its rows the neurons that round must update.
 
         A masked neuron neither sends messages, nor is attended to, nor changes.
         """
-        if edge_mask is None and batch in self._matrices:
-            return self._matrices[batch]
+        if edge_mask is None:
+            if batch in self._matrices:
+                return self._matrices[batch]
+            if self._largest and self._largest[0].batch >= batch:
+                return self._remember(batch, [m.prefix(batch) for m in self._largest])
         active, all_active = self.active_neurons()
         edge_ids: Tensor | None = None
         edge_index = self.edge_index
@@ -219,9 +221,15 @@ class BrainModel(nn.Module):
             for targets in self._round_targets(edge_index, active)
         ]
         if edge_mask is None:
-            if len(self._matrices) >= _CACHED_BATCH_SIZES:
-                self._matrices.pop(next(iter(self._matrices)))
-            self._matrices[batch] = matrices
+            self._largest = matrices
+            self._matrices.clear()  # views of the previous largest: rebuilt from these
+            self._remember(batch, matrices)
+        return matrices
+
+    def _remember(self, batch: int, matrices: list[SynapseMatrix]) -> list[SynapseMatrix]:
+        if len(self._matrices) >= _CACHED_BATCH_SIZES:
+            self._matrices.pop(next(iter(self._matrices)))
+        self._matrices[batch] = matrices
         return matrices
 
     def _round_targets(self, edge_index: Tensor, active: Tensor) -> list[Tensor]:
@@ -248,3 +256,32 @@ class BrainModel(nn.Module):
             needed = needed.index_fill(0, src[updated[dst]], True)
         rounds.reverse()
         return rounds
+
+
+# The forward's first and last steps as plain functions of tensors: the
+# TorchScript inference forward (scripted_forward.py) runs these too.
+
+
+def first_states(features: Tensor, state: Tensor, input_rows: Tensor) -> Tensor:
+    """[B*N, R] batch-major states: input neuron i at x_i * e_i, every other at its e."""
+    batch, num_neurons, size = features.shape[0], state.shape[0], state.shape[1]
+    scale = torch.ones(batch, num_neurons, device=features.device, dtype=state.dtype)
+    scale = scale.index_copy(1, input_rows, features.to(state.dtype))
+    return (scale.unsqueeze(-1) * state.unsqueeze(0)).view(batch * num_neurons, size)
+
+
+def read_out(
+    h: Tensor,  # [B*N, R]
+    features: Tensor,  # [B, I]
+    output_rows: Tensor,  # [O]
+    readout_weight: Tensor,  # [O, R]
+    readout_bias: Tensor,  # [O]
+    input_skip: Tensor | None,  # [I, O] (core.linear_skip) or None
+) -> Tensor:  # [B, O]
+    """One linear readout per output neuron of its last state, plus the linear skip."""
+    batch = features.shape[0]
+    out_state = h.view(batch, -1, h.shape[1]).index_select(1, output_rows)  # [B, O, R]
+    out = (out_state * readout_weight).sum(dim=-1) + readout_bias
+    if input_skip is not None:
+        out = out + features.to(h.dtype) @ input_skip  # [B, I] @ [I, O]
+    return out

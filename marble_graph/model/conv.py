@@ -68,26 +68,23 @@ class MarbleConv(nn.Module):
         # first step (with a small V the gates stay shut and training stalls).
         nn.init.orthogonal_(self.value.weight, gain=2.0)
 
-    def _queries_and_keys(self, h_rows: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
-        """Queries of the updated rows [B*U, A] (scaled by 1 / (sqrt(R) T)), keys [B*N, A].
+    def query_weight(self) -> Tensor:
+        """Query weights [A, R] scaled by 1 / (sqrt(R) T): the scale goes on the weights,
+        not on the [B*E] scores."""
+        return self.query.weight * self.scale
 
-        The scale goes on the query weights, not on the [B*E] scores. The sampled
-        product pads A to its fast width itself (SynapseMatrix._sampled).
-        """
-        return F.linear(h_rows, self.query.weight * self.scale), self.key(h)
-
-    def _update(self, normed: Tensor, bias: Tensor) -> Tensor:  # [B, U, R]
-        """act(MLP(normed) + b_t), for ``normed`` = LN(agg) [B, U, R] and ``bias`` [U]."""
+    def dense_weights(self) -> list[Tensor]:
+        """The weights ``gated_update`` takes, in its order."""
         first, second = cast(nn.Linear, self.mlp[0]), cast(nn.Linear, self.mlp[2])
-        if self.activation != "tanh":
-            return self.act(self.mlp(normed) + bias.view(1, -1, 1))
-        # tanh(z) = 2 sigmoid(2z) - 1, and PyTorch's CPU tanh costs about four
-        # sigmoids. The factors fold into the linear maps around each activation
-        # (2 W1, 2 b1; then 4 W2, 2 (b2 - W2 1)), so the function and its gradients
-        # are the same and the [B, U, hidden] tensor gets one cheap pass.
-        half_open = torch.sigmoid(F.linear(normed, 2 * first.weight, 2 * first.bias))
-        doubled = F.linear(half_open, 4 * second.weight, 2 * (second.bias - second.weight.sum(1)))
-        return torch.sigmoid(doubled + 2 * bias.view(1, -1, 1)).mul(2).sub_(1)
+        return [
+            self.value.weight,
+            self.norm.weight,
+            self.norm.bias,
+            first.weight,
+            first.bias,
+            second.weight,
+            second.bias,
+        ]
 
     def forward(
         self,
@@ -98,18 +95,73 @@ class MarbleConv(nn.Module):
     ) -> Tensor:  # [B*N, R]: the matrix's target neurons updated, every other row as it was
         everyone = synapses.rows == h.shape[0]
         h_rows = h if everyone else h.index_select(0, synapses.target_rows)  # [B*U, R]
-        score = synapses.sampled_dot(*self._queries_and_keys(h_rows, h))  # [B*E']
+        # Narrow queries and keys [B*U, A], [B*N, A]; the sampled product pads A to
+        # its fast width itself.
+        score = synapses.sampled_dot(F.linear(h_rows, self.query_weight()), self.key(h))
         # The softmax's normaliser is per target, so it divides the sum once per
         # neuron instead of once per edge; V is linear, so it moves off the edges:
         # sum_e a_e w_e V h_s = V (sum_e exp_e w_e h_s) / sum_e exp_e.
-        unnormalised = torch.exp(score - synapses.row_max(score).index_select(0, synapses.row))
-        total = synapses.row_sum(unnormalised).clamp_min(torch.finfo(h.dtype).tiny)  # [B*U]
+        unnormalised, total = synapses.softmax_terms(score)  # [B*E'], [B*U]
         summed = synapses.matmul(unnormalised * edge_weight, h)  # [B*U, R]
-        agg = self.value(summed / total.unsqueeze(-1))  # [B*U, R]
-        normed = self.norm(agg).view(synapses.batch, -1, self.size)  # [B, U, R]
-        update = self._update(normed, bias.index_select(0, synapses.targets)).view_as(agg)
-        # alpha h + (1 - alpha)(g u + (1 - g) h) = h + (1 - alpha) g (u - h), with
-        # g = 1 - exp(-|agg|) = -expm1(-|agg|): five passes over [B*U, R] instead of eleven.
-        closed = torch.expm1(-agg.abs())  # -g
-        new_rows = torch.addcmul(h_rows, closed, update - h_rows, value=-(1.0 - self.alpha))
+        new_rows = gated_update(
+            h_rows,
+            summed,
+            total,
+            bias.index_select(0, synapses.targets),
+            self.dense_weights(),
+            synapses.batch,
+            self.alpha,
+            self.activation,
+            self.norm.eps,
+        )
         return new_rows if everyone else h.index_copy(0, synapses.target_rows, new_rows)
+
+
+def gated_update(
+    h_rows: Tensor,  # [B*U, R] the updated neurons' states
+    summed: Tensor,  # [B*U, R] sum_e exp_e w_e h_s per target
+    total: Tensor,  # [B*U] sum_e exp_e per target
+    bias_rows: Tensor,  # [U] the targets' biases
+    weights: list[Tensor],  # MarbleConv.dense_weights(), in that order
+    batch: int,
+    alpha: float,
+    activation: str,
+    eps: float,
+) -> Tensor:  # [B*U, R] the targets' new states
+    """agg = V (summed / total), then h + (1 - alpha) g (act(MLP(LN(agg)) + b) - h).
+
+    A plain function of tensors, so the TorchScript inference forward
+    (scripted_forward.py) runs exactly this code too.
+    """
+    value, norm_weight, norm_bias, first_weight, first_bias, second_weight, second_bias = weights
+    agg = F.linear(summed / total.unsqueeze(-1), value)  # [B*U, R]
+    size = agg.shape[-1]
+    normed = F.layer_norm(agg, [size], norm_weight, norm_bias, eps).view(batch, -1, size)
+    bias_rows = bias_rows.view(1, -1, 1)
+    if activation == "tanh":
+        # tanh(z) = 2 sigmoid(2z) - 1, and PyTorch's CPU tanh costs about four
+        # sigmoids. The factors fold into the linear maps around each activation
+        # (2 W1, 2 b1; then 4 W2, 2 (b2 - W2 1)), so the function and its gradients
+        # are the same and the [B, U, hidden] tensor gets one cheap pass.
+        half_open = torch.sigmoid(F.linear(normed, 2 * first_weight, 2 * first_bias))
+        doubled = F.linear(half_open, 4 * second_weight, 2 * (second_bias - second_weight.sum(1)))
+        update = torch.sigmoid(doubled + 2 * bias_rows).mul(2).sub_(1)
+    else:
+        hidden = _activate(F.linear(normed, first_weight, first_bias), activation)
+        update = _activate(F.linear(hidden, second_weight, second_bias) + bias_rows, activation)
+    update = update.view_as(agg)
+    # alpha h + (1 - alpha)(g u + (1 - g) h) = h + (1 - alpha) g (u - h), with
+    # g = 1 - exp(-|agg|) = -expm1(-|agg|): five passes over [B*U, R] instead of eleven.
+    closed = torch.expm1(-agg.abs())  # -g
+    return torch.addcmul(h_rows, closed, update - h_rows, value=-(1.0 - alpha))
+
+
+def _activate(x: Tensor, activation: str) -> Tensor:
+    """The activation named by core.activation (tanh is folded into sigmoids above)."""
+    if activation == "relu":
+        return torch.relu(x)
+    if activation == "gelu":
+        return F.gelu(x)
+    if activation == "sigmoid":
+        return torch.sigmoid(x)
+    return torch.tanh(x)

@@ -35,7 +35,10 @@ from torch import Tensor
 # PyTorch flags every CSR construction as beta; the operations used here
 # (mm, sampled_addmm) are the stable core of it, so the warning is noise.
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta state")
-_SAMPLED_WIDTH_STEP = 8
+# Our matrices are valid by construction (SynapseMatrix.build), so the
+# invariant checks stay off, PyTorch's default; it asks to be told so, which
+# the TorchScript forward cannot do (its constructor takes no check_invariants).
+warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled")
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,35 @@ class SynapseMatrix:
             to_transpose=to_transpose.to(index),
         )
 
+    def prefix(self, batch: int) -> SynapseMatrix:
+        """The structure of the first ``batch`` examples, as views of this one's tensors.
+
+        Blocks are laid out example by example in both the matrix and its
+        transpose, so the structure for fewer examples is a prefix of every
+        index tensor: no sort, no copy. A model builds the structure once for
+        its largest batch and slices it for every smaller one (a server sees
+        every batch size from 1 to ``max_batch_size``; a training run its last,
+        partial batch).
+        """
+        if not 1 <= batch <= self.batch:
+            raise ValueError(f"a prefix takes 1 to {self.batch} examples, got {batch}")
+        if batch == self.batch:
+            return self
+        units, nonzeros = self.targets.numel(), self.edge_order.numel()
+        return SynapseMatrix(
+            num_nodes=self.num_nodes,
+            batch=batch,
+            targets=self.targets,
+            target_rows=self.target_rows[: batch * units],
+            edge_order=self.edge_order,
+            crow=self.crow[: batch * units + 1],
+            col=self.col[: batch * nonzeros],
+            row=self.row[: batch * nonzeros],
+            crow_t=self.crow_t[: batch * self.num_nodes + 1],
+            col_t=self.col_t[: batch * nonzeros],
+            to_transpose=self.to_transpose[: batch * nonzeros],
+        )
+
     @property
     def rows(self) -> int:
         return int(self.target_rows.numel())
@@ -134,48 +166,78 @@ class SynapseMatrix:
         """[B*E']: left[row] . right[source] per nonzero (left [B*U, D], right [B*N, D])."""
         return _SampledDot.apply(left, right, self)
 
-    def row_sum(self, values: Tensor) -> Tensor:
-        """[B*U]: the sum of each row's values (0 for a row without nonzeros)."""
-        return values.new_zeros(self.rows).index_add(0, self.row, values)
-
-    def row_max(self, values: Tensor) -> Tensor:
-        """[B*U]: the largest value of each row, not differentiated (a shift for safety)."""
-        # Nonzeros are stored row by row, so this is a segmented reduction over
-        # crow's offsets (a row without nonzeros gets -inf, and nothing reads it).
-        return torch.segment_reduce(values.detach(), "max", offsets=self.crow, unsafe=True)
+    def softmax_terms(self, score: Tensor) -> tuple[Tensor, Tensor]:
+        """(exp(score - row max) [B*E'], each row's sum of them [B*U]): see ``softmax_terms``."""
+        return softmax_terms(score, self.crow, self.row, self.rows, torch.finfo(score.dtype).tiny)
 
     # -- raw products (no autograd) ------------------------------------------------------
 
-    def _csr(self, values: Tensor) -> Tensor:
-        return torch.sparse_csr_tensor(
-            self.crow, self.col, values, (self.rows, self.columns), check_invariants=False
-        )
+    def _times(self, values: Tensor, dense: Tensor) -> Tensor:
+        return sparse_times_dense(self.crow, self.col, values, self.rows, self.columns, dense)
 
-    def _csr_transposed(self, values: Tensor) -> Tensor:
-        return torch.sparse_csr_tensor(
-            self.crow_t,
-            self.col_t,
-            values.index_select(0, self.to_transpose),
-            (self.columns, self.rows),
-            check_invariants=False,
-        )
+    def _transposed_times(self, values: Tensor, dense: Tensor) -> Tensor:
+        flipped = values.index_select(0, self.to_transpose)
+        return sparse_times_dense(self.crow_t, self.col_t, flipped, self.columns, self.rows, dense)
 
     def _sampled(self, left: Tensor, right: Tensor) -> Tensor:
-        width = left.shape[1]
-        if width % _SAMPLED_WIDTH_STEP:
-            # The CPU kernel is several times slower on widths that are not a
-            # multiple of 8 (4 is the default attention size); zero columns add
-            # nothing to a dot product.
-            pad = (0, _SAMPLED_WIDTH_STEP - width % _SAMPLED_WIDTH_STEP)
-            left, right = F.pad(left, pad), F.pad(right, pad)
-        pattern = self._csr(self._zeros(left.dtype))
-        return torch.sparse.sampled_addmm(pattern, left, right.t(), beta=0.0).values()
+        placeholder = self._zeros(left.dtype)
+        return sampled_dot(self.crow, self.col, placeholder, self.rows, self.columns, left, right)
 
     def _zeros(self, dtype: torch.dtype) -> Tensor:
         """Placeholder values of the sampling pattern (beta=0: never read), made once."""
         if dtype not in self._placeholders:
             self._placeholders[dtype] = self.col.new_zeros(self.col.numel(), dtype=dtype)
         return self._placeholders[dtype]
+
+
+# The products and the softmax over a matrix's rows, as plain functions of its
+# index tensors: the autograd Functions below and the TorchScript inference
+# forward (scripted_forward.py) both call these, so the two compute the same
+# thing with the same kernels. TorchScript reads their annotations: no
+# keyword-only tensor options (check_invariants keeps its default, off).
+
+
+def sparse_times_dense(
+    crow: Tensor, col: Tensor, values: Tensor, rows: int, columns: int, dense: Tensor
+) -> Tensor:
+    """[rows, D]: the CSR matrix (crow, col, values) of shape [rows, columns] times dense."""
+    return torch.sparse.mm(torch.sparse_csr_tensor(crow, col, values, [rows, columns]), dense)
+
+
+def sampled_dot(
+    crow: Tensor,
+    col: Tensor,
+    placeholder: Tensor,
+    rows: int,
+    columns: int,
+    left: Tensor,
+    right: Tensor,
+) -> Tensor:
+    """[nnz]: left[row] . right[col] at each nonzero (``placeholder``: nnz values, unread)."""
+    # The CPU kernel is several times slower on widths that are not a multiple
+    # of 8 (4 is the default attention size); zero columns add nothing to a dot
+    # product. (A literal: TorchScript reads no module-level numbers.)
+    step, width = 8, left.shape[1]
+    if width % step != 0:
+        pad = [0, step - width % step]
+        left, right = F.pad(left, pad), F.pad(right, pad)
+    pattern = torch.sparse_csr_tensor(crow, col, placeholder, [rows, columns])
+    return torch.sparse.sampled_addmm(pattern, left, right.t(), beta=0.0).values()
+
+
+def softmax_terms(
+    score: Tensor, crow: Tensor, row: Tensor, rows: int, tiny: float
+) -> tuple[Tensor, Tensor]:
+    """exp(score - its row's max) per nonzero, and each row's sum of them (at least ``tiny``).
+
+    The max is a shift for safety, not differentiated; nonzeros are stored row
+    by row, so it is a segmented reduction over crow's offsets (a row without
+    nonzeros gets -inf, which nothing reads, and a sum of 0, clamped).
+    """
+    shift = torch.segment_reduce(score.detach(), "max", offsets=crow, unsafe=True)
+    unnormalised = torch.exp(score - shift.index_select(0, row))
+    total = score.new_zeros(rows).index_add(0, row, unnormalised)
+    return unnormalised, total.clamp_min(tiny)
 
 
 def _row_offsets(row: Tensor, rows: int) -> Tensor:
@@ -190,7 +252,7 @@ class _SparseTimesDense(torch.autograd.Function):
         values, dense = values.contiguous(), dense.contiguous()
         ctx.save_for_backward(values, dense)
         ctx.matrix = matrix
-        return torch.sparse.mm(matrix._csr(values), dense)
+        return matrix._times(values, dense)
 
     @staticmethod
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, Tensor | None, None]:
@@ -200,7 +262,7 @@ class _SparseTimesDense(torch.autograd.Function):
         grad_values = matrix._sampled(grad_out, dense) if ctx.needs_input_grad[0] else None
         grad_dense = None
         if ctx.needs_input_grad[1]:
-            grad_dense = torch.sparse.mm(matrix._csr_transposed(values), grad_out)
+            grad_dense = matrix._transposed_times(values, grad_out)
         return grad_values, grad_dense, None
 
 
@@ -219,7 +281,7 @@ class _SampledDot(torch.autograd.Function):
         grad_values = grad_values.contiguous()
         grad_left = grad_right = None
         if ctx.needs_input_grad[0]:
-            grad_left = torch.sparse.mm(matrix._csr(grad_values), right)
+            grad_left = matrix._times(grad_values, right)
         if ctx.needs_input_grad[1]:
-            grad_right = torch.sparse.mm(matrix._csr_transposed(grad_values), left)
+            grad_right = matrix._transposed_times(grad_values, left)
         return grad_left, grad_right, None
