@@ -206,14 +206,17 @@ def marble_threads(torch_threads: int | None) -> int:
 
     With ``--torch-threads`` the number given; otherwise ``auto``: the usable
     cores over the MARBLE processes holding a core slot, counted while the
-    server (one of them) runs; other MARBLE work on the machine halves it.
+    server (one of them) runs, less the core the server keeps for its event
+    loop; other MARBLE work on the machine halves it.
     """
     from marble_graph.threads import CoreShare, runtime_dir, threads_for, usable_cpus
+    from marble_server.app import SERVER_SPARE_CORES
 
     if torch_threads is not None:
         return torch_threads
     cpus = usable_cpus()
-    return threads_for("auto", cpus, CoreShare("auto", cpus, runtime_dir()).holders())
+    holders = CoreShare("auto", cpus, runtime_dir()).holders()
+    return threads_for("auto", cpus, holders, SERVER_SPARE_CORES)
 
 
 # -- load -------------------------------------------------------------------------------

@@ -145,10 +145,11 @@ def _affinity() -> set[int]:
     return set(getter(0))
 
 
-def threads_for(setting: ThreadsSetting, cpus: int, sharing: int = 1) -> int:
-    """Intra-op threads for ``setting``: a number as given, ``auto``/0 ``cpus // sharing``."""
+def threads_for(setting: ThreadsSetting, cpus: int, sharing: int = 1, spare: int = 0) -> int:
+    """Intra-op threads for ``setting``: a number as given, ``auto``/0 ``cpus // sharing``
+    less ``spare`` (cores the process keeps for work outside torch), at least one."""
     if setting == "auto" or setting == 0:
-        return max(1, cpus // max(1, sharing))
+        return max(1, cpus // max(1, sharing) - spare)
     return int(setting)
 
 
@@ -167,6 +168,7 @@ class CoreShare:
     setting: ThreadsSetting
     cpus: int
     directory: Path
+    spare: int = 0  # cores of the share left to the process's own threads (auto only)
     threads: int = 0
     _slot: IO[bytes] | None = field(default=None, repr=False)
 
@@ -213,7 +215,7 @@ class CoreShare:
     def wanted_threads(self) -> int:
         """Intra-op threads this process should use now."""
         sharing = self.holders() if self._slot is not None else 1
-        return threads_for(self.setting, self.cpus, sharing)
+        return threads_for(self.setting, self.cpus, sharing, self.spare)
 
     def rebalance(self) -> int:
         """Recount the holders and resize torch's intra-op pool of the calling thread.
@@ -243,13 +245,17 @@ def _private_dir(directory: Path) -> bool:
 _current: CoreShare | None = None
 
 
-def share_cores(setting: ThreadsSetting, directory: Path | None = None) -> CoreShare:
+def share_cores(
+    setting: ThreadsSetting, directory: Path | None = None, spare: int = 0
+) -> CoreShare:
     """Size torch's thread pools for this process from ``core.threads`` (once per process).
 
     Takes a slot when ``setting`` is ``auto``/0, sets the intra-op threads from
-    the slots held and the inter-op threads to the usable cores. Later calls
-    return the same share. The inter-op size is fixed once torch has done
-    parallel work; that RuntimeError is logged and the current size kept.
+    the slots held (less ``spare`` cores, kept for the process's own threads:
+    a server's event loop) and the inter-op threads to the usable cores.
+    Later calls return the same share. The inter-op size is fixed once torch
+    has done parallel work; that RuntimeError is logged and the current size
+    kept.
     """
     global _current
     if _current is not None:
@@ -257,7 +263,7 @@ def share_cores(setting: ThreadsSetting, directory: Path | None = None) -> CoreS
     import torch
 
     cpus = usable_cpus()
-    share = CoreShare(setting, cpus, directory or runtime_dir())
+    share = CoreShare(setting, cpus, directory or runtime_dir(), spare)
     if setting == "auto" or setting == 0:
         share.acquire()
     share.rebalance()

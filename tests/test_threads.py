@@ -102,6 +102,17 @@ def test_threads_for_divides_the_cores_only_when_auto(
     assert threads_for(setting, cpus, sharing) == expected  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("setting", "cpus", "sharing", "expected"),
+    [("auto", 2, 1, 1), ("auto", 8, 1, 7), ("auto", 8, 2, 3), ("auto", 1, 1, 1), (4, 8, 1, 4)],
+)
+def test_a_spare_core_comes_off_the_auto_share_only(
+    setting: int | str, cpus: int, sharing: int, expected: int
+) -> None:
+    # A server keeps one core of its share for its event loop; an explicit count is kept.
+    assert threads_for(setting, cpus, sharing, spare=1) == expected  # type: ignore[arg-type]
+
+
 def test_two_slot_holders_each_get_half_the_cores_and_the_survivor_all(tmp_path: Path) -> None:
     # flock locks belong to an open file, so two shares in one process exclude each other
     # exactly as two processes would.
