@@ -24,8 +24,8 @@ from torch import Tensor
 from marble_graph.datasets import check_features
 from marble_graph.datasets.normalisation import Normalisation
 from marble_graph.errors import StoreError
-from marble_graph.learning.losses import Objective
 from marble_graph.model import BrainModel
+from marble_graph.model.predictions import task_predictions
 from marble_graph.model.scripted_forward import ScriptedForward
 from marble_graph.versions import LoadedBrain, load_brain_tensors
 
@@ -97,30 +97,45 @@ class ServingModel:
     def forward(self, features: np.ndarray) -> Tensor:
         """The model's outputs [B, O] (in its scaled space) for features [B, I] in the
         data's units (checked: width, finiteness; then scaled as in training)."""
-        checked = self.normalisation.features(check_features(features, self.input_width))
-        batch = torch.from_numpy(checked).to(self.device)
-        # inference_mode, not no_grad: outputs never reach autograd, so skipping
-        # version counters and view tracking is free (about 5% of a batch of 64).
-        with torch.inference_mode():
-            return torch.cat([self._forward(chunk) for chunk in batch.split(FORWARD_CHUNK)])
-
-    def _forward(self, features: Tensor) -> Tensor:
-        if self.scripted is not None:
-            return self.scripted(features)
-        return self.model(features, reward=self.reward, stress=self.stress)
+        return self._outputs(features, "")[0]
 
     def predict(self, features: np.ndarray) -> Inference:
         """Outputs with labels and probabilities where the brain's task has them."""
-        outputs = self.forward(features)
-        extra = Objective.for_task(self.task).predictions(outputs) if self.task else {}
+        outputs, extra = self._outputs(features, self.task or "")
         return Inference(
             version=self.version,
-            outputs=self.normalisation.outputs_to_units(outputs).cpu().numpy(),
-            labels=extra["label"].cpu().numpy() if "label" in extra else None,
-            probabilities=extra["probabilities"].cpu().numpy()
-            if "probabilities" in extra
-            else None,
+            outputs=_numpy(self.normalisation.outputs_to_units(outputs)),
+            labels=_numpy(extra["label"]) if "label" in extra else None,
+            probabilities=_numpy(extra["probabilities"]) if "probabilities" in extra else None,
         )
+
+    def _outputs(self, features: np.ndarray, task: str) -> tuple[Tensor, dict[str, Tensor]]:
+        """Outputs [B, O] and ``task_predictions`` of them ("": none), in chunks of rows."""
+        checked = self.normalisation.features(check_features(features, self.input_width))
+        batch = torch.from_numpy(checked)
+        if batch.device != self.device:
+            batch = batch.to(self.device)
+        # inference_mode, not no_grad: outputs never reach autograd, so skipping
+        # version counters and view tracking is free (about 5% of a batch of 64).
+        with torch.inference_mode():
+            # The common case in one call: in a server, each torch call from Python can
+            # wait for the event loop to let go of the GIL (model/scripted_forward.py).
+            if batch.shape[0] <= FORWARD_CHUNK:
+                return self._chunk(batch, task)
+            parts = [self._chunk(chunk, task) for chunk in batch.split(FORWARD_CHUNK)]
+            extra = {key: torch.cat([e[key] for _, e in parts]) for key in parts[0][1]}
+            return torch.cat([outputs for outputs, _ in parts]), extra
+
+    def _chunk(self, features: Tensor, task: str) -> tuple[Tensor, dict[str, Tensor]]:
+        if self.scripted is not None:
+            return self.scripted.predict(features, task)
+        outputs = self.model(features, reward=self.reward, stress=self.stress)
+        return outputs, task_predictions(outputs, task)
+
+
+def _numpy(tensor: Tensor) -> np.ndarray:
+    # .cpu() on a CPU tensor is a torch call all the same (see _outputs).
+    return tensor.numpy() if tensor.device.type == "cpu" else tensor.cpu().numpy()
 
 
 class ModelCache:

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from marble_graph.datasets import Dataset
 from marble_graph.errors import ValidationFailed
+from marble_graph.model.predictions import task_predictions
 
 _DEFAULT_LOSS = {"classification": "cross_entropy", "binary": "bce", "regression": "mse"}
 _ALLOWED = {
@@ -62,10 +63,5 @@ class Objective:
         return metrics
 
     def predictions(self, outputs: Tensor) -> dict[str, Tensor]:
-        """What inference returns besides the raw outputs."""
-        if self.task == "classification":
-            return {"probabilities": outputs.softmax(dim=1), "label": outputs.argmax(dim=1)}
-        if self.task == "binary":
-            probability = torch.sigmoid(outputs)
-            return {"probabilities": probability, "label": (probability > 0.5).long().squeeze(-1)}
-        return {}
+        """What inference returns besides the raw outputs (``task_predictions``)."""
+        return task_predictions(outputs, self.task)

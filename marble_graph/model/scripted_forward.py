@@ -38,6 +38,7 @@ from torch import Tensor
 
 from marble_graph.model.brain_model import BrainModel, first_states, read_out
 from marble_graph.model.conv import gated_update
+from marble_graph.model.predictions import task_predictions
 from marble_graph.model.synapse_matrix import (
     SynapseMatrix,
     sampled_dot,
@@ -115,17 +116,62 @@ def _forward(
     return read_out(h, features, output_rows, readout_weight, readout_bias, input_skip)
 
 
-_compiled: list[Callable[..., Tensor] | None] = []  # [] until the first build tries
+def _predict(
+    features: Tensor,
+    task: str,
+    state: Tensor,
+    input_rows: Tensor,
+    structures: list[list[Tensor]],
+    shapes: list[list[int]],
+    effective: Tensor,
+    bias: Tensor,
+    query_weight: Tensor,
+    key_weight: Tensor,
+    dense: list[Tensor],
+    alpha: float,
+    activation: str,
+    eps: float,
+    tiny: float,
+    output_rows: Tensor,
+    readout_weight: Tensor,
+    readout_bias: Tensor,
+    input_skip: Tensor | None,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The outputs and what the task adds to them (probabilities, labels), in one call."""
+    outputs = _forward(
+        features,
+        state,
+        input_rows,
+        structures,
+        shapes,
+        effective,
+        bias,
+        query_weight,
+        key_weight,
+        dense,
+        alpha,
+        activation,
+        eps,
+        tiny,
+        output_rows,
+        readout_weight,
+        readout_bias,
+        input_skip,
+    )
+    return outputs, task_predictions(outputs, task)
 
 
-def _script() -> Callable[..., Tensor] | None:
-    """The scripted ``_forward``, compiled once per process (about 0.3 s); None if it fails."""
+_compiled: list[Callable[..., tuple[Tensor, dict[str, Tensor]]] | None] = []  # [] until tried
+
+
+def _script() -> Callable[..., tuple[Tensor, dict[str, Tensor]]] | None:
+    """The scripted ``_predict``, compiled once per process (about 0.1 s); None if it fails."""
     if not _compiled:
         try:
             with warnings.catch_warnings():
                 # Deprecated, still the only GIL-free way to run this graph (see above).
                 warnings.simplefilter("ignore", DeprecationWarning)
-                _compiled.append(torch.jit.script(_forward))
+                _compiled.append(torch.jit.script(_predict))
         except Exception as exc:  # TorchScript missing or unable: the eager model serves
             log.warning("TorchScript unavailable, serving with the eager model: %s", exc)
             _compiled.append(None)
@@ -133,10 +179,15 @@ def _script() -> Callable[..., Tensor] | None:
 
 
 class ScriptedForward:
-    """``model``'s outputs [B, O] for features [B, I], computed in one TorchScript call."""
+    """``model``'s outputs [B, O] for features [B, I], and the task's probabilities and
+    labels, computed in one TorchScript call."""
 
     def __init__(
-        self, model: BrainModel, compiled: Callable[..., Tensor], reward: float, stress: float
+        self,
+        model: BrainModel,
+        compiled: Callable[..., tuple[Tensor, dict[str, Tensor]]],
+        reward: float,
+        stress: float,
     ) -> None:
         self.model = model
         self._compiled = compiled
@@ -168,12 +219,20 @@ class ScriptedForward:
         return None if compiled is None else cls(model, compiled, reward, stress)
 
     def __call__(self, features: Tensor) -> Tensor:
+        """The outputs [B, O], as ``BrainModel.forward`` computes them."""
+        return self.predict(features, "")[0]
+
+    def predict(self, features: Tensor, task: str) -> tuple[Tensor, dict[str, Tensor]]:
+        """The outputs [B, O] and ``task_predictions`` of them ("" or regression: none)."""
         slice_size = self.model.slice_size()
         if features.shape[0] > slice_size:
-            return torch.cat([self(part) for part in features.split(slice_size)])
+            parts = [self.predict(part, task) for part in features.split(slice_size)]
+            joined = {key: torch.cat([extra[key] for _, extra in parts]) for key in parts[0][1]}
+            return torch.cat([outputs for outputs, _ in parts]), joined
         matrices = [m for m in self.model._round_matrices(features.shape[0], None) if m.rows]
         return self._compiled(
             features,
+            task,
             structures=[_structure(m, self._weights["state"].dtype) for m in matrices],
             shapes=[[m.batch, m.rows, m.columns, int(m.rows == m.columns)] for m in matrices],
             **self._weights,

@@ -7,6 +7,7 @@ import torch
 
 from marble_graph.config import config_from_mapping
 from marble_graph.model import BrainModel, scripted_forward
+from marble_graph.model.predictions import task_predictions
 from marble_graph.model.scripted_forward import ScriptedForward
 from marble_graph.seed import seed_brain_graph
 from marble_graph.tensors import BrainTensors
@@ -55,6 +56,27 @@ def test_scripted_outputs_equal_the_eager_model_to_the_last_bit(
             expected = model(features, reward=0.4, stress=0.1)
             for _ in range(3):
                 assert torch.equal(scripted(features), expected), (activation, batch)
+
+
+@pytest.mark.parametrize("task", ["classification", "binary", "regression", ""])
+def test_predictions_come_with_the_outputs_also_across_slices(
+    task: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _model("tanh", True)
+    scripted = ScriptedForward.build(model, reward=0.0, stress=0.0)
+    assert scripted is not None
+    features = torch.randn(7, 3, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        outputs = model(features)
+        expected = task_predictions(outputs, task)
+        whole = scripted.predict(features, task)
+        monkeypatch.setattr(model, "slice_size", lambda: 3)  # slices of 3, 3 and 1 rows
+        sliced = scripted.predict(features, task)
+    for got_outputs, got in (whole, sliced):
+        assert torch.equal(got_outputs, outputs)
+        assert got.keys() == expected.keys()
+        for key in expected:
+            assert torch.equal(got[key], expected[key]), key
 
 
 def test_masked_low_energy_neurons_are_masked_in_the_scripted_forward_too() -> None:
