@@ -18,12 +18,17 @@ device of the score tensor, so the same seed gives the same walks.
 
 from __future__ import annotations
 
+import logging
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from marble_graph.config.sections_model import NeuronenblitzConfig
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "OutEdges",
@@ -121,51 +126,83 @@ def sample_walks(
     zero weight or zero potential) is closed: a walk never takes it, and a neuron
     whose out-edges are all closed is a dead end.
     """
-    device = scores.device
-    degree = out_edges.degree  # [N]
     num_walks = int(start_rows.numel())
+    edges, walk, depth = _walk_steps()(
+        out_edges.rowptr,
+        out_edges.edge_order,
+        out_edges.targets,
+        scores,
+        start_rows.to(device=scores.device, dtype=torch.long),
+        config.max_wander_depth,
+        config.wander_temperature,
+        config.continue_decay_rate,
+        torch.finfo(scores.dtype).tiny,
+        generator,
+    )
+    return Walks(edges=edges, walk=walk, depth=depth, num_walks=num_walks)
+
+
+def _steps(
+    rowptr: Tensor,  # [N+1] OutEdges.rowptr
+    edge_order: Tensor,  # [E] OutEdges.edge_order
+    targets: Tensor,  # [E] OutEdges.targets
+    scores: Tensor,  # [E]
+    node: Tensor,  # [W] start rows (int64)
+    max_depth: int,
+    temperature: float,
+    continue_rate: float,
+    tiny: float,  # the scores' dtype's smallest normal number (Gumbel noise stays finite)
+    generator: torch.Generator,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``sample_walks``'s steps: (edges, walk, depth), flattened by depth then walk.
+
+    A plain function of tensors, run through TorchScript where it is available
+    (``_walk_steps``): a walk step is about twenty small operations, and the
+    interpreter's cost per operation was most of a training step's walking
+    time. Same operations, same random draws either way.
+    """
+    device = scores.device
+    degree = rowptr[1:] - rowptr[:-1]  # [N]
     # Closed edges get -inf so that no Gumbel draw can pick them.
     logits = torch.where(
-        scores > 0, scores / config.wander_temperature, torch.full_like(scores, -torch.inf)
+        scores > 0, scores / temperature, torch.full_like(scores, -float("inf"))
     )  # [E]
-
-    walk_ids = torch.arange(num_walks, device=device)  # [A] walks still going
-    node = start_rows.to(device=device, dtype=torch.long)  # [A] their current rows
+    walk_ids = torch.arange(node.numel(), device=device)  # [A] walks still going
     step_edges: list[Tensor] = []
     step_walks: list[Tensor] = []
     step_depths: list[Tensor] = []
-    for depth in range(config.max_wander_depth):
+    for depth in range(max_depth):
         has_out = degree[node] > 0
         walk_ids, node = walk_ids[has_out], node[has_out]
         if walk_ids.numel() == 0:
             break
-        edge = _choose_out_edges(out_edges, logits, node, generator)  # [A], -1 = dead end
+        edge = _choose_out_edges(rowptr, edge_order, degree, logits, node, tiny, generator)
         moved = edge >= 0
         walk_ids, edge = walk_ids[moved], edge[moved]
         step_edges.append(edge)
         step_walks.append(walk_ids)
         step_depths.append(torch.full_like(edge, depth))
-        node = out_edges.targets[edge]
+        node = targets[edge]
         # Drawn even for the last depth so the number of draws per depth never depends
         # on max_wander_depth: a longer limit extends walks instead of reshuffling them.
-        go_on = torch.rand(
-            walk_ids.shape, generator=generator, device=device
-        ) < config.continue_decay_rate ** (depth + 1)
+        go_on = torch.rand(walk_ids.shape, generator=generator, device=device) < continue_rate ** (
+            depth + 1
+        )
         walk_ids, node = walk_ids[go_on], node[go_on]
-
-    if not step_edges:
+    if len(step_edges) == 0:
         empty = torch.zeros(0, dtype=torch.long, device=device)
-        return Walks(edges=empty, walk=empty.clone(), depth=empty.clone(), num_walks=num_walks)
-    return Walks(
-        edges=torch.cat(step_edges),
-        walk=torch.cat(step_walks),
-        depth=torch.cat(step_depths),
-        num_walks=num_walks,
-    )
+        return empty, empty.clone(), empty.clone()
+    return torch.cat(step_edges), torch.cat(step_walks), torch.cat(step_depths)
 
 
 def _choose_out_edges(
-    out_edges: OutEdges, logits: Tensor, node: Tensor, generator: torch.Generator
+    rowptr: Tensor,
+    edge_order: Tensor,
+    degrees: Tensor,
+    logits: Tensor,
+    node: Tensor,
+    tiny: float,
+    generator: torch.Generator,
 ) -> Tensor:
     """[A] one out-edge per walk by Gumbel-max over its node's out-edges; -1 if all closed.
 
@@ -173,33 +210,52 @@ def _choose_out_edges(
     noise for every candidate, so walks that share a node choose independently.
     """
     device = logits.device
-    degree = out_edges.degree[node]  # [A]
-    num_active = int(node.numel())
+    degree = degrees[node]  # [A]
+    num_active = node.numel()
     num_candidates = int(degree.sum())
     owner = torch.repeat_interleave(
         torch.arange(num_active, device=device), degree, output_size=num_candidates
     )  # [C] which walk each candidate belongs to
     segment_start = torch.cumsum(degree, dim=0) - degree  # [A]
     offset = torch.arange(num_candidates, device=device) - segment_start[owner]  # [C]
-    candidate = out_edges.edge_order[out_edges.rowptr[node][owner] + offset]  # [C] edges
+    candidate = edge_order[rowptr[node][owner] + offset]  # [C] edges
 
-    uniform = torch.rand(num_candidates, generator=generator, device=device, dtype=logits.dtype)
+    uniform = torch.rand([num_candidates], generator=generator, device=device, dtype=logits.dtype)
     # Clamp away from 0 so the double log stays finite.
-    gumbel = -torch.log(-torch.log(uniform.clamp_min(torch.finfo(logits.dtype).tiny)))  # [C]
+    gumbel = -torch.log(-torch.log(uniform.clamp_min(tiny)))  # [C]
     value = logits[candidate] + gumbel  # [C]
 
-    best = torch.full((num_active,), -torch.inf, dtype=value.dtype, device=device)
+    best = torch.full([num_active], -float("inf"), dtype=value.dtype, device=device)
     best = best.scatter_reduce(0, owner, value, "amax", include_self=True)  # [A]
     # Exact ties are vanishingly rare; the first candidate wins so the result is unique.
-    is_best = (value == best[owner]) & (value > -torch.inf)  # [C]; -inf: closed
+    is_best = (value == best[owner]) & (value > -float("inf"))  # [C]; -inf: closed
     position = torch.where(
-        is_best, torch.arange(num_candidates, device=device), num_candidates
+        is_best,
+        torch.arange(num_candidates, device=device),
+        torch.full_like(owner, num_candidates),
     )  # [C]
-    first = torch.full((num_active,), num_candidates, dtype=torch.long, device=device)
+    first = torch.full([num_active], num_candidates, dtype=torch.long, device=device)
     first = first.scatter_reduce(0, owner, position, "amin", include_self=True)  # [A]
     closed = first == num_candidates
     chosen = candidate[first.clamp_max(max(num_candidates - 1, 0))]  # [A]
     return torch.where(closed, torch.full_like(chosen, -1), chosen)
+
+
+_scripted_steps: list[Callable[..., tuple[Tensor, Tensor, Tensor]]] = []
+
+
+def _walk_steps() -> Callable[..., tuple[Tensor, Tensor, Tensor]]:
+    """``_steps`` compiled by TorchScript once per process, or as it is without it."""
+    if not _scripted_steps:
+        try:
+            with warnings.catch_warnings():
+                # Deprecated, still the only way to run this loop without Python per op.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                _scripted_steps.append(torch.jit.script(_steps))
+        except Exception as exc:  # no TorchScript: the same function, run by Python
+            logger.info("walks run without TorchScript: %s", exc)
+            _scripted_steps.append(_steps)
+    return _scripted_steps[0]
 
 
 def apply_walks(

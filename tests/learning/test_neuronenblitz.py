@@ -288,3 +288,23 @@ def test_walks_stay_on_the_device_of_the_scores() -> None:
     counts = PatternCounts.empty(4, device)
     counts.add(walks, DIAMOND.to(device))
     assert counts.pair_keys.device.type == "cuda"
+
+
+def test_scripted_walk_steps_draw_exactly_what_the_plain_function_draws() -> None:
+    from marble_graph.learning import neuronenblitz
+
+    scripted = neuronenblitz._walk_steps()
+    assert isinstance(scripted, torch.jit.ScriptFunction)  # TorchScript is in this torch
+    generator = gen(3)
+    edge_index = torch.randint(0, 60, (2, 600), generator=generator)
+    scores = torch.rand(600, generator=generator)
+    scores[::5] = 0.0  # closed edges, and some dead ends
+    out = OutEdges.build(edge_index, 60)
+    starts = torch.randint(0, 60, (40,), generator=generator)
+    for seed in range(3):
+        args = (out.rowptr, out.edge_order, out.targets, scores, starts, 8, 0.7, 0.9)
+        tiny = torch.finfo(scores.dtype).tiny
+        plain = neuronenblitz._steps(*args, tiny, gen(seed))
+        compiled = scripted(*args, tiny, gen(seed))
+        for got, expected in zip(compiled, plain, strict=True):
+            assert torch.equal(got, expected), seed
