@@ -77,45 +77,6 @@ def _round(
     return new_rows if everyone == 1 else h.index_copy(0, target_rows, new_rows)
 
 
-def _forward(
-    features: Tensor,  # [B, I]
-    state: Tensor,
-    input_rows: Tensor,
-    structures: list[list[Tensor]],
-    shapes: list[list[int]],
-    effective: Tensor,
-    bias: Tensor,
-    query_weight: Tensor,
-    key_weight: Tensor,
-    dense: list[Tensor],
-    alpha: float,
-    activation: str,
-    eps: float,
-    tiny: float,
-    output_rows: Tensor,
-    readout_weight: Tensor,
-    readout_bias: Tensor,
-    input_skip: Tensor | None,
-) -> Tensor:  # [B, O]
-    h = first_states(features, state, input_rows)
-    for index in range(len(structures)):
-        h = _round(
-            h,
-            structures[index],
-            shapes[index],
-            effective,
-            bias,
-            query_weight,
-            key_weight,
-            dense,
-            alpha,
-            activation,
-            eps,
-            tiny,
-        )
-    return read_out(h, features, output_rows, readout_weight, readout_bias, input_skip)
-
-
 def _predict(
     features: Tensor,
     task: str,
@@ -137,27 +98,24 @@ def _predict(
     readout_bias: Tensor,
     input_skip: Tensor | None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """The outputs and what the task adds to them (probabilities, labels), in one call."""
-    outputs = _forward(
-        features,
-        state,
-        input_rows,
-        structures,
-        shapes,
-        effective,
-        bias,
-        query_weight,
-        key_weight,
-        dense,
-        alpha,
-        activation,
-        eps,
-        tiny,
-        output_rows,
-        readout_weight,
-        readout_bias,
-        input_skip,
-    )
+    """The outputs [B, O] and what the task adds to them (probabilities, labels)."""
+    h = first_states(features, state, input_rows)
+    for index in range(len(structures)):
+        h = _round(
+            h,
+            structures[index],
+            shapes[index],
+            effective,
+            bias,
+            query_weight,
+            key_weight,
+            dense,
+            alpha,
+            activation,
+            eps,
+            tiny,
+        )
+    outputs = read_out(h, features, output_rows, readout_weight, readout_bias, input_skip)
     return outputs, task_predictions(outputs, task)
 
 
