@@ -34,8 +34,12 @@ class _Model:
 class GatedBatcher(MicroBatcher):
     """Forward passes that start when the test says so and echo each row's first value."""
 
-    def __init__(self, batch_wait_ms: float) -> None:
-        super().__init__(models=None, batch_wait_ms=batch_wait_ms)  # type: ignore[arg-type]
+    def __init__(self, batch_wait_ms: float, max_batch_size: int = 64) -> None:
+        super().__init__(
+            models=None,  # type: ignore[arg-type]
+            max_batch_size=max_batch_size,
+            batch_wait_ms=batch_wait_ms,
+        )
         self.batches: list[int] = []
         self.started = threading.Event()
         self.release = threading.Event()
@@ -70,15 +74,22 @@ async def test_requests_queued_during_a_forward_go_at_once_without_the_wait() ->
     assert [float(a.outputs[0, 0]) for a in answers] == [1.0, 2.0, 3.0]
 
 
-async def test_requests_that_arrive_together_at_an_idle_lane_wait_for_the_batch_to_fill() -> None:
-    batcher = GatedBatcher(batch_wait_ms=300.0)
+async def test_requests_found_together_by_an_idle_lane_wait_for_the_batch_to_fill() -> None:
+    batcher = GatedBatcher(batch_wait_ms=LONG_WAIT_MS, max_batch_size=3)
     batcher.release.set()
     try:
-        together = [batcher.infer("b", [[float(v), 0.0]]) for v in range(3)]
-        answers = await asyncio.wait_for(asyncio.gather(*together), timeout=20)
+        await asyncio.wait_for(batcher.infer("b", [[9.0, 0.0]]), timeout=20)  # a lone one
+        await asyncio.sleep(0.05)  # the lane is idle again, waiting for requests
+        lane = batcher._lanes["b"]
+        with lane._changed:  # the lane cannot look until both are queued
+            together = [asyncio.ensure_future(batcher.infer("b", [[v, 0.0]])) for v in (0.0, 1.0)]
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.05)  # the lane holds those two and waits for a third
+        later = asyncio.ensure_future(batcher.infer("b", [[2.0, 0.0]]))
+        answers = await asyncio.wait_for(asyncio.gather(*together, later), timeout=20)
     finally:
         await batcher.close()
-    assert batcher.batches == [3]
+    assert batcher.batches == [1, 3]  # the lone request did not wait; the pair waited to fill
     assert [float(a.outputs[0, 0]) for a in answers] == [0.0, 1.0, 2.0]
 
 
