@@ -68,7 +68,7 @@ def run_conv(conv: MarbleConv, h: torch.Tensor, weight, bias, active=None) -> to
     return out.view(batch, nodes, size).transpose(0, 1)
 
 
-def test_marble_conv_matches_the_b2_formula_computed_by_hand() -> None:
+def test_marble_conv_matches_the_forward_formula_computed_by_hand() -> None:
     torch.manual_seed(0)
     conv = MarbleConv(size=5, alpha=0.3, temperature=0.7, activation="tanh", attention_size=3)
     h = torch.randn(4, 2, 5)  # [N, B, R]
