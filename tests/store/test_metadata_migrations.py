@@ -27,6 +27,7 @@ from marble_graph.store.metadata import (
     MetadataStore,
     mask_password,
 )
+from marble_graph.store.metadata.database import shipped_head
 from tests.store.conftest import make_brain
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +104,56 @@ def test_current_revision_is_none_before_and_head_after_upgrade(
     newest_file = max(p.name for p in (migrations_dir() / "versions").glob("0*.py"))
     assert empty_store.current_revision() == empty_store.head_revision()
     assert newest_file.startswith(empty_store.head_revision())
+
+
+def test_shipped_head_read_from_the_files_is_alembics_head(empty_store: MetadataStore) -> None:
+    assert shipped_head(migrations_dir()) == empty_store.head_revision()
+
+
+def _versions(tmp_path: Path, *files: tuple[str, str]) -> Path:
+    (tmp_path / "versions").mkdir(parents=True)
+    for name, text in files:
+        (tmp_path / "versions" / name).write_text(text)
+    return tmp_path
+
+
+def test_shipped_head_is_none_unless_the_files_name_a_single_head(tmp_path: Path) -> None:
+    first = ("a.py", 'revision = "a"\ndown_revision = None\n')
+    second = ("b.py", 'revision: str = "b"\ndown_revision: str | None = "a"\n')
+    assert shipped_head(_versions(tmp_path / "linear", first, second)) == "b"
+    sibling = ("c.py", 'revision = "c"\ndown_revision = "a"\n')
+    assert shipped_head(_versions(tmp_path / "two_heads", first, second, sibling)) is None
+    merge = ("m.py", 'revision = "m"\ndown_revision = ("b", "c")\n')
+    assert shipped_head(_versions(tmp_path / "merge", first, second, sibling, merge)) is None
+    unnamed = ("u.py", "down_revision = None\n")
+    assert shipped_head(_versions(tmp_path / "unreadable", unnamed)) is None
+
+
+def test_a_database_at_an_older_revision_is_upgraded_to_head(empty_store: MetadataStore) -> None:
+    with empty_store.engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0003_idempotency_keys")
+    assert empty_store.current_revision() == "0003_idempotency_keys"
+    empty_store.upgrade()
+    assert empty_store.current_revision() == empty_store.head_revision()
+    with empty_store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_opening_a_store_already_at_head_does_not_import_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'metadata.sqlite'}"
+    script = (
+        "import sys\n"
+        "from marble_graph.store.metadata import MetadataStore\n"
+        f"store = MetadataStore({url!r})\n"
+        "store.upgrade()\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    run = [sys.executable, "-c", script]
+    first = subprocess.run(run, capture_output=True, text=True, timeout=120, check=True)
+    again = subprocess.run(run, capture_output=True, text=True, timeout=120, check=True)
+    assert first.stdout.split() == ["True"]  # a new database: Alembic creates the schema
+    assert again.stdout.split() == ["False"]
 
 
 # --- opening the store -------------------------------------------------------------
