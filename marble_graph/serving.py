@@ -25,7 +25,7 @@ from marble_graph.datasets import check_features
 from marble_graph.datasets.normalisation import Normalisation
 from marble_graph.errors import StoreError
 from marble_graph.model import BrainModel
-from marble_graph.model.predictions import task_predictions
+from marble_graph.model.predictions import join_predictions, task_predictions
 from marble_graph.model.scripted_forward import ScriptedForward
 from marble_graph.versions import LoadedBrain, load_brain_tensors
 
@@ -122,9 +122,7 @@ class ServingModel:
             # wait for the event loop to let go of the GIL (model/scripted_forward.py).
             if batch.shape[0] <= FORWARD_CHUNK:
                 return self._chunk(batch, task)
-            parts = [self._chunk(chunk, task) for chunk in batch.split(FORWARD_CHUNK)]
-            extra = {key: torch.cat([e[key] for _, e in parts]) for key in parts[0][1]}
-            return torch.cat([outputs for outputs, _ in parts]), extra
+            return join_predictions([self._chunk(c, task) for c in batch.split(FORWARD_CHUNK)])
 
     def _chunk(self, features: Tensor, task: str) -> tuple[Tensor, dict[str, Tensor]]:
         if self.scripted is not None:

@@ -10,7 +10,6 @@ from torch import Tensor
 
 from marble_graph.datasets import Dataset
 from marble_graph.errors import ValidationFailed
-from marble_graph.model.predictions import task_predictions
 
 _DEFAULT_LOSS = {"classification": "cross_entropy", "binary": "bce", "regression": "mse"}
 _ALLOWED = {
@@ -61,7 +60,3 @@ class Objective:
         else:
             metrics["mse"] = float(F.mse_loss(outputs, targets))
         return metrics
-
-    def predictions(self, outputs: Tensor) -> dict[str, Tensor]:
-        """What inference returns besides the raw outputs (``task_predictions``)."""
-        return task_predictions(outputs, self.task)

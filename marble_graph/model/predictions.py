@@ -18,3 +18,11 @@ def task_predictions(outputs: Tensor, task: str) -> dict[str, Tensor]:
         probability = torch.sigmoid(outputs)
         return {"probabilities": probability, "label": (probability > 0.5).long().squeeze(-1)}
     return {}
+
+
+def join_predictions(
+    parts: list[tuple[Tensor, dict[str, Tensor]]],
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The (outputs, predictions) of consecutive slices of rows, as one for all the rows."""
+    outputs = torch.cat([part_outputs for part_outputs, _ in parts])
+    return outputs, {key: torch.cat([extra[key] for _, extra in parts]) for key in parts[0][1]}

@@ -38,7 +38,7 @@ from torch import Tensor
 
 from marble_graph.model.brain_model import BrainModel, first_states, read_out
 from marble_graph.model.conv import gated_update
-from marble_graph.model.predictions import task_predictions
+from marble_graph.model.predictions import join_predictions, task_predictions
 from marble_graph.model.synapse_matrix import (
     SynapseMatrix,
     sampled_dot,
@@ -184,9 +184,9 @@ class ScriptedForward:
         """The outputs [B, O] and ``task_predictions`` of them ("" or regression: none)."""
         slice_size = self.model.slice_size()
         if features.shape[0] > slice_size:
-            parts = [self.predict(part, task) for part in features.split(slice_size)]
-            joined = {key: torch.cat([extra[key] for _, extra in parts]) for key in parts[0][1]}
-            return torch.cat([outputs for outputs, _ in parts]), joined
+            return join_predictions(
+                [self.predict(part, task) for part in features.split(slice_size)]
+            )
         matrices = [m for m in self.model._round_matrices(features.shape[0], None) if m.rows]
         return self._compiled(
             features,

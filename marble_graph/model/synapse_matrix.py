@@ -142,6 +142,9 @@ class SynapseMatrix:
             crow_t=self.crow_t[: batch * self.num_nodes + 1],
             col_t=self.col_t[: batch * nonzeros],
             to_transpose=self.to_transpose[: batch * nonzeros],
+            _placeholders={
+                dtype: zeros[: batch * nonzeros] for dtype, zeros in self._placeholders.items()
+            },
         )
 
     @property
