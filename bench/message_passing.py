@@ -79,8 +79,7 @@ def main() -> None:
     src, dst = edge_index
 
     def marble_step() -> None:
-        coefficient = synapses.per_nonzero(weight)
-        conv(h_batch_major, synapses, coefficient, bias).sum().backward()
+        conv(h_batch_major, synapses, weight, bias).sum().backward()
 
     def scatter_step() -> None:
         out = torch.zeros(n, b, r, device=device).index_add_(0, dst, h.index_select(0, src))

@@ -188,7 +188,7 @@ class BrainModel(nn.Module):
         effective = self.effective_weight(reward, stress)  # [E]
         for synapses in self._round_matrices(batch, edge_mask):
             if synapses.rows:  # a round with nothing that reaches an output is skipped
-                h = self.conv(h, synapses, synapses.per_nonzero(effective), self.bias)
+                h = self.conv(h, synapses, effective, self.bias)
         skip = self.input_skip if self.core.linear_skip else None
         return read_out(h, features, self.output_rows, self.readout_weight, self.readout_bias, skip)
 

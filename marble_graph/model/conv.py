@@ -13,7 +13,9 @@ and the edge work is two sparse products over the synapse matrix
 (``SynapseMatrix``): the attention scores are a sampled product of queries
 and keys, and the weighted sum is a sparse-times-dense product. Neither
 writes a per-edge message, so a round costs about what one pass over the
-edges' coefficients costs, not E x B x R floats.
+edges' coefficients costs, not E x B x R floats. Training on a CPU does the
+attention and the weighted sum in one C kernel instead (``fused_attention``):
+one pass over each target's synapses, nothing stored per edge.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from marble_graph.model.fused_attention import attention_mean, fused_attention_applies
 from marble_graph.model.synapse_matrix import SynapseMatrix
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -90,23 +93,27 @@ class MarbleConv(nn.Module):
         self,
         h: Tensor,  # [B*N, R]
         synapses: SynapseMatrix,
-        edge_weight: Tensor,  # [B*E'] effective weights, in the matrix's nonzero order
+        effective: Tensor,  # [E] effective synapse weights, in the caller's edge order
         bias: Tensor,  # [N]
     ) -> Tensor:  # [B*N, R]: the matrix's target neurons updated, every other row as it was
         everyone = synapses.rows == h.shape[0]
         h_rows = h if everyone else h.index_select(0, synapses.target_rows)  # [B*U, R]
-        # Narrow queries and keys [B*U, A], [B*N, A]; the sampled product pads A to
-        # its fast width itself.
-        score = synapses.sampled_dot(F.linear(h_rows, self.query_weight()), self.key(h))
-        # The softmax's normaliser is per target, so it divides the sum once per
-        # neuron instead of once per edge; V is linear, so it moves off the edges:
-        # sum_e a_e w_e V h_s = V (sum_e exp_e w_e h_s) / sum_e exp_e.
-        unnormalised, total = synapses.softmax_terms(score)  # [B*E'], [B*U]
-        summed = synapses.matmul(unnormalised * edge_weight, h)  # [B*U, R]
+        # Narrow queries and keys [B*U, A], [B*N, A].
+        queries, keys = F.linear(h_rows, self.query_weight()), self.key(h)
+        weight = synapses.block_values(effective)  # [E']
+        if fused_attention_applies(h, synapses):  # training on a CPU: one C kernel
+            mean = attention_mean(queries, keys, h, weight, synapses)
+        else:
+            # The sampled product pads A to its fast width itself. The softmax's
+            # normaliser is per target, so it divides the sum once per neuron
+            # instead of once per edge.
+            score = synapses.sampled_dot(queries, keys)
+            unnormalised, total = synapses.softmax_terms(score)  # [B*E'], [B*U]
+            summed = synapses.matmul(unnormalised * weight.repeat(synapses.batch), h)
+            mean = summed / total.unsqueeze(-1)  # [B*U, R]
         new_rows = gated_update(
             h_rows,
-            summed,
-            total,
+            mean,
             bias.index_select(0, synapses.targets),
             self.dense_weights(),
             synapses.batch,
@@ -119,8 +126,7 @@ class MarbleConv(nn.Module):
 
 def gated_update(
     h_rows: Tensor,  # [B*U, R] the updated neurons' states
-    summed: Tensor,  # [B*U, R] sum_e exp_e w_e h_s per target
-    total: Tensor,  # [B*U] sum_e exp_e per target
+    mean: Tensor,  # [B*U, R] sum_e a_e w_e h_s per target (attention a_e sums to 1)
     bias_rows: Tensor,  # [U] the targets' biases
     weights: list[Tensor],  # MarbleConv.dense_weights(), in that order
     batch: int,
@@ -128,13 +134,13 @@ def gated_update(
     activation: str,
     eps: float,
 ) -> Tensor:  # [B*U, R] the targets' new states
-    """agg = V (summed / total), then h + (1 - alpha) g (act(MLP(LN(agg)) + b) - h).
+    """agg = V mean, then h + (1 - alpha) g (act(MLP(LN(agg)) + b) - h).
 
     A plain function of tensors, so the TorchScript inference forward
     (scripted_forward.py) runs exactly this code too.
     """
     value, norm_weight, norm_bias, first_weight, first_bias, second_weight, second_bias = weights
-    agg = F.linear(summed / total.unsqueeze(-1), value)  # [B*U, R]
+    agg = F.linear(mean, value)  # [B*U, R]
     size = agg.shape[-1]
     normed = F.layer_norm(agg, [size], norm_weight, norm_bias, eps).view(batch, -1, size)
     bias_rows = bias_rows.view(1, -1, 1)

@@ -72,8 +72,9 @@ def _round(
     unnormalised, total = softmax_terms(score, crow, row, rows, tiny)
     edge_weight = effective.index_select(0, edge_order).repeat(batch)
     summed = sparse_times_dense(crow, col, unnormalised * edge_weight, rows, columns, h)
+    mean = summed / total.unsqueeze(-1)
     bias_rows = bias.index_select(0, targets)
-    new_rows = gated_update(h_rows, summed, total, bias_rows, dense, batch, alpha, activation, eps)
+    new_rows = gated_update(h_rows, mean, bias_rows, dense, batch, alpha, activation, eps)
     return new_rows if everyone == 1 else h.index_copy(0, target_rows, new_rows)
 
 

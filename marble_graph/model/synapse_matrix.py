@@ -61,6 +61,10 @@ class SynapseMatrix:
     crow_t: Tensor  # [B*N + 1] row offsets of the transpose
     col_t: Tensor  # [B*E'] column of each nonzero of the transpose (a matrix row)
     to_transpose: Tensor  # [B*E'] nonzero of A stored at each position of A^T
+    # One block's structure, which every example shares (the fused attention
+    # kernel walks it once per example): row offsets and source neurons.
+    block_crow: Tensor  # [U + 1] int64
+    block_col: Tensor  # [E'] int32
     _placeholders: dict[torch.dtype, Tensor] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -78,7 +82,7 @@ class SynapseMatrix:
 
         ``targets`` (ascending neuron ids, default all) picks the rows; edges
         into other neurons are left out. ``edge_ids`` [E] names the edges for
-        ``per_nonzero`` when ``edge_index`` is a selection of the caller's edges.
+        ``block_values`` when ``edge_index`` is a selection of the caller's edges.
         """
         src, dst = edge_index[0].long(), edge_index[1].long()
         device = src.device
@@ -113,6 +117,8 @@ class SynapseMatrix:
             crow_t=_row_offsets(col[to_transpose], batch * num_nodes).to(index),
             col_t=row[to_transpose].to(index),
             to_transpose=to_transpose.to(index),
+            block_crow=_row_offsets(block_unit, units),
+            block_col=block_src.to(torch.int32),
         )
 
     def prefix(self, batch: int) -> SynapseMatrix:
@@ -142,6 +148,8 @@ class SynapseMatrix:
             crow_t=self.crow_t[: batch * self.num_nodes + 1],
             col_t=self.col_t[: batch * nonzeros],
             to_transpose=self.to_transpose[: batch * nonzeros],
+            block_crow=self.block_crow,
+            block_col=self.block_col,
             _placeholders={
                 dtype: zeros[: batch * nonzeros] for dtype, zeros in self._placeholders.items()
             },
@@ -155,9 +163,9 @@ class SynapseMatrix:
     def columns(self) -> int:
         return self.batch * self.num_nodes
 
-    def per_nonzero(self, per_edge: Tensor) -> Tensor:
-        """[E] values in caller's edge order -> [B*E'] in nonzero order, repeated per example."""
-        return per_edge.index_select(0, self.edge_order).repeat(self.batch)
+    def block_values(self, per_edge: Tensor) -> Tensor:
+        """[E] values in the caller's edge order -> [E'] in one block's nonzero order."""
+        return per_edge.index_select(0, self.edge_order)
 
     # -- differentiable products ---------------------------------------------------------
 

@@ -64,7 +64,7 @@ def run_conv(conv: MarbleConv, h: torch.Tensor, weight, bias, active=None) -> to
         edges = EDGES[:, edge_ids]
     synapses = SynapseMatrix.build(edges, nodes, batch, targets, edge_ids)
     flat = h.transpose(0, 1).reshape(batch * nodes, size)
-    out = conv(flat, synapses, synapses.per_nonzero(weight), bias)
+    out = conv(flat, synapses, weight, bias)
     return out.view(batch, nodes, size).transpose(0, 1)
 
 
@@ -201,7 +201,7 @@ def _every_neuron_every_round(model: BrainModel, x: torch.Tensor) -> torch.Tenso
     scale = torch.ones(batch, nodes).index_copy(1, model.input_rows, x)
     h = (scale.unsqueeze(-1) * model.state.unsqueeze(0)).view(batch * nodes, size)
     everyone = SynapseMatrix.build(model.edge_index, nodes, batch)
-    weight = everyone.per_nonzero(model.effective_weight())
+    weight = model.effective_weight()
     for _ in range(model.core.message_passing_iterations):
         h = model.conv(h, everyone, weight, model.bias)
     out = h.view(batch, nodes, size)[:, model.output_rows]

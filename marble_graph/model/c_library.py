@@ -1,0 +1,154 @@
+"""MARBLE's C kernels: built with the machine's C compiler on first use, loaded with ctypes.
+
+Why C. On a CPU the training step of a small brain is bound by memory
+traffic, not arithmetic: each PyTorch operation is one pass over a tensor of
+every (example, synapse) pair or every (example, neuron) state, and a round
+of message passing took a few dozen of them. A kernel that walks each
+neuron's synapses once and keeps everything else in registers does the same
+work in one pass (docs/performance.md, "Fused attention").
+
+Why not a PyTorch C++ extension or ``torch.compile``. Both need a C++
+toolchain too, and compiling against PyTorch's headers takes a minute on a
+small machine (``torch.compile`` took 22 s per process for this model, and
+its CPU code was slower than eager). A plain C file with no headers but
+libc builds in about half a second, once per machine: the library is cached
+under ``$MARBLE_KERNEL_CACHE`` (default ``$XDG_CACHE_HOME/marble/kernels``,
+else ``~/.cache/marble/kernels``), named by a hash of everything that decides
+the binary (the source, the compiler and its version, the flags, the CPU's
+instruction sets: ``-march=native`` code must not run on another CPU).
+
+Without a compiler, or when the build fails, ``load_c_library`` answers
+None (logged once) and callers use their PyTorch path, which computes the
+same function. ``MARBLE_NATIVE_KERNELS=0`` switches the kernels off (to
+compare, or to rule them out). The compiler is ``$CC``, else ``cc``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-std=c11", "-shared", "-fPIC")
+# A build this slow means something is wrong (the kernels take about 0.5 s).
+BUILD_TIMEOUT_S = 120
+SWITCH = "MARBLE_NATIVE_KERNELS"
+
+
+def kernel_cache_dir() -> Path:
+    """Where built kernels are kept: $MARBLE_KERNEL_CACHE, else the XDG cache directory."""
+    explicit = os.environ.get("MARBLE_KERNEL_CACHE")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "marble" / "kernels"
+
+
+def kernels_switched_off() -> bool:
+    return os.environ.get(SWITCH, "1").strip().lower() in {"0", "off", "false", "no"}
+
+
+@functools.cache
+def load_c_library(source_name: str) -> ctypes.CDLL | None:
+    """The shared library built from ``source_name`` (a C file beside this module), or None.
+
+    Built once per machine and cached; loaded once per process.
+    """
+    if kernels_switched_off():
+        log.info("C kernels switched off (%s=0): PyTorch operations instead", SWITCH)
+        return None
+    source = Path(__file__).with_name(source_name)
+    compiler = shutil.which(os.environ.get("CC") or "cc")
+    if compiler is None:
+        log.warning("no C compiler (cc, or $CC): %s runs as PyTorch operations", source_name)
+        return None
+    try:
+        library = _built(source, compiler)
+        return ctypes.CDLL(str(library))
+    except (OSError, subprocess.SubprocessError) as exc:
+        log.warning("could not build %s, using PyTorch operations: %s", source_name, exc)
+        return None
+
+
+def _built(source: Path, compiler: str) -> Path:
+    """The cached library for ``source``, compiling it first if this machine has none."""
+    cache = kernel_cache_dir()
+    library = cache / f"{source.stem}-{_build_key(source, compiler)}.so"
+    if library.exists():
+        return library
+    cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Build under a temporary name and rename: a second process building the
+    # same library at the same moment never loads a half-written file.
+    handle, partial = tempfile.mkstemp(dir=cache, prefix=f".{source.stem}-", suffix=".so")
+    os.close(handle)
+    try:
+        done = subprocess.run(
+            [compiler, *FLAGS, "-o", partial, str(source)],
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT_S,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise OSError(f"{compiler} exited {done.returncode}: {done.stderr.strip()[:2000]}")
+        os.replace(partial, library)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    log.info("built %s in %s", source.name, library)
+    return library
+
+
+def _build_key(source: Path, compiler: str) -> str:
+    version = subprocess.run(
+        [compiler, "--version"], capture_output=True, text=True, timeout=30, check=False
+    ).stdout
+    parts = [source.read_bytes(), compiler.encode(), version.encode(), " ".join(FLAGS).encode()]
+    parts += [platform.machine().encode(), _cpu_features().encode()]
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _cpu_features() -> str:
+    """The CPU's instruction-set flags (Linux), which ``-march=native`` builds for."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            for line in info:
+                if line.startswith(("flags", "Features")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python marble_graph/model/c_library.py SOURCE.c ...``: build (or find) each kernel now.
+
+    ``make`` runs this first, so a timed run never pays for the build, and a
+    machine without a compiler hears about it once, up front. Always exits 0:
+    the kernels are optional.
+    """
+    import sys
+
+    for name in argv if argv is not None else sys.argv[1:]:
+        if load_c_library(name) is None:
+            reason = "switched off" if kernels_switched_off() else "not built (see above)"
+            print(f"{name}: {reason}; training runs PyTorch operations instead (slower)")
+    return 0
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    raise SystemExit(main())
