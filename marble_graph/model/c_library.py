@@ -28,12 +28,16 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
+import itertools
 import logging
 import os
 import platform
 import shutil
 import subprocess
 import tempfile
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -131,6 +135,54 @@ def _cpu_features() -> str:
     except OSError:
         pass
     return platform.processor()
+
+
+class KernelThreads:
+    """Runs a C kernel over its work in parts, one thread per part (torch's thread count).
+
+    ctypes lets go of the GIL during a call, so the parts run side by side; the
+    calling thread takes the first part itself.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._workers = 0
+
+    def parts(self, items: int) -> list[tuple[int, int]]:
+        """[first, last) ranges splitting ``items`` (examples, rows) over the threads."""
+        import torch  # here, not above: `make` runs this file to build, without torch
+
+        count = max(1, min(torch.get_num_threads(), items))
+        bounds = [items * index // count for index in range(count + 1)]
+        return list(itertools.pairwise(bounds))
+
+    def run(self, kernel: Callable[[int, int, int], int], parts: list[tuple[int, int]]) -> None:
+        """kernel(part index, first, last) for every part; raises if any ran out of memory."""
+        if len(parts) == 1:
+            codes = [kernel(0, *parts[0])]
+        else:
+            pool = self._pool_of(len(parts) - 1)
+            futures = [
+                pool.submit(kernel, index, first, last)
+                for index, (first, last) in enumerate(parts)
+                if index > 0
+            ]
+            codes = [kernel(0, *parts[0])] + [future.result() for future in futures]
+        if any(codes):
+            raise MemoryError("a C kernel could not allocate its scratch memory")
+
+    def _pool_of(self, workers: int) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None or self._workers != workers:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False)
+                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="marble-kernel")
+                self._workers = workers
+            return self._pool
+
+
+kernel_threads = KernelThreads()
 
 
 def main(argv: list[str] | None = None) -> int:

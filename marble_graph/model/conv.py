@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from marble_graph.model.fused_attention import attention_mean, fused_attention_applies
+from marble_graph.model.fused_update import fused_gated_update, fused_update_applies
 from marble_graph.model.synapse_matrix import SynapseMatrix
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -111,16 +112,22 @@ class MarbleConv(nn.Module):
             unnormalised, total = synapses.softmax_terms(score)  # [B*E'], [B*U]
             summed = synapses.matmul(unnormalised * weight.repeat(synapses.batch), h)
             mean = summed / total.unsqueeze(-1)  # [B*U, R]
-        new_rows = gated_update(
-            h_rows,
-            mean,
-            bias.index_select(0, synapses.targets),
-            self.dense_weights(),
-            synapses.batch,
-            self.alpha,
-            self.activation,
-            self.norm.eps,
-        )
+        bias_rows, weights = bias.index_select(0, synapses.targets), self.dense_weights()
+        if fused_update_applies(h_rows, weights, self.activation):  # training on a CPU
+            new_rows = fused_gated_update(
+                h_rows, mean, bias_rows, weights, self.alpha, self.norm.eps
+            )
+        else:
+            new_rows = gated_update(
+                h_rows,
+                mean,
+                bias_rows,
+                weights,
+                synapses.batch,
+                self.alpha,
+                self.activation,
+                self.norm.eps,
+            )
         return new_rows if everyone else h.index_copy(0, synapses.target_rows, new_rows)
 
 

@@ -24,16 +24,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import itertools
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from marble_graph.model.c_library import load_c_library
+from marble_graph.model.c_library import kernel_threads, load_c_library
 from marble_graph.model.synapse_matrix import SynapseMatrix
 
 _MAX_SIZE = 128  # the kernel's MAX_CHUNKS * 8
@@ -82,48 +78,6 @@ def _pointer(tensor: Tensor) -> _POINTER:
     return _POINTER(tensor.data_ptr())
 
 
-class _ExampleSplitter:
-    """Runs a kernel over the batch in parts, one thread per part (torch's thread count)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
-        self._workers = 0
-
-    def parts(self, batch: int) -> list[tuple[int, int]]:
-        count = max(1, min(torch.get_num_threads(), batch))
-        bounds = [batch * index // count for index in range(count + 1)]
-        return list(itertools.pairwise(bounds))
-
-    def run(self, kernel: Callable[[int, int, int], int], parts: list[tuple[int, int]]) -> None:
-        """kernel(part index, first, last) for every part; raises if any ran out of memory."""
-        if len(parts) == 1:
-            codes = [kernel(0, *parts[0])]
-        else:
-            pool = self._pool_of(len(parts) - 1)
-            # The calling thread takes the first part itself.
-            futures = [
-                pool.submit(kernel, index, first, last)
-                for index, (first, last) in enumerate(parts)
-                if index > 0
-            ]
-            codes = [kernel(0, *parts[0])] + [future.result() for future in futures]
-        if any(codes):
-            raise MemoryError("the fused attention kernel could not allocate its scratch row")
-
-    def _pool_of(self, workers: int) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None or self._workers != workers:
-                if self._pool is not None:
-                    self._pool.shutdown(wait=False)
-                self._pool = ThreadPoolExecutor(workers, thread_name_prefix="marble-attention")
-                self._workers = workers
-            return self._pool
-
-
-_splitter = _ExampleSplitter()
-
-
 class _FusedAttention(torch.autograd.Function):
     @staticmethod
     def forward(
@@ -148,7 +102,7 @@ class _FusedAttention(torch.autograd.Function):
         def kernel(_part: int, first: int, last: int) -> int:
             return int(library.marble_attend_forward(first, last, *shape, *fixed))
 
-        _splitter.run(kernel, _splitter.parts(synapses.batch))
+        kernel_threads.run(kernel, kernel_threads.parts(synapses.batch))
         ctx.save_for_backward(queries, keys, states, weight, mean, row_max, row_total)
         ctx.synapses = synapses
         return mean
@@ -162,7 +116,7 @@ class _FusedAttention(torch.autograd.Function):
         grad_mean = grad_mean.contiguous()
         grad_queries, grad_keys = torch.empty_like(queries), torch.empty_like(keys)
         grad_states = torch.empty_like(states)
-        parts = _splitter.parts(synapses.batch)
+        parts = kernel_threads.parts(synapses.batch)
         # Each part sums its examples' weight gradients into its own row.
         grad_weights = weight.new_zeros(len(parts), weight.numel())
         shape = _shape(synapses, states.shape[1], queries.shape[1])
@@ -174,7 +128,7 @@ class _FusedAttention(torch.autograd.Function):
             own = _pointer(grad_weights[part])
             return int(library.marble_attend_backward(first, last, *shape, *fixed, own))
 
-        _splitter.run(kernel, parts)
+        kernel_threads.run(kernel, parts)
         return grad_queries, grad_keys, grad_states, grad_weights.sum(0), None
 
 

@@ -1,0 +1,275 @@
+/* MARBLE's gated update of a round's target neurons, fused: one pass per row
+ * instead of about twenty tensor operations over every row
+ * (marble_graph/model/fused_update.py builds and calls this).
+ *
+ * Per row i (target u = i mod units), with tanh as the activation:
+ *
+ *     agg   = V mean_i
+ *     n     = LN(agg) * norm_weight + norm_bias
+ *     a1    = tanh(W1 n + b1)
+ *     upd   = tanh(W2 a1 + b2 + bias[u])
+ *     t     = exp(-|agg|)                       (the gate is 1 - t)
+ *     out_i = h_i + (1 - alpha) (1 - t) (upd - h_i)
+ *
+ * The backward pass recomputes these per row rather than storing them, and
+ * sums the weight gradients over its rows (the caller gives each thread its
+ * own sums and adds them up).
+ *
+ * Weights come row-major as PyTorch holds them (V [R, R], W1 [H, R],
+ * W2 [R, H]) and transposed (VT [R, R], W1T [R, H], W2T [H, R]): a product
+ * then adds whole rows, eight lanes at a time, and never sums across lanes.
+ * size (R) and hidden (H) must be multiples of 8, at most 8 * MAX_CHUNKS.
+ */
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef float v8f __attribute__((vector_size(32), aligned(4)));
+typedef int32_t v8i __attribute__((vector_size(32), aligned(4)));
+typedef float v4f __attribute__((vector_size(16), aligned(4)));
+
+#define MAX_CHUNKS 16
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+ALWAYS_INLINE v8f load8(const float *p) { return *(const v8f *)p; }
+ALWAYS_INLINE void store8(float *p, v8f v) { *(v8f *)p = v; }
+ALWAYS_INLINE v8f splat8(float x) { return (v8f){x, x, x, x, x, x, x, x}; }
+
+ALWAYS_INLINE float sum8(v8f v) {
+    const v4f half = (v4f){v[0], v[1], v[2], v[3]} + (v4f){v[4], v[5], v[6], v[7]};
+    return (half[0] + half[2]) + (half[1] + half[3]);
+}
+
+
+/* exp(x) for x <= 0 (Cephes' polynomial, about 2 ulp; below -87 gives exp(-87)). */
+ALWAYS_INLINE v8f exp_nonpositive8(v8f x) {
+    const v8i below = x < splat8(-87.0f);
+    x = (v8f)(((v8i)x & ~below) | ((v8i)splat8(-87.0f) & below));
+    const v8f magic = splat8(12582912.0f); /* 1.5 * 2^23: adding it rounds to an integer */
+    const v8f k = (x * 1.44269504088896341f + magic) - magic;
+    const v8f r = x - k * 0.693359375f + k * 2.12194440e-4f;
+    v8f p = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    const v8i two_to_k = (__builtin_convertvector(k, v8i) + 127) << 23;
+    return p * (v8f)two_to_k;
+}
+
+ALWAYS_INLINE v8f magnitude8(v8f x) { return (v8f)((v8i)x & ~(v8i)splat8(-0.0f)); }
+ALWAYS_INLINE v8f sign_bits8(v8f x) { return (v8f)((v8i)x & (v8i)splat8(-0.0f)); }
+
+/* tanh(x) = sign(x) (1 - e) / (1 + e) with e = exp(-2|x|). */
+ALWAYS_INLINE v8f tanh8(v8f x) {
+    const v8f e = exp_nonpositive8(-2.0f * magnitude8(x));
+    const v8f positive = (1.0f - e) / (1.0f + e);
+    return (v8f)((v8i)positive | (v8i)sign_bits8(x));
+}
+
+/* d|x|/dx as PyTorch defines it: sign(x), 0 at 0. */
+ALWAYS_INLINE v8f sign8(v8f x) {
+    const v8i positive = x > splat8(0.0f), negative = x < splat8(0.0f);
+    return (v8f)(((v8i)splat8(1.0f) & positive) | ((v8i)splat8(-1.0f) & negative));
+}
+
+typedef struct {
+    const float *value, *value_t, *norm_weight, *norm_bias;
+    const float *first_weight, *first_weight_t, *first_bias;
+    const float *second_weight, *second_weight_t, *second_bias;
+} Weights;
+
+/* One row's forward values, kept for its backward pass. */
+typedef struct {
+    v8f agg[MAX_CHUNKS], xhat[MAX_CHUNKS], normed[MAX_CHUNKS];
+    v8f hidden[MAX_CHUNKS], update[MAX_CHUNKS], closed[MAX_CHUNKS];
+    float rstd;
+} Row;
+
+ALWAYS_INLINE void row_forward(const float *restrict mean, float bias, const Weights *w,
+                               int64_t size, int64_t hidden, float eps, Row *row) {
+    const int64_t chunks = size / 8, hidden_chunks = hidden / 8;
+    for (int64_t c = 0; c < chunks; ++c) row->agg[c] = splat8(0.0f);
+    for (int64_t i = 0; i < size; ++i)
+        for (int64_t c = 0; c < chunks; ++c)
+            row->agg[c] += mean[i] * load8(w->value_t + i * size + 8 * c);
+    v8f total = splat8(0.0f);
+    for (int64_t c = 0; c < chunks; ++c) total += row->agg[c];
+    const float mu = sum8(total) / (float)size;
+    v8f squares = splat8(0.0f);
+    for (int64_t c = 0; c < chunks; ++c) {
+        const v8f centred = row->agg[c] - mu;
+        squares += centred * centred;
+    }
+    row->rstd = 1.0f / sqrtf(sum8(squares) / (float)size + eps);
+    for (int64_t c = 0; c < chunks; ++c) {
+        row->xhat[c] = (row->agg[c] - mu) * row->rstd;
+        row->normed[c] = row->xhat[c] * load8(w->norm_weight + 8 * c) + load8(w->norm_bias + 8 * c);
+    }
+    v8f z1[MAX_CHUNKS];
+    for (int64_t c = 0; c < hidden_chunks; ++c) z1[c] = load8(w->first_bias + 8 * c);
+    for (int64_t i = 0; i < size; ++i) {
+        const float n = row->normed[i / 8][i % 8];
+        for (int64_t c = 0; c < hidden_chunks; ++c)
+            z1[c] += n * load8(w->first_weight_t + i * hidden + 8 * c);
+    }
+    for (int64_t c = 0; c < hidden_chunks; ++c) row->hidden[c] = tanh8(z1[c]);
+    v8f z2[MAX_CHUNKS];
+    for (int64_t c = 0; c < chunks; ++c) z2[c] = load8(w->second_bias + 8 * c) + bias;
+    for (int64_t j = 0; j < hidden; ++j) {
+        const float a = row->hidden[j / 8][j % 8];
+        for (int64_t c = 0; c < chunks; ++c)
+            z2[c] += a * load8(w->second_weight_t + j * size + 8 * c);
+    }
+    for (int64_t c = 0; c < chunks; ++c) {
+        row->update[c] = tanh8(z2[c]);
+        row->closed[c] = exp_nonpositive8(-magnitude8(row->agg[c])); /* 1 - gate */
+    }
+}
+
+ALWAYS_INLINE void forward(int64_t first, int64_t last, int64_t units, int64_t size,
+                           int64_t hidden, const float *restrict h, const float *restrict mean,
+                           const float *restrict bias, const Weights *w, float alpha, float eps,
+                           float *restrict out) {
+    const int64_t chunks = size / 8;
+    const float keep = 1.0f - alpha;
+    Row row;
+    for (int64_t i = first; i < last; ++i) {
+        row_forward(mean + i * size, bias[i % units], w, size, hidden, eps, &row);
+        for (int64_t c = 0; c < chunks; ++c) {
+            const v8f state = load8(h + i * size + 8 * c);
+            const v8f gate = 1.0f - row.closed[c];
+            store8(out + i * size + 8 * c, state + keep * gate * (row.update[c] - state));
+        }
+    }
+}
+
+typedef struct {
+    float *bias, *value, *norm_weight, *norm_bias, *first_weight, *first_bias;
+    float *second_weight, *second_bias;
+} Grads;
+
+ALWAYS_INLINE void backward(int64_t first, int64_t last, int64_t units, int64_t size,
+                            int64_t hidden, const float *restrict h, const float *restrict mean,
+                            const float *restrict bias, const Weights *w, float alpha, float eps,
+                            const float *restrict grad_out, float *restrict grad_h,
+                            float *restrict grad_mean, const Grads *g) {
+    const int64_t chunks = size / 8, hidden_chunks = hidden / 8;
+    const float keep = 1.0f - alpha;
+    Row row;
+    for (int64_t i = first; i < last; ++i) {
+        const float *m = mean + i * size;
+        row_forward(m, bias[i % units], w, size, hidden, eps, &row);
+        v8f d_agg[MAX_CHUNKS], d_z2[MAX_CHUNKS];
+        v8f bias_total = splat8(0.0f);
+        for (int64_t c = 0; c < chunks; ++c) {
+            const v8f d_out = load8(grad_out + i * size + 8 * c);
+            const v8f state = load8(h + i * size + 8 * c);
+            const v8f gate = 1.0f - row.closed[c];
+            store8(grad_h + i * size + 8 * c, d_out * (1.0f - keep * gate));
+            const v8f d_update = d_out * keep * gate;
+            const v8f d_gate = d_out * keep * (row.update[c] - state);
+            d_agg[c] = d_gate * row.closed[c] * sign8(row.agg[c]);
+            d_z2[c] = d_update * (1.0f - row.update[c] * row.update[c]);
+            store8(g->second_bias + 8 * c, load8(g->second_bias + 8 * c) + d_z2[c]);
+            bias_total += d_z2[c];
+        }
+        g->bias[i % units] += sum8(bias_total);
+        /* W2 [R, H]: d W2[r, :] += dz2[r] a1; d a1 = sum_r dz2[r] W2[r, :]. */
+        v8f d_hidden[MAX_CHUNKS];
+        for (int64_t c = 0; c < hidden_chunks; ++c) d_hidden[c] = splat8(0.0f);
+        for (int64_t r = 0; r < size; ++r) {
+            const float d = d_z2[r / 8][r % 8];
+            float *grad_row = g->second_weight + r * hidden;
+            const float *weight_row = w->second_weight + r * hidden;
+            for (int64_t c = 0; c < hidden_chunks; ++c) {
+                store8(grad_row + 8 * c, load8(grad_row + 8 * c) + d * row.hidden[c]);
+                d_hidden[c] += d * load8(weight_row + 8 * c);
+            }
+        }
+        /* W1 [H, R]: d W1[j, :] += dz1[j] n; d n = sum_j dz1[j] W1[j, :]. */
+        v8f d_z1[MAX_CHUNKS];
+        for (int64_t c = 0; c < hidden_chunks; ++c) {
+            d_z1[c] = d_hidden[c] * (1.0f - row.hidden[c] * row.hidden[c]);
+            store8(g->first_bias + 8 * c, load8(g->first_bias + 8 * c) + d_z1[c]);
+        }
+        v8f d_normed[MAX_CHUNKS];
+        for (int64_t c = 0; c < chunks; ++c) d_normed[c] = splat8(0.0f);
+        for (int64_t j = 0; j < hidden; ++j) {
+            const float d = d_z1[j / 8][j % 8];
+            float *grad_row = g->first_weight + j * size;
+            const float *weight_row = w->first_weight + j * size;
+            for (int64_t c = 0; c < chunks; ++c) {
+                store8(grad_row + 8 * c, load8(grad_row + 8 * c) + d * row.normed[c]);
+                d_normed[c] += d * load8(weight_row + 8 * c);
+            }
+        }
+        /* LayerNorm: dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)). */
+        v8f d_xhat[MAX_CHUNKS];
+        v8f d_sum = splat8(0.0f), d_dot = splat8(0.0f);
+        for (int64_t c = 0; c < chunks; ++c) {
+            store8(g->norm_weight + 8 * c,
+                   load8(g->norm_weight + 8 * c) + d_normed[c] * row.xhat[c]);
+            store8(g->norm_bias + 8 * c, load8(g->norm_bias + 8 * c) + d_normed[c]);
+            d_xhat[c] = d_normed[c] * load8(w->norm_weight + 8 * c);
+            d_sum += d_xhat[c];
+            d_dot += d_xhat[c] * row.xhat[c];
+        }
+        const float d_mean = sum8(d_sum) / (float)size, d_proj = sum8(d_dot) / (float)size;
+        for (int64_t c = 0; c < chunks; ++c)
+            d_agg[c] += row.rstd * (d_xhat[c] - d_mean - row.xhat[c] * d_proj);
+        /* V [R, R]: d V[o, :] += dagg[o] mean; d mean = sum_o dagg[o] V[o, :]. */
+        v8f mean_row[MAX_CHUNKS], d_mean_row[MAX_CHUNKS];
+        for (int64_t c = 0; c < chunks; ++c) {
+            mean_row[c] = load8(m + 8 * c);
+            d_mean_row[c] = splat8(0.0f);
+        }
+        for (int64_t o = 0; o < size; ++o) {
+            const float d = d_agg[o / 8][o % 8];
+            float *grad_row = g->value + o * size;
+            const float *weight_row = w->value + o * size;
+            for (int64_t c = 0; c < chunks; ++c) {
+                store8(grad_row + 8 * c, load8(grad_row + 8 * c) + d * mean_row[c]);
+                d_mean_row[c] += d * load8(weight_row + 8 * c);
+            }
+        }
+        for (int64_t c = 0; c < chunks; ++c) store8(grad_mean + i * size + 8 * c, d_mean_row[c]);
+    }
+}
+
+/* Entry points: rows [first, last). weights: V, VT, norm weight, norm bias,
+ * W1, W1T, b1, W2, W2T, b2 (in that order). grads: bias [units], then V, norm
+ * weight, norm bias, W1, b1, W2, b2, all accumulated into. */
+
+static Weights weights_of(const float *const *p) {
+    return (Weights){p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9]};
+}
+
+void marble_update_forward(int64_t first, int64_t last, int64_t units, int64_t size,
+                           int64_t hidden, float alpha, float eps, const float *h,
+                           const float *mean, const float *bias, const float *const *weights,
+                           float *out) {
+    const Weights w = weights_of(weights);
+    if (size == 16 && hidden == 32)
+        forward(first, last, units, 16, 32, h, mean, bias, &w, alpha, eps, out);
+    else
+        forward(first, last, units, size, hidden, h, mean, bias, &w, alpha, eps, out);
+}
+
+void marble_update_backward(int64_t first, int64_t last, int64_t units, int64_t size,
+                            int64_t hidden, float alpha, float eps, const float *h,
+                            const float *mean, const float *bias, const float *const *weights,
+                            const float *grad_out, float *grad_h, float *grad_mean,
+                            float *const *grads) {
+    const Weights w = weights_of(weights);
+    const Grads g = {grads[0], grads[1], grads[2], grads[3],
+                     grads[4], grads[5], grads[6], grads[7]};
+    if (size == 16 && hidden == 32)
+        backward(first, last, units, 16, 32, h, mean, bias, &w, alpha, eps, grad_out, grad_h,
+                 grad_mean, &g);
+    else
+        backward(first, last, units, size, hidden, h, mean, bias, &w, alpha, eps, grad_out,
+                 grad_h, grad_mean, &g);
+}
