@@ -133,8 +133,12 @@ def test_written_back_brain_infers_exactly_like_the_trained_model(
             metrics={"task": "regression", "neuromodulation": trainer.neuromodulator.snapshot()},
             note="test",
         )
+    # Same thread count as here: PyTorch's CPU kernels split their work by
+    # threads, so the last bits of a sum may differ between thread counts
+    # (under pytest-xdist this process has one thread, a fresh one two).
     script = (
-        "import numpy as np, sys\n"
+        "import numpy as np, sys, marble_graph, torch\n"
+        f"torch.set_num_threads({torch.get_num_threads()})\n"
         "from marble_graph.data_home import DataHome\n"
         "from marble_graph.service import BrainService\n"
         "from marble_graph.runs import infer\n"
