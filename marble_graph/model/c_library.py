@@ -14,8 +14,9 @@ its CPU code was slower than eager). A plain C file with no headers but
 libc builds in about half a second, once per machine: the library is cached
 under ``$MARBLE_KERNEL_CACHE`` (default ``$XDG_CACHE_HOME/marble/kernels``,
 else ``~/.cache/marble/kernels``), named by a hash of everything that decides
-the binary (the source, the compiler and its version, the flags, the CPU's
-instruction sets: ``-march=native`` code must not run on another CPU).
+the binary (the source and the headers beside it, the compiler and its
+version, the flags, the CPU's instruction sets: ``-march=native`` code must
+not run on another CPU).
 
 Without a compiler, or when the build fails, ``load_c_library`` answers
 None (logged once) and callers use their PyTorch path, which computes the
@@ -116,7 +117,9 @@ def _build_key(source: Path, compiler: str) -> str:
     version = subprocess.run(
         [compiler, "--version"], capture_output=True, text=True, timeout=30, check=False
     ).stdout
-    parts = [source.read_bytes(), compiler.encode(), version.encode(), " ".join(FLAGS).encode()]
+    headers = [header.read_bytes() for header in sorted(source.parent.glob("*.h"))]
+    parts = [source.read_bytes(), *headers, compiler.encode(), version.encode()]
+    parts.append(" ".join(FLAGS).encode())
     parts += [platform.machine().encode(), _cpu_features().encode()]
     digest = hashlib.sha256()
     for part in parts:
