@@ -116,6 +116,24 @@ ALWAYS_INLINE void forward(int64_t first, int64_t last, int64_t units, int64_t s
     }
 }
 
+/* y = W x with W [outputs, inputs] row-major: d W[o, :] += dy[o] x (summed into
+ * grad_weight) and dx = sum_o dy[o] W[o, :]. */
+ALWAYS_INLINE void linear_backward(const v8f *d_out, int64_t outputs, const v8f *x,
+                                   int64_t inputs, const float *restrict weight,
+                                   float *restrict grad_weight, v8f *d_in) {
+    const int64_t in_chunks = inputs / 8;
+    for (int64_t c = 0; c < in_chunks; ++c) d_in[c] = splat8(0.0f);
+    for (int64_t o = 0; o < outputs; ++o) {
+        const float d = d_out[o / 8][o % 8];
+        float *grad_row = grad_weight + o * inputs;
+        const float *weight_row = weight + o * inputs;
+        for (int64_t c = 0; c < in_chunks; ++c) {
+            store8(grad_row + 8 * c, load8(grad_row + 8 * c) + d * x[c]);
+            d_in[c] += d * load8(weight_row + 8 * c);
+        }
+    }
+}
+
 typedef struct {
     float *bias, *value, *norm_weight, *norm_bias, *first_weight, *first_bias;
     float *second_weight, *second_bias;
@@ -147,35 +165,17 @@ ALWAYS_INLINE void backward(int64_t first, int64_t last, int64_t units, int64_t 
             bias_total += d_z2[c];
         }
         g->bias[i % units] += sum8(bias_total);
-        /* W2 [R, H]: d W2[r, :] += dz2[r] a1; d a1 = sum_r dz2[r] W2[r, :]. */
         v8f d_hidden[MAX_CHUNKS];
-        for (int64_t c = 0; c < hidden_chunks; ++c) d_hidden[c] = splat8(0.0f);
-        for (int64_t r = 0; r < size; ++r) {
-            const float d = d_z2[r / 8][r % 8];
-            float *grad_row = g->second_weight + r * hidden;
-            const float *weight_row = w->second_weight + r * hidden;
-            for (int64_t c = 0; c < hidden_chunks; ++c) {
-                store8(grad_row + 8 * c, load8(grad_row + 8 * c) + d * row.hidden[c]);
-                d_hidden[c] += d * load8(weight_row + 8 * c);
-            }
-        }
-        /* W1 [H, R]: d W1[j, :] += dz1[j] n; d n = sum_j dz1[j] W1[j, :]. */
+        linear_backward(d_z2, size, row.hidden, hidden, w->second_weight, g->second_weight,
+                        d_hidden);
         v8f d_z1[MAX_CHUNKS];
         for (int64_t c = 0; c < hidden_chunks; ++c) {
             d_z1[c] = d_hidden[c] * (1.0f - row.hidden[c] * row.hidden[c]);
             store8(g->first_bias + 8 * c, load8(g->first_bias + 8 * c) + d_z1[c]);
         }
         v8f d_normed[MAX_CHUNKS];
-        for (int64_t c = 0; c < chunks; ++c) d_normed[c] = splat8(0.0f);
-        for (int64_t j = 0; j < hidden; ++j) {
-            const float d = d_z1[j / 8][j % 8];
-            float *grad_row = g->first_weight + j * size;
-            const float *weight_row = w->first_weight + j * size;
-            for (int64_t c = 0; c < chunks; ++c) {
-                store8(grad_row + 8 * c, load8(grad_row + 8 * c) + d * row.normed[c]);
-                d_normed[c] += d * load8(weight_row + 8 * c);
-            }
-        }
+        linear_backward(d_z1, hidden, row.normed, size, w->first_weight, g->first_weight,
+                        d_normed);
         /* LayerNorm: dx = rstd (dxhat - mean(dxhat) - xhat mean(dxhat xhat)). */
         v8f d_xhat[MAX_CHUNKS];
         v8f d_sum = splat8(0.0f), d_dot = splat8(0.0f);
@@ -190,21 +190,9 @@ ALWAYS_INLINE void backward(int64_t first, int64_t last, int64_t units, int64_t 
         const float d_mean = sum8(d_sum) / (float)size, d_proj = sum8(d_dot) / (float)size;
         for (int64_t c = 0; c < chunks; ++c)
             d_agg[c] += row.rstd * (d_xhat[c] - d_mean - row.xhat[c] * d_proj);
-        /* V [R, R]: d V[o, :] += dagg[o] mean; d mean = sum_o dagg[o] V[o, :]. */
         v8f mean_row[MAX_CHUNKS], d_mean_row[MAX_CHUNKS];
-        for (int64_t c = 0; c < chunks; ++c) {
-            mean_row[c] = load8(m + 8 * c);
-            d_mean_row[c] = splat8(0.0f);
-        }
-        for (int64_t o = 0; o < size; ++o) {
-            const float d = d_agg[o / 8][o % 8];
-            float *grad_row = g->value + o * size;
-            const float *weight_row = w->value + o * size;
-            for (int64_t c = 0; c < chunks; ++c) {
-                store8(grad_row + 8 * c, load8(grad_row + 8 * c) + d * mean_row[c]);
-                d_mean_row[c] += d * load8(weight_row + 8 * c);
-            }
-        }
+        for (int64_t c = 0; c < chunks; ++c) mean_row[c] = load8(m + 8 * c);
+        linear_backward(d_agg, size, mean_row, size, w->value, g->value, d_mean_row);
         for (int64_t c = 0; c < chunks; ++c) store8(grad_mean + i * size + 8 * c, d_mean_row[c]);
     }
 }
