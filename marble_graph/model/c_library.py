@@ -89,6 +89,7 @@ def _built(source: Path, compiler: str) -> Path:
     cache = kernel_cache_dir()
     library = cache / f"{source.stem}-{_build_key(source, compiler)}.so"
     if library.exists():
+        _check_private(library)
         return library
     cache.mkdir(parents=True, exist_ok=True, mode=0o700)
     # Build under a temporary name and rename: a second process building the
@@ -111,6 +112,16 @@ def _built(source: Path, compiler: str) -> Path:
             os.unlink(partial)
     log.info("built %s in %s", source.name, library)
     return library
+
+
+def _check_private(library: Path) -> None:
+    """Refuse a cached library that someone else could have written: loading runs its code."""
+    status = library.stat()
+    if status.st_uid != os.getuid() or status.st_mode & 0o022:
+        raise OSError(
+            f"{library} is not this user's alone (owner uid {status.st_uid}, mode "
+            f"{oct(status.st_mode & 0o777)}); remove it or point MARBLE_KERNEL_CACHE elsewhere"
+        )
 
 
 def _build_key(source: Path, compiler: str) -> str:

@@ -170,3 +170,14 @@ def test_without_the_kernel_training_uses_pytorch_operations(
     assert done.stdout.strip() == "False"
     assert message in done.stderr
     assert not list(tmp_path.glob("*.so"))
+
+
+@needs_compiler
+def test_a_cached_kernel_others_could_write_is_not_loaded(tmp_path: Path) -> None:
+    env = {"MARBLE_KERNEL_CACHE": str(tmp_path)}
+    _probe(env)
+    (built,) = tmp_path.glob("fused_attention-*.so")
+    built.chmod(0o777)  # group- and world-writable: anyone could have replaced it
+    done = _probe(env)
+    assert done.stdout.strip() == "False"
+    assert "is not this user's alone" in done.stderr
