@@ -211,7 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in argv if argv is not None else sys.argv[1:]:
         if load_c_library(name) is None:
             reason = "switched off" if kernels_switched_off() else "not built (see above)"
-            print(f"{name}: {reason}; training runs PyTorch operations instead (slower)")
+            print(
+                f"{name}: {reason}; training runs PyTorch operations instead (slower)",
+                file=sys.stderr,
+            )
     return 0
 
 
