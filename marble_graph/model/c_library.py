@@ -5,13 +5,14 @@ traffic, not arithmetic: each PyTorch operation is one pass over a tensor of
 every (example, synapse) pair or every (example, neuron) state, and a round
 of message passing took a few dozen of them. A kernel that walks each
 neuron's synapses once and keeps everything else in registers does the same
-work in one pass (docs/performance.md, "Fused attention").
+work in one pass (docs/performance.md, "Fused kernels").
 
 Why not a PyTorch C++ extension or ``torch.compile``. Both need a C++
-toolchain too, and compiling against PyTorch's headers takes a minute on a
-small machine (``torch.compile`` took 22 s per process for this model, and
-its CPU code was slower than eager). A plain C file with no headers but
-libc builds in about half a second, once per machine: the library is cached
+toolchain too; an extension compiles PyTorch's large C++ headers with every
+change, and ``torch.compile`` took 22 s per process for this model and its
+CPU code was slower than eager (docs/performance.md). A plain C file that
+includes only libc's headers and our own builds in about half a second,
+once per machine: the library is cached
 under ``$MARBLE_KERNEL_CACHE`` (default ``$XDG_CACHE_HOME/marble/kernels``,
 else ``~/.cache/marble/kernels``), named by a hash of everything that decides
 the binary (the source and the headers beside it, the compiler and its
