@@ -300,7 +300,11 @@ class LearningConfig(ConfigSection):
         default=0.99,
         ge=0.0,
         le=0.9999,
-        description="Decay of the parameter moving average that is evaluated and kept; 0 disables.",
+        description=(
+            "Decay of the parameter moving average that is evaluated and kept; 0 disables."
+            " Its n-th update uses min(decay, (1 + n) / (10 + n)), so decays above 0.99"
+            " only differ after about 900 steps."
+        ),
     )
     restore_best: bool = Field(
         default=True,
