@@ -126,18 +126,21 @@ def _check_private(library: Path) -> None:
 
 
 def _build_key(source: Path, compiler: str) -> str:
-    version = subprocess.run(
-        [compiler, "--version"], capture_output=True, text=True, timeout=30, check=False
-    ).stdout
     headers = [header.read_bytes() for header in sorted(source.parent.glob("*.h"))]
-    parts = [source.read_bytes(), *headers, compiler.encode(), version.encode()]
-    parts.append(" ".join(FLAGS).encode())
-    parts += [platform.machine().encode(), _cpu_features().encode()]
     digest = hashlib.sha256()
-    for part in parts:
+    for part in [source.read_bytes(), *headers, _toolchain(compiler).encode()]:
         digest.update(part)
         digest.update(b"\0")
     return digest.hexdigest()[:16]
+
+
+@functools.cache
+def _toolchain(compiler: str) -> str:
+    """What decides a build besides its source: asked once per process, not per kernel."""
+    version = subprocess.run(
+        [compiler, "--version"], capture_output=True, text=True, timeout=30, check=False
+    ).stdout
+    return "\0".join([compiler, version, " ".join(FLAGS), platform.machine(), _cpu_features()])
 
 
 def _cpu_features() -> str:
