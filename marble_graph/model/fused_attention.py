@@ -96,8 +96,7 @@ class _FusedAttention(torch.autograd.Function):
         mean = states.new_empty(rows, size)
         row_max, row_total = states.new_empty(rows), states.new_empty(rows)
         shape = _shape(synapses, size, queries.shape[1])
-        fixed = [_pointer(t) for t in (synapses.block_crow, synapses.block_col, weight)]
-        fixed += [_pointer(t) for t in (queries, keys, states, mean, row_max, row_total)]
+        fixed = _forward_pointers(synapses, weight, queries, keys, states, mean, row_max, row_total)
 
         def kernel(_part: int, first: int, last: int) -> int:
             return int(library.marble_attend_forward(first, last, *shape, *fixed))
@@ -120,8 +119,7 @@ class _FusedAttention(torch.autograd.Function):
         # Each part sums its examples' weight gradients into its own row.
         grad_weights = weight.new_zeros(len(parts), weight.numel())
         shape = _shape(synapses, states.shape[1], queries.shape[1])
-        fixed = [_pointer(t) for t in (synapses.block_crow, synapses.block_col, weight)]
-        fixed += [_pointer(t) for t in (queries, keys, states, mean, row_max, row_total)]
+        fixed = _forward_pointers(synapses, weight, queries, keys, states, mean, row_max, row_total)
         fixed += [_pointer(t) for t in (grad_mean, grad_queries, grad_keys, grad_states)]
 
         def kernel(part: int, first: int, last: int) -> int:
@@ -130,6 +128,12 @@ class _FusedAttention(torch.autograd.Function):
 
         kernel_threads.run(kernel, parts)
         return grad_queries, grad_keys, grad_states, grad_weights.sum(0), None
+
+
+def _forward_pointers(synapses: SynapseMatrix, *tensors: Tensor) -> list[_POINTER]:
+    """The structure's pointers, then ``tensors``': the arguments both kernels start with
+    (weight, queries, keys, states, mean, row max, row total, in that order)."""
+    return [_pointer(t) for t in (synapses.block_crow, synapses.block_col, *tensors)]
 
 
 def _shape(synapses: SynapseMatrix, size: int, width: int) -> list[int]:
