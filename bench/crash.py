@@ -151,7 +151,6 @@ class Checker:
 
         from marble_graph.config import load_config
         from marble_graph.data_home import DataHome
-        from marble_graph.runs import infer
         from marble_graph.service import BrainService
         from marble_graph.store.metadata import BrainVersion, VersionState
 
@@ -175,7 +174,7 @@ class Checker:
                 problems.append(f"{pending} pending version(s) visible after open")
             if info.version < self.last_version:
                 problems.append(f"version went back from {self.last_version} to {info.version}")
-            outputs = infer(service, "wave", PROBE).outputs
+            outputs = service.infer("wave", PROBE).outputs
             seen = self.outputs.setdefault(info.version, outputs)
             if not np.array_equal(seen, outputs):
                 problems.append(f"outputs of version {info.version} changed")

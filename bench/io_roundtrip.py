@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from marble_graph.brains.versions import load_brain_tensors, write_back
 from marble_graph.config import config_from_mapping
 from marble_graph.data_home import DataHome
 from marble_graph.service import BrainService
 from marble_graph.store.graph import GraphStore, store_rows
-from marble_graph.versions import load_brain_tensors, write_back
 
 PYG_TIMEOUT_S = 60
 _BENCH_DDL = (
@@ -107,7 +107,7 @@ def main() -> None:
             raw = service.graph.read_generation(info.graph_key)
             raw_read = time.perf_counter() - started
             started = time.perf_counter()
-            loaded = load_brain_tensors(service, "big")
+            loaded = load_brain_tensors(service.stores, "big")
             load = time.perf_counter() - started
 
             for statement in _BENCH_DDL:
@@ -121,7 +121,7 @@ def main() -> None:
             loaded.tensors.weight.mul_(1.01)  # a full weight update
             started = time.perf_counter()
             new = write_back(
-                service,
+                service.stores,
                 "big",
                 loaded.tensors,
                 {},

@@ -46,8 +46,8 @@ from typing import Any
 TARGETS: list[tuple[str, str, bool]] = [
     ("open_stores", "marble_graph.service:BrainService.__init__", False),
     ("open_stores", "marble_graph.service:BrainService.close", False),
-    ("load", "marble_graph.runs:load_brain_tensors", True),
-    ("dataset", "marble_graph.runs:_load_for_brain", True),
+    ("load", "marble_graph.brains.training:load_brain_tensors", True),
+    ("dataset", "marble_graph.brains.training:load_for_brain", True),
     ("trainer_setup", "marble_graph.learning.trainer:Trainer.__init__", False),
     ("fit_other", "marble_graph.learning.trainer:Trainer.fit", False),
     ("step_other", "marble_graph.learning.trainer:Trainer._train_step", False),
@@ -64,12 +64,12 @@ TARGETS: list[tuple[str, str, bool]] = [
     ("best_snapshot", "marble_graph.learning.trainer:Trainer._remember_if_best", True),
     ("best_snapshot", "marble_graph.learning.trainer:Trainer.restore_best", True),
     ("write_back", "marble_graph.learning.trainer:Trainer.result", True),
-    ("write_back", "marble_graph.runs:write_back", True),
-    ("run_records", "marble_graph.runs:register_dataset", True),
-    ("run_records", "marble_graph.runs:start_run", True),
-    ("run_records", "marble_graph.runs:update_run_summary", True),
-    ("run_records", "marble_graph.runs:finish_run", True),
-    ("baseline", "marble_graph.runs:_baseline", True),
+    ("write_back", "marble_graph.brains.training:write_back", True),
+    ("run_records", "marble_graph.brains.training:register_dataset", True),
+    ("run_records", "marble_graph.brains.training:start_run", True),
+    ("run_records", "marble_graph.brains.training:update_run_summary", True),
+    ("run_records", "marble_graph.brains.training:finish_run", True),
+    ("baseline", "marble_graph.brains.training:_baseline", True),
 ]
 # The callback ``Trainer.fit`` gets as ``on_epoch``: run records and the CLI's progress bar.
 EPOCH_CALLBACK = "progress_and_metadata"

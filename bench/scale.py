@@ -8,7 +8,7 @@ downloaded), and write the result back as version 2. Each size prints one JSON
 line; a summary line reports the step time per synapse at 10M over that at 1M
 (target <= 1.5) and whether peak RSS at 10M stays under 16 GiB.
 
-The load, step and write-back timers wrap the functions ``train_brain`` calls
+The load, step and write-back timers wrap the functions ``BrainService.train`` calls
 (``load_brain_tensors``, ``Trainer._train_step``, ``write_back``); nothing in
 the cycle is replaced.
 
@@ -89,7 +89,7 @@ def run_size(label: str, device: str) -> dict[str, Any]:
 
     import torch
 
-    from marble_graph import runs
+    from marble_graph.brains import training as runs
     from marble_graph.config import config_from_mapping
     from marble_graph.data_home import DataHome
     from marble_graph.learning.trainer import Trainer
@@ -148,7 +148,7 @@ def run_size(label: str, device: str) -> dict[str, Any]:
             seed_s = time.perf_counter() - start
             rss_after["seed"] = round(peak_rss_gib(), 3)
             start = time.perf_counter()
-            summary = runs.train_brain(service, "scale", str(dataset), epochs=1, device=device)
+            summary = service.train("scale", str(dataset), epochs=1, device=device)
             cycle_s = time.perf_counter() - start
             final = service.get_brain("scale")
     load_s, writeback_s = timings.get("load", 0.0), timings.get("writeback", 0.0)

@@ -93,9 +93,7 @@ def serve_bare(home: Path, port: int, device: str) -> None:
 
     from marble_graph.config import load_config
     from marble_graph.data_home import DataHome
-    from marble_graph.learning.trainer import resolve_device
-    from marble_graph.service import BrainService
-    from marble_graph.serving import ServingModel
+    from marble_graph.service import BrainService, ServingModel
 
     models: dict[str, ServingModel] = {}
 
@@ -103,7 +101,7 @@ def serve_bare(home: Path, port: int, device: str) -> None:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         service = BrainService(load_config(None), DataHome(home))
         try:
-            models[BRAIN] = ServingModel.load(service, BRAIN, resolve_device(device))
+            models[BRAIN] = service.serving_model(BRAIN, device)
             yield
         finally:
             service.close()
@@ -131,14 +129,13 @@ def build_demo(home: Path, epochs: int, device: str) -> dict[str, Any]:
     """The demo brain as `make run` builds it, trained briefly; and an all-scopes token."""
     from marble_graph.config import load_config
     from marble_graph.data_home import DataHome
-    from marble_graph.runs import train_brain
     from marble_graph.service import BrainService
     from marble_graph.tokens import Scope, TokenStore
 
     config = load_config(None)
     with BrainService(config, DataHome(home)) as service:
         service.create_brain_for_dataset(BRAIN, DATASET, config)
-        summary = train_brain(service, BRAIN, DATASET, epochs=epochs, device=device)
+        summary = service.train(BRAIN, DATASET, epochs=epochs, device=device)
         info = service.get_brain(BRAIN)
         token, _ = TokenStore(service.metadata).create("bench", (Scope.ADMIN,))
     return {
@@ -170,9 +167,7 @@ def forward_limit(home: Path, device: str, threads: int | None) -> dict[str, Any
     from marble_graph.config import load_config
     from marble_graph.data_home import DataHome
     from marble_graph.datasets import load_dataset
-    from marble_graph.learning.trainer import resolve_device
     from marble_graph.service import BrainService
-    from marble_graph.serving import ServingModel
 
     if threads is not None:
         torch.set_num_threads(threads)  # what `marble serve` took
@@ -182,7 +177,7 @@ def forward_limit(home: Path, device: str, threads: int | None) -> dict[str, Any
         for start in range(0, len(features) - LIMIT_BATCH + 1, LIMIT_BATCH)
     ]
     with BrainService(load_config(None), DataHome(home)) as service:
-        model = ServingModel.load(service, BRAIN, resolve_device(device))
+        model = service.serving_model(BRAIN, device)
     for batch in batches[:5]:
         model.predict(batch)  # warm-up: first calls allocate
     calls = 0

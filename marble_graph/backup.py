@@ -1,7 +1,7 @@
 """Online backup of a data home, and restore of a backup into an empty home.
 
 A backup is one consistent state of both stores plus the blobs they name,
-taken while the service keeps serving: ``create_backup`` holds the service's
+taken while the service keeps serving: ``create_backup`` holds the stores'
 ``write_lock`` (every store write takes it), so creates, deletes, imports and
 training write-backs wait until the copy is done; reads, inference and
 training compute carry on. The layout is engine- and dialect-neutral::
@@ -56,11 +56,10 @@ from marble_graph.backup_format import (
     write_jsonl,
 )
 from marble_graph.brain_graph import graph_hash
-from marble_graph.config import MarbleConfig, config_from_mapping
-from marble_graph.data_home import DataHome
+from marble_graph.config import config_from_mapping
 from marble_graph.errors import Conflict, StoreError, ValidationFailed
 from marble_graph.failpoints import failpoint
-from marble_graph.service import BrainService
+from marble_graph.store.home_stores import Stores
 from marble_graph.store.metadata import Base
 
 log = logging.getLogger(__name__)
@@ -70,15 +69,13 @@ Progress = Callable[[str], None]
 # -- backup -------------------------------------------------------------------------
 
 
-def create_backup(
-    service: BrainService, dest: Path, progress: Progress | None = None
-) -> BackupManifest:
-    """Copy the service's home, consistently, to ``dest`` (absent or an empty directory)."""
+def create_backup(stores: Stores, dest: Path, progress: Progress | None = None) -> BackupManifest:
+    """Copy the stores' home, consistently, to ``dest`` (absent or an empty directory)."""
     dest = Path(dest).absolute()
     staging = _prepare_destination(dest)
     try:
-        with service.write_lock:
-            manifest = _write_backup(service, staging, dest, progress)
+        with stores.write_lock:
+            manifest = _write_backup(stores, staging, dest, progress)
         failpoint("backup.before_rename")
         _remove_empty_destination(dest)
         os.replace(staging, dest)
@@ -90,20 +87,18 @@ def create_backup(
     return dataclasses.replace(manifest, path=dest, bytes=size)
 
 
-def backup_into_home(
-    service: BrainService, name: str, progress: Progress | None = None
-) -> BackupManifest:
+def backup_into_home(stores: Stores, name: str, progress: Progress | None = None) -> BackupManifest:
     """Back up to ``<home>/backups/<name>``; ``name`` is one path component, never a path."""
     if not BACKUP_NAME.match(name):
         raise ValidationFailed(
             f"invalid backup name {name!r}: use 1-128 letters, digits, '_', '-' or '.', "
             "starting with a letter or digit"
         )
-    target = service.home.root / BACKUPS_DIR / name
+    target = stores.home.root / BACKUPS_DIR / name
     if target.exists() or target.with_name(name + PARTIAL_SUFFIX).exists():
         raise Conflict(f"backup {name!r} already exists in {target.parent}; choose another name")
     target.parent.mkdir(parents=True, exist_ok=True)
-    return create_backup(service, target, progress)
+    return create_backup(stores, target, progress)
 
 
 def _prepare_destination(dest: Path) -> Path:
@@ -132,12 +127,12 @@ def _remove_empty_destination(dest: Path) -> None:
 
 
 def _write_backup(
-    service: BrainService, staging: Path, dest: Path, progress: Progress | None
+    stores: Stores, staging: Path, dest: Path, progress: Progress | None
 ) -> BackupManifest:
     _report(progress, "copying the metadata tables")
-    revision, rows = _read_tables(service.metadata.engine)
+    revision, rows = _read_tables(stores.metadata.engine)
     if revision is None:
-        raise StoreError(f"the metadata database {service.metadata.url} has no schema revision")
+        raise StoreError(f"the metadata database {stores.metadata.url} has no schema revision")
     _drop_unfinished(rows)
     metadata_dir = staging / "metadata"
     metadata_dir.mkdir()
@@ -146,20 +141,20 @@ def _write_backup(
             metadata_dir / f"{table.name}.jsonl", (encode_row(table, r) for r in rows[table.name])
         )
 
-    brains = _backup_graphs(service, rows, staging / "graph", progress)
-    write_jsonl(staging / "graph" / "lineage.jsonl", _lineage(service))
+    brains = _backup_graphs(stores, rows, staging / "graph", progress)
+    write_jsonl(staging / "graph" / "lineage.jsonl", _lineage(stores))
 
     digests = _referenced_blobs(rows)
     _report(progress, f"copying {len(digests)} blobs")
     copied = 0
     for digest in sorted(digests):
-        copied += copy_blob_files(service.home.blobs_dir, staging / "blobs", digest)
+        copied += copy_blob_files(stores.home.blobs_dir, staging / "blobs", digest)
 
     manifest = BackupManifest(
         path=dest,
         created_at=datetime.now(UTC),
         marble_version=marble_graph.__version__,
-        engine=service.graph.engine,
+        engine=stores.graph.engine,
         alembic_revision=revision,
         brains=brains,
         tables={name: len(table_rows) for name, table_rows in rows.items()},
@@ -225,7 +220,7 @@ def _primary_key(table: sa.Table, row: dict[str, Any]) -> Any:
 
 
 def _backup_graphs(
-    service: BrainService,
+    stores: Stores,
     rows: dict[str, list[dict[str, Any]]],
     graph_dir: Path,
     progress: Progress | None,
@@ -235,7 +230,7 @@ def _backup_graphs(
     for brain in sorted(rows["brains"], key=lambda r: r["name"]):
         name, key = brain["name"], brain["graph_key"]
         _report(progress, f"copying brain {name!r} (version {brain['current_version']})")
-        graph = service.graph.load_graph(name, key)
+        graph = stores.graph.load_graph(name, key)
         digest = graph_hash(graph)
         if digest != brain["graph_hash"] and brain["damage"] is None:
             raise StoreError(
@@ -263,8 +258,8 @@ def _backup_graphs(
     return brains
 
 
-def _lineage(service: BrainService) -> Iterator[dict[str, Any]]:
-    table = service.graph.arrow(
+def _lineage(stores: Stores) -> Iterator[dict[str, Any]]:
+    table = stores.graph.arrow(
         "MATCH (b:Brain)-[t:TRAINED_ON]->(d:DatasetVersion) RETURN b.name AS brain, "
         "t.brain_version AS brain_version, d.content_hash AS content_hash, "
         "d.dataset AS dataset, d.version AS version, d.n_rows AS n_rows"
@@ -284,59 +279,58 @@ def _referenced_blobs(rows: dict[str, list[dict[str, Any]]]) -> set[str]:
 # -- restore ------------------------------------------------------------------------
 
 
-def restore_backup(
-    src: Path, home: DataHome, config: MarbleConfig, progress: Progress | None = None
-) -> BackupManifest:
-    """Restore the backup at ``src`` into ``home``, which must hold no brains or rows."""
+def restore_backup(stores: Stores, src: Path, progress: Progress | None = None) -> BackupManifest:
+    """Restore the backup at ``src`` into the stores' home, which must hold no brains or rows."""
     src = Path(src)
     document = read_manifest(src)
     brains = [brain_from_manifest(b, src) for b in document["brains"]]
-    with BrainService(config, home) as service:
-        head = service.metadata.head_revision()
-        if document["alembic_revision"] != head:
+    home = stores.home
+    head = stores.metadata.head_revision()
+    if document["alembic_revision"] != head:
+        raise ValidationFailed(
+            f"{src}: taken at metadata schema revision {document['alembic_revision']!r}, "
+            f"but this MARBLE is at {head!r}; restore it with the MARBLE version that took it"
+        )
+    _check_empty(stores)
+    # Read and verify every graph before writing anything.
+    graphs = {}
+    for brain in brains:
+        _report(progress, f"checking brain {brain.name!r}")
+        _, graph = exchange.read_export(src / "graph" / str(brain.graph_key))
+        if graph_hash(graph) != brain.graph_hash:
             raise ValidationFailed(
-                f"{src}: taken at metadata schema revision {document['alembic_revision']!r}, "
-                f"but this MARBLE is at {head!r}; restore it with the MARBLE version that took it"
+                f"{src}: brain {brain.name!r} does not hash to its manifest's graph_hash"
             )
-        _check_empty(service)
-        # Read and verify every graph before writing anything.
-        graphs = {}
+        graphs[brain.name] = graph
+    try:
+        _report(progress, "copying blobs")
+        _restore_blobs(src / "blobs", stores.home.blobs_dir)
+        _report(progress, "restoring the metadata tables")
+        _restore_tables(stores, src / "metadata")
         for brain in brains:
-            _report(progress, f"checking brain {brain.name!r}")
-            _, graph = exchange.read_export(src / "graph" / str(brain.graph_key))
-            if graph_hash(graph) != brain.graph_hash:
-                raise ValidationFailed(
-                    f"{src}: brain {brain.name!r} does not hash to its manifest's graph_hash"
+            _report(progress, f"writing brain {brain.name!r}")
+            stores.graph.insert_graph(brain.name, brain.graph_key, graphs[brain.name])
+        for edge in read_jsonl(src / "graph" / "lineage.jsonl"):
+            stores.graph.link_dataset_version(
+                edge["brain"],
+                edge["brain_version"],
+                edge["content_hash"],
+                edge["dataset"],
+                edge["version"],
+                edge["n_rows"],
+            )
+        for brain in brains:
+            actual = graph_hash(stores.graph.load_graph(brain.name, brain.graph_key))
+            if actual != brain.graph_hash:
+                raise StoreError(
+                    f"restored brain {brain.name!r} hashes to {actual[:12]}..., "
+                    f"not the backup's {brain.graph_hash[:12]}..."
                 )
-            graphs[brain.name] = graph
-        try:
-            _report(progress, "copying blobs")
-            _restore_blobs(src / "blobs", service.home.blobs_dir)
-            _report(progress, "restoring the metadata tables")
-            _restore_tables(service, src / "metadata")
-            for brain in brains:
-                _report(progress, f"writing brain {brain.name!r}")
-                service.graph.insert_graph(brain.name, brain.graph_key, graphs[brain.name])
-            for edge in read_jsonl(src / "graph" / "lineage.jsonl"):
-                service.graph.link_dataset_version(
-                    edge["brain"],
-                    edge["brain_version"],
-                    edge["content_hash"],
-                    edge["dataset"],
-                    edge["version"],
-                    edge["n_rows"],
-                )
-            for brain in brains:
-                actual = service.stored_graph_hash(brain.name)
-                if actual != brain.graph_hash:
-                    raise StoreError(
-                        f"restored brain {brain.name!r} hashes to {actual[:12]}..., "
-                        f"not the backup's {brain.graph_hash[:12]}..."
-                    )
-        except BaseException:
-            log.warning("restore into %s failed; removing what was written", home.root)
-            _clear_home(service)
-            raise
+    except BaseException:
+        log.warning("restore into %s failed; removing what was written", home.root)
+        _clear_home(stores)
+        raise
+    stores.committed()
     _report(progress, f"restored {len(brains)} brains into {home.root}")
     return BackupManifest(
         path=src,
@@ -351,29 +345,29 @@ def restore_backup(
     )
 
 
-def _check_empty(service: BrainService) -> None:
-    names = sorted(service.graph.brain_names())
+def _check_empty(stores: Stores) -> None:
+    names = sorted(stores.graph.brain_names())
     if names:
         raise Conflict(
-            f"cannot restore into {service.home.root}: it holds brains {', '.join(names[:20])}; "
+            f"cannot restore into {stores.home.root}: it holds brains {', '.join(names[:20])}; "
             "restore into a new, empty home"
         )
-    with service.metadata.engine.connect() as connection:
+    with stores.metadata.engine.connect() as connection:
         for table in Base.metadata.sorted_tables:
             count = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar()
             if count:
                 raise Conflict(
-                    f"cannot restore into {service.home.root}: its metadata table "
+                    f"cannot restore into {stores.home.root}: its metadata table "
                     f"{table.name!r} has {count} rows; restore into a new, empty home"
                 )
 
 
-def _restore_tables(service: BrainService, metadata_dir: Path) -> None:
-    engine = service.metadata.engine
+def _restore_tables(stores: Stores, metadata_dir: Path) -> None:
+    engine = stores.metadata.engine
     with engine.begin() as connection:
         for table in Base.metadata.sorted_tables:
             rows = [
-                decode_row(table, row, service.home)
+                decode_row(table, row, stores.home)
                 for row in read_jsonl(metadata_dir / f"{table.name}.jsonl")
             ]
             if rows:
@@ -414,12 +408,12 @@ def _restore_blobs(source_root: Path, target_root: Path) -> None:
             link_or_copy(file, target)
 
 
-def _clear_home(service: BrainService) -> None:
+def _clear_home(stores: Stores) -> None:
     # Best effort: the home was empty, so everything in it came from this restore
     # (blobs are content-addressed and harmless to leave behind).
-    for name in service.graph.brain_names():
-        service.graph.delete_brain(name)
-    with service.metadata.engine.begin() as connection:
+    for name in stores.graph.brain_names():
+        stores.graph.delete_brain(name)
+    with stores.metadata.engine.begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             connection.execute(table.delete())
 

@@ -1,149 +1,138 @@
-"""The service facade: every brain operation the CLI and the server perform.
+"""``BrainService``: the one door to MARBLE's brains.
 
-Two stores, one truth. The SQL metadata store is the record of which brains
-exist; the graph store holds their contents. A brain is created by first
-writing an intent row (state ``pending``), then the graph, then marking the
-row ``committed`` together with its first version. It is deleted by marking
-the row ``deleting``, removing the graph, then the row. A crash anywhere in
-between leaves a row that is not ``committed`` or graph data with no row;
-``reconcile`` (run on every open) removes both, so readers only ever see
-complete brains.
+The CLI and the server (REST, GraphQL, jobs) call this class and nothing
+below it. It opens the stores of one data home (``Stores``) and hands them to
+the operations, which live below it by concept and never see the service:
+
+- ``marble_graph.brains``: lifecycle (create, delete), training, evaluation,
+  serving (inference), versions (load, write-back), signal settings;
+- ``marble_graph.exchange``: export and import files;
+- ``marble_graph.backup``: backups of the whole home;
+- ``marble_graph.store``: SQL records (metadata) and graph reads (graph).
+
+docs/architecture.md draws the layers; ``make lint`` checks them.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+import numpy as np
+import pyarrow as pa
+import torch
 
-from marble_graph import exchange
+from marble_graph import backup, exchange
+from marble_graph.backup_format import BackupManifest
 from marble_graph.blobs import BlobStore
 from marble_graph.brain_graph import BrainGraph, graph_hash
-from marble_graph.config import MarbleConfig, config_from_mapping, config_hash
+from marble_graph.brain_names import BRAIN_NAME, validate_brain_name
+from marble_graph.brains import (
+    brain_datasets,
+    evaluation,
+    lifecycle,
+    serving,
+    signal_settings,
+    training,
+)
+from marble_graph.brains.lifecycle import BrainDetails, Progress, report
+from marble_graph.brains.pathway import StrongestPath, find_pathway
+from marble_graph.brains.serving import Inference, ModelCache, ServingModel
+from marble_graph.brains.training import EpochCallback, RunSummary
+from marble_graph.config import MarbleConfig, config_from_mapping
 from marble_graph.data_home import DataHome
 from marble_graph.datasets import load_dataset
-from marble_graph.errors import Conflict, StoreError, UnknownBrain, ValidationFailed
-from marble_graph.failpoints import failpoint
+from marble_graph.devices import resolve_device
+from marble_graph.errors import Conflict, NotFound, StoreError
 from marble_graph.integrity import RepairReport, repair_brain, verify_brains
 from marble_graph.presets import preset_config
 from marble_graph.reconcile import reconcile_stores
 from marble_graph.resources import graph_schema_dir
 from marble_graph.seed import seed_brain_graph
-from marble_graph.snapshots import put_graph_snapshot
 from marble_graph.store.graph import GraphStore, QueryRows
-from marble_graph.store.metadata import (
-    Brain,
-    BrainState,
-    BrainVersion,
-    MetadataStore,
-    VersionState,
+from marble_graph.store.graph_reads import (
+    GraphReads,
+    NeuronSelection,
+    Row,
+    SynapseSelection,
+    uid_range,
 )
+from marble_graph.store.home_stores import Stores
+from marble_graph.store.metadata import MetadataStore, brain_records, training_runs
+from marble_graph.store.metadata.brain_records import BrainInfo
+from marble_graph.store.metadata.idempotency import IdempotencyKeyStore, StoredResponse
+from marble_graph.store.metadata.job_records import JOB_STATES, RESUMABLE, JobRecords, JobView
+from marble_graph.store.metadata.models import JobState, RunState
+from marble_graph.tokens import TokenStore
 
-log = logging.getLogger(__name__)
-
-BRAIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
-Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class BrainInfo:
-    """What the metadata store knows about a committed brain."""
-
-    name: str
-    version: int
-    neuron_count: int
-    synapse_count: int
-    graph_hash: str
-    config_hash: str
-    random_seed: int
-    created_at: datetime
-    graph_key: int = field(compare=False, repr=False)
-    # Why the graph store no longer matches this version (None: it does).
-    damage: str | None = field(default=None, compare=False)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "neuron_count": self.neuron_count,
-            "synapse_count": self.synapse_count,
-            "graph_hash": self.graph_hash,
-            "config_hash": self.config_hash,
-            "random_seed": self.random_seed,
-            "created_at": self.created_at.isoformat(),
-            "damage": self.damage,
-        }
-
-
-@dataclass(frozen=True)
-class BrainDetails:
-    """A brain's record plus live counts from the graph store and its config."""
-
-    info: BrainInfo
-    neurons_by_kind: dict[str, int]
-    synapses_by_type: dict[str, int]
-    config: dict[str, Any] = field(repr=False)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            **self.info.as_dict(),
-            "neurons_by_kind": self.neurons_by_kind,
-            "synapses_by_type": self.synapses_by_type,
-            "config": self.config,
-        }
-
-
-def validate_brain_name(name: str) -> None:
-    if not BRAIN_NAME.match(name):
-        raise ValidationFailed(
-            f"invalid brain name {name!r}: use 1-128 letters, digits, '_', '-' or '.', "
-            "starting with a letter"
-        )
+__all__ = [
+    "BRAIN_NAME",
+    "JOB_STATES",
+    "RESUMABLE",
+    "BrainDetails",
+    "BrainInfo",
+    "BrainService",
+    "GraphReads",
+    "IdempotencyKeyStore",
+    "Inference",
+    "JobRecords",
+    "JobState",
+    "JobView",
+    "ModelCache",
+    "NeuronSelection",
+    "Row",
+    "RunState",
+    "RunSummary",
+    "ServingModel",
+    "StoredResponse",
+    "StrongestPath",
+    "SynapseSelection",
+    "TokenStore",
+    "uid_range",
+]
 
 
 class BrainService:
-    """Opens both stores under one data home and performs brain operations."""
+    """Opens the stores under one data home; every brain operation is a method."""
 
     def __init__(self, config: MarbleConfig, home: DataHome | None = None) -> None:
         self.config = config
-        self.home = home or DataHome.resolve(configured=config.storage.home)
-        self.home.create_dirs()
-        # Counts commits made through this service (creates, deletes, new versions).
-        # This process is the graph database's only writer, so an unchanged count
-        # means every brain is still at the version a reader last saw.
-        self.changes = 0
-        # Held by every write to the stores (create, delete, import, write-back,
-        # repair, garbage collection): a backup holds it to copy one consistent state.
-        self.write_lock = threading.RLock()
-        self.blobs = BlobStore(self.home.blobs_dir)
+        home = home or DataHome.resolve(configured=config.storage.home)
+        home.create_dirs()
         storage = config.storage
-        self.metadata = MetadataStore(storage.metadata_url or self.home.metadata_url)
-        self.metadata.upgrade()
-        _check_engine_matches_home(self.home, storage.graph_engine, self.metadata)
-        self.graph = GraphStore(
-            self.home.graph_path(storage.graph_engine),
+        metadata = MetadataStore(storage.metadata_url or home.metadata_url)
+        metadata.upgrade()
+        _check_engine_matches_home(home, storage.graph_engine, metadata)
+        graph = GraphStore(
+            home.graph_path(storage.graph_engine),
             engine=storage.graph_engine,
             buffer_pool_mb=storage.buffer_pool_mb,
             query_concurrency=storage.query_concurrency,
         )
+        self.stores = Stores(home, metadata, graph, BlobStore(home.blobs_dir), storage)
+        # Background jobs' rows; the server's job manager queues and moves them.
+        self.jobs = JobRecords(metadata)
+        # Graph exploration reads (GraphQL's neurons, synapses, lobes), one query each.
+        self.reads = GraphReads(graph)
+        # Keyed POSTs' stored answers (the server's Idempotency-Key middleware).
+        self.idempotency_keys = IdempotencyKeyStore(metadata)
+        # API tokens, stored hashed.
+        self.tokens = TokenStore(metadata)
         try:
-            self.graph.migrate(graph_schema_dir())
+            graph.migrate(graph_schema_dir())
             self.reconcile()
         except BaseException:
             self.close()
             raise
 
+    @staticmethod
+    def ensure_home_available(config: MarbleConfig, home: DataHome) -> None:
+        """Raise StoreLocked at once when another process holds the home's graph database."""
+        GraphStore.ensure_available(home.graph_path(config.storage.graph_engine))
+
     def close(self) -> None:
-        self.graph.close()
-        self.metadata.dispose()
+        self.stores.graph.close()
+        self.stores.metadata.dispose()
 
     def __enter__(self) -> BrainService:
         return self
@@ -151,25 +140,58 @@ class BrainService:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    # The stores, for tools and tests that work below the door (benchmarks,
+    # crash tests); the CLI and the server use the methods.
+    @property
+    def home(self) -> DataHome:
+        return self.stores.home
+
+    @property
+    def metadata(self) -> MetadataStore:
+        return self.stores.metadata
+
+    @property
+    def graph(self) -> GraphStore:
+        return self.stores.graph
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.stores.blobs
+
+    @property
+    def write_lock(self) -> Any:
+        return self.stores.write_lock
+
+    @property
+    def changes(self) -> int:
+        """Commits made through this service; unchanged means no brain moved."""
+        return self.stores.changes
+
+    def device(self, requested: str | torch.device | None = None) -> torch.device:
+        """The device to run on: ``requested`` when given, else ``core.device``."""
+        return resolve_device(requested, self.config.core.device)
+
     # -- consistency between the stores --------------------------------------------
 
     def reconcile(self) -> list[str]:
         """Finish or undo half-done writes, then verify every brain (reconcile.py, integrity.py)."""
-        with self.write_lock:
-            touched = reconcile_stores(self.metadata, self.graph)
-            verify_brains(self.metadata, self.graph, self.config.storage.verify_hash_max_synapses)
+        stores = self.stores
+        with stores.write_lock:
+            touched = reconcile_stores(stores.metadata, stores.graph)
+            verify_brains(stores.metadata, stores.graph, stores.storage.verify_hash_max_synapses)
         return touched
 
     def repair_brain(self, name: str) -> RepairReport:
         """Rebuild a damaged brain's current version from its snapshot (integrity.py)."""
-        with self.write_lock:
-            with self.metadata.session() as session:
-                self._committed_row(session, name)
-                new_key = next_graph_key(session)
-            report = repair_brain(self.metadata, self.graph, self.blobs, name, new_key)
-            if report.repaired:
-                self.changes += 1
-        return report
+        stores = self.stores
+        with stores.write_lock:
+            with stores.metadata.session() as session:
+                brain_records.committed_brain_row(stores.metadata, session, name)
+                new_key = brain_records.next_graph_key(session)
+            result = repair_brain(stores.metadata, stores.graph, stores.blobs, name, new_key)
+            if result.repaired:
+                stores.committed()
+        return result
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -182,15 +204,15 @@ class BrainService:
     ) -> BrainInfo:
         """Seed a new brain from ``config`` (default: the service's) and persist it."""
         validate_brain_name(name)
-        existing = self._find(name)
+        existing = brain_records.find_brain(self.metadata, name)
         if existing is not None:
             if exist_ok:
                 return existing
             raise Conflict(f"brain {name!r} already exists (delete it first or pick another name)")
         config = config or self.config
-        _report(progress, f"seeding {config.seed.width}x{config.seed.height} Mandelbrot grid")
+        report(progress, f"seeding {config.seed.width}x{config.seed.height} Mandelbrot grid")
         graph = seed_brain_graph(config)
-        return self._persist_new_brain(name, config, graph, progress)
+        return lifecycle.persist_new_brain(self.stores, name, config, graph, progress)
 
     def create_brain_for_dataset(
         self,
@@ -212,140 +234,63 @@ class BrainService:
         )
         return self.create_brain(name, sized, exist_ok=exist_ok, progress=progress)
 
-    def _persist_new_brain(
-        self,
-        name: str,
-        config: MarbleConfig,
-        graph: BrainGraph,
-        progress: Progress | None = None,
-        note: str = "seed",
-    ) -> BrainInfo:
-        digest = graph_hash(graph)
-        snapshot_blob = put_graph_snapshot(self.blobs, graph)
-        with self.write_lock:
-            return self._commit_new_brain(
-                name, config, graph, digest, snapshot_blob, progress, note
-            )
-
-    def _commit_new_brain(
-        self,
-        name: str,
-        config: MarbleConfig,
-        graph: BrainGraph,
-        digest: str,
-        snapshot_blob: str,
-        progress: Progress | None,
-        note: str,
-    ) -> BrainInfo:
-        with self.metadata.session() as session:
-            if session.scalar(select(Brain.id).where(Brain.name == name)) is not None:
-                raise Conflict(f"brain {name!r} already exists")
-            graph_key = next_graph_key(session)
-            session.add(
-                Brain(
-                    name=name,
-                    graph_key=graph_key,
-                    state=BrainState.PENDING,
-                    config=config.model_dump(mode="json"),
-                    config_hash=config_hash(config),
-                    random_seed=config.seed.random_seed,
-                )
-            )
-        try:
-            failpoint("create.before_graph")
-            _report(
-                progress, f"writing {graph.neuron_count} neurons, {graph.synapse_count} synapses"
-            )
-            self.graph.insert_graph(name, graph_key, graph)
-            failpoint("create.after_graph")
-            with self.metadata.session() as session:
-                brain = session.scalars(select(Brain).where(Brain.name == name)).one()
-                now = datetime.now(UTC)
-                brain.state = BrainState.COMMITTED
-                brain.graph_hash = digest
-                brain.neuron_count = graph.neuron_count
-                brain.synapse_count = graph.synapse_count
-                brain.current_version = 1
-                session.add(
-                    BrainVersion(
-                        brain_id=brain.id,
-                        version=1,
-                        state=VersionState.COMMITTED,
-                        config_hash=brain.config_hash,
-                        graph_hash=digest,
-                        neuron_count=graph.neuron_count,
-                        synapse_count=graph.synapse_count,
-                        metrics={},
-                        note=note,
-                        graph_key=graph_key,
-                        snapshot_blob=snapshot_blob,
-                        created_at=now,
-                        committed_at=now,
-                    )
-                )
-        except BaseException:
-            self._undo_create(name)
-            raise
-        self.changes += 1
-        info = self._find(name)
-        assert info is not None
-        return info
-
-    def _undo_create(self, name: str) -> None:
-        log.warning("create of brain %r failed; removing what was written", name)
-        self.graph.delete_brain(name)
-        with self.metadata.session() as session:
-            for brain in session.scalars(select(Brain).where(Brain.name == name)):
-                session.delete(brain)
-
     def delete_brain(self, name: str) -> None:
         """Delete a brain from both stores."""
-        with self.write_lock:
-            with self.metadata.session() as session:
-                brain = self._committed_row(session, name)
-                brain.state = BrainState.DELETING
-            failpoint("delete.after_mark")
-            self.graph.delete_brain(name)
-            self.changes += 1
-            failpoint("delete.after_graph")
-            with self.metadata.session() as session:
-                for brain in session.scalars(select(Brain).where(Brain.name == name)):
-                    session.delete(brain)
+        lifecycle.delete_brain(self.stores, name)
 
     # -- reads ---------------------------------------------------------------------
 
     def list_brains(self) -> list[BrainInfo]:
-        with self.metadata.session() as session:
-            rows = session.scalars(
-                select(Brain).where(Brain.state == BrainState.COMMITTED).order_by(Brain.name)
-            ).all()
-            return [_info(b) for b in rows]
+        return brain_records.list_brains(self.metadata)
 
     def get_brain(self, name: str) -> BrainInfo:
-        info = self._find(name)
-        if info is None:
-            raise UnknownBrain(name, [b.name for b in self.list_brains()])
-        return info
+        return brain_records.get_brain(self.metadata, name)
 
     def show_brain(self, name: str) -> BrainDetails:
-        info = self.get_brain(name)
-        with self.metadata.session() as session:
-            config = dict(self._committed_row(session, name).config)
-        kinds, types = self.graph.counts_by_kind_and_type(info.graph_key)
-        return BrainDetails(info=info, neurons_by_kind=kinds, synapses_by_type=types, config=config)
+        return lifecycle.show_brain(self.stores, name)
 
     def brain_config(self, name: str) -> MarbleConfig:
-        with self.metadata.session() as session:
-            stored = dict(self._committed_row(session, name).config)
-        return config_from_mapping(stored, source=f"brain {name!r}")
+        return brain_records.brain_config(self.metadata, name)
 
-    def load_graph(self, name: str) -> BrainGraph:
-        """The brain's current version, read from the graph store."""
-        return self.graph.load_graph(name, self.get_brain(name).graph_key)
+    def list_versions(self, name: str) -> list[dict[str, Any]]:
+        """The brain's committed versions, oldest first."""
+        return brain_records.list_versions(self.metadata, name)
+
+    def list_runs(self, name: str, state: str | None = None) -> list[dict[str, Any]]:
+        """The brain's training runs, oldest first (optionally only those in ``state``)."""
+        return training_runs.list_runs(self.metadata, name, state)
+
+    def run_epochs(self, run_id: int) -> list[dict[str, Any]]:
+        """The per-epoch metrics of run ``run_id``."""
+        return training_runs.run_epochs(self.metadata, run_id)
+
+    def resumable_epochs(self, name: str) -> int | None:
+        """Epochs planned by the brain's latest unfinished run; None when there is none."""
+        try:
+            run = training_runs.latest_unfinished_run(self.metadata, name)
+        except NotFound:
+            return None
+        return int(run.summary.get("epochs_planned", 0))
+
+    def graph_counts(self, graph_key: int) -> tuple[dict[str, int], dict[str, int]]:
+        """Neurons by kind and synapses by type of one brain generation."""
+        return self.graph.counts_by_kind_and_type(graph_key)
+
+    def load_graph(self, name: str, graph_key: int | None = None) -> BrainGraph:
+        """The brain's current version (or the generation ``graph_key`` of a record
+        the caller already read), from the graph store."""
+        key = self.get_brain(name).graph_key if graph_key is None else graph_key
+        return self.graph.load_graph(name, key)
 
     def stored_graph_hash(self, name: str) -> str:
         """Hash recomputed from the graph store's contents (not the recorded value)."""
         return graph_hash(self.load_graph(name))
+
+    def pathway(
+        self, graph_key: int, start: int, end: int
+    ) -> tuple[StrongestPath, pa.Table] | None:
+        """The strongest path between two neurons of one brain generation (brains/pathway.py)."""
+        return find_pathway(self.graph, graph_key, start, end)
 
     def query(
         self, cypher: str, params: dict[str, Any] | None = None, limit: int | None = None
@@ -358,6 +303,78 @@ class BrainService:
             row_limit=limit or storage.query_row_limit,
             timeout_s=storage.query_timeout_s,
         )
+
+    # -- training, evaluation, inference -------------------------------------------
+
+    def train(
+        self,
+        name: str,
+        dataset_spec: str,
+        *,
+        epochs: int | None = None,
+        device: str | None = None,
+        resume: bool = False,
+        on_epoch: EpochCallback | None = None,
+        should_stop: Any = None,
+    ) -> RunSummary:
+        """Train ``name`` on a dataset; the result is committed as a new version."""
+        return training.train_brain(
+            self.stores,
+            name,
+            dataset_spec,
+            epochs=epochs,
+            device=self.device(device),
+            resume=resume,
+            on_epoch=on_epoch,
+            should_stop=should_stop,
+        )
+
+    def evaluate(
+        self, name: str, dataset_spec: str, *, split: str = "test", device: str | None = None
+    ) -> dict[str, float]:
+        """Score the current version on a dataset's test split (or ``all``); changes nothing."""
+        return evaluation.evaluate_brain(
+            self.stores, name, dataset_spec, split=split, device=self.device(device)
+        )
+
+    def infer(self, name: str, features: np.ndarray, device: str | None = None) -> Inference:
+        """Outputs of the brain's current version; deterministic and changes nothing."""
+        return serving.infer(self.stores, name, features, self.device(device))
+
+    def serving_model(self, name: str, device: str | None = None) -> ServingModel:
+        """The brain's current version, held in memory for repeated inference."""
+        return ServingModel.load(self.stores, name, self.device(device))
+
+    def model_cache(self, device: str | None = None) -> ModelCache:
+        """A cache of serving models that follows each brain's current version."""
+        return ModelCache(self.stores, self.device(device))
+
+    def check_dataset_fits(self, name: str, dataset_spec: str) -> None:
+        """Raise ValidationFailed unless ``dataset_spec`` loads with the brain's widths."""
+        info = self.get_brain(name)
+        config = self.brain_config(name)
+        kinds, _ = self.graph.counts_by_kind_and_type(info.graph_key)
+        brain_datasets.load_dataset_for_brain(
+            dataset_spec, config, kinds.get("input", 0), kinds.get("output", 0)
+        )
+
+    def set_neuromodulation(self, name: str, **signals: Any) -> dict[str, Any]:
+        """Set the signals the brain's next training run starts from; returns the section."""
+        return signal_settings.set_neuromodulation(self.metadata, name, **signals)
+
+    # -- backups -------------------------------------------------------------------
+
+    def create_backup(self, dest: Path, progress: Progress | None = None) -> BackupManifest:
+        """Copy this home, consistently, to ``dest`` while the service keeps serving."""
+        return backup.create_backup(self.stores, dest, progress)
+
+    def backup_into_home(self, name: str, progress: Progress | None = None) -> BackupManifest:
+        """Back up to ``<home>/backups/<name>``."""
+        return backup.backup_into_home(self.stores, name, progress)
+
+    def restore_backup(self, src: Path, progress: Progress | None = None) -> BackupManifest:
+        """Restore the backup at ``src`` into this home, which must be empty."""
+        return backup.restore_backup(self.stores, src, progress)
 
     # -- export and import ---------------------------------------------------------
 
@@ -376,53 +393,11 @@ class BrainService:
         new_name = name or str(manifest["name"])
         validate_brain_name(new_name)
         config = config_from_mapping(manifest["config"], source=f"{path} (config)")
-        if self._find(new_name) is not None:
+        if brain_records.find_brain(self.metadata, new_name) is not None:
             raise Conflict(f"brain {new_name!r} already exists (import with --name NEW)")
-        return self._persist_new_brain(new_name, config, graph, progress, note=f"import {path}")
-
-    # -- helpers -------------------------------------------------------------------
-
-    def _find(self, name: str) -> BrainInfo | None:
-        with self.metadata.session() as session:
-            brain = committed_brain(session, name)
-            return None if brain is None else _info(brain)
-
-    def _committed_row(self, session: Session, name: str) -> Brain:
-        brain = committed_brain(session, name)
-        if brain is None:
-            raise UnknownBrain(name, [b.name for b in self.list_brains()])
-        return brain
-
-
-def _info(brain: Brain) -> BrainInfo:
-    return BrainInfo(
-        name=brain.name,
-        version=brain.current_version,
-        neuron_count=brain.neuron_count,
-        synapse_count=brain.synapse_count,
-        graph_hash=brain.graph_hash or "",
-        config_hash=brain.config_hash,
-        random_seed=brain.random_seed,
-        created_at=brain.created_at,
-        graph_key=brain.graph_key,
-        damage=brain.damage,
-    )
-
-
-def committed_brain(session: Session, name: str) -> Brain | None:
-    """The brain's metadata row, if it exists and is committed."""
-    return session.scalars(
-        select(Brain).where(Brain.name == name, Brain.state == BrainState.COMMITTED)
-    ).one_or_none()
-
-
-def next_graph_key(session: Session) -> int:
-    """A graph key no brain or version has used (keys are never reused)."""
-    used = [
-        session.scalar(select(func.max(Brain.graph_key))),
-        session.scalar(select(func.max(BrainVersion.graph_key))),
-    ]
-    return max((k or 0) for k in used) + 1
+        return lifecycle.persist_new_brain(
+            self.stores, new_name, config, graph, progress, note=f"import {path}"
+        )
 
 
 def _check_engine_matches_home(home: DataHome, engine: str, metadata: MetadataStore) -> None:
@@ -432,18 +407,10 @@ def _check_engine_matches_home(home: DataHome, engine: str, metadata: MetadataSt
     others = [e for e in ("kuzu", "ladybug") if e != engine and home.graph_path(e).exists()]
     if not others:
         return
-    with metadata.session() as session:
-        has_brains = session.scalar(select(func.count()).select_from(Brain)) or 0
-    if has_brains:
+    if brain_records.count_brains(metadata):
         raise StoreError(
             f"the brains of {home.root} are in a {others[0]} database "
             f"({home.graph_path(others[0])}) but storage.graph_engine is {engine!r}: "
             f"set storage.graph_engine: {others[0]} in marble.yaml, or back the home "
             "up with that engine and restore it into a new home"
         )
-
-
-def _report(progress: Progress | None, message: str) -> None:
-    log.debug(message)
-    if progress is not None:
-        progress(message)

@@ -23,8 +23,8 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
+from marble_graph.brain_names import validate_brain_name
 from marble_graph.errors import Conflict, NotFound, ValidationFailed
-from marble_graph.service import validate_brain_name
 from marble_graph.store.metadata import ApiToken, MetadataStore
 
 TOKEN_PREFIX = "marble_"
@@ -196,3 +196,11 @@ def _info(row: ApiToken) -> TokenInfo:
 
 def _scope_names() -> str:
     return ", ".join(s.value for s in Scope)
+
+
+def open_token_store(metadata_url: str) -> TokenStore:
+    """The token store of a metadata database, opened (and migrated) on its own: the
+    CLI manages tokens while a server holds the home's graph database."""
+    metadata = MetadataStore(metadata_url)
+    metadata.upgrade()
+    return TokenStore(metadata)

@@ -19,9 +19,7 @@ from marble_graph.config import MarbleConfig, load_config
 from marble_graph.data_home import DataHome
 from marble_graph.logs import configure_logging
 from marble_graph.service import BrainService
-from marble_graph.serving import ModelCache
 from marble_graph.threads import share_cores
-from marble_graph.tokens import TokenStore
 from marble_server.api.router import api_router, infer_router
 from marble_server.api.routes.infer import InferFastPath
 from marble_server.auth import Authenticator
@@ -107,14 +105,14 @@ def open_state(settings: ServerSettings, config: MarbleConfig) -> ServerState:
         events = EventHub()
         jobs = JobManager(service, events, workers=settings.job_workers)
         metrics = ServerMetrics(jobs.counts_by_state)
-        models = ModelCache(service, _device(settings.inference_device))
+        models = service.model_cache()
         batcher = MicroBatcher(
             models,
             max_batch_size=settings.max_batch_size,
             batch_wait_ms=settings.batch_wait_ms,
             on_batch=metrics.batch_size.observe,
         )
-        tokens = TokenStore(service.metadata)
+        tokens = service.tokens
         state = ServerState(
             settings=settings,
             config=config,
@@ -138,9 +136,3 @@ def open_state(settings: ServerSettings, config: MarbleConfig) -> ServerState:
 def _metrics_of(app: FastAPI) -> ServerMetrics | None:
     state: ServerState | None = getattr(app.state, "marble", None)
     return state.metrics if state is not None else None
-
-
-def _device(name: str) -> str:
-    from marble_graph.learning.trainer import resolve_device
-
-    return str(resolve_device(name))

@@ -17,8 +17,8 @@ import threading
 import time
 
 from marble_graph.errors import NotFound, UnknownBrain
+from marble_graph.service import JobView
 from marble_graph.tokens import Scope, TokenInfo, TokenStore, hash_token
-from marble_server.job_views import JobView
 from marble_server.problems import Problem
 
 BEARER = "bearer "

@@ -12,33 +12,18 @@ for ``KEY_TTL``.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import anyio.to_thread
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from marble_graph.store.metadata import IdempotencyRecord, MetadataStore
+from marble_graph.service import IdempotencyKeyStore, StoredResponse
 from marble_server.problems import problem_response
 
 HEADER = b"idempotency-key"
 REPLAYED = "Idempotency-Replayed"
-KEY_TTL = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
 # Answers that say nothing about the work: the retry should be checked afresh.
 NOT_STORED = {401, 403, 413, 503}
-
-
-@dataclass(frozen=True)
-class _Claim:
-    """Outcome of claiming a key: run the request, replay an answer, or refuse."""
-
-    record_id: int | None = None
-    replay: IdempotencyRecord | None = None
-    refusal: tuple[int, str, str] | None = None  # status, problem slug, detail
-    retry_after_s: int | None = None
 
 
 class IdempotencyKeys:
@@ -68,9 +53,9 @@ class IdempotencyKeys:
         request_hash = hashlib.sha256(
             scope["method"].encode() + b" " + scope["path"].encode() + b"\n" + body
         ).hexdigest()
-        metadata: MetadataStore = state.service.metadata
+        keys: IdempotencyKeyStore = state.service.idempotency_keys
         claim = await anyio.to_thread.run_sync(
-            _claim, metadata, token_hash, key, scope["method"], scope["path"], request_hash
+            keys.claim, token_hash, key, scope["method"], scope["path"], request_hash
         )
         if claim.refusal is not None:
             status, slug, detail = claim.refusal
@@ -81,10 +66,15 @@ class IdempotencyKeys:
         if claim.replay is not None:
             await _replay(claim.replay, send)
             return
-        await self._run_and_store(scope, body, send, metadata, claim.record_id)
+        await self._run_and_store(scope, body, send, keys, claim.record_id)
 
     async def _run_and_store(
-        self, scope: Scope, body: bytes, send: Send, metadata: MetadataStore, record_id: int | None
+        self,
+        scope: Scope,
+        body: bytes,
+        send: Send,
+        keys: IdempotencyKeyStore,
+        record_id: int | None,
     ) -> None:
         status, content_type = 500, None
         chunks: list[bytes] = []
@@ -95,8 +85,7 @@ class IdempotencyKeys:
             stored = True
             keep = status < 500 and status not in NOT_STORED
             await anyio.to_thread.run_sync(
-                _finish,
-                metadata,
+                keys.finish,
                 record_id,
                 keep,
                 status,
@@ -143,72 +132,11 @@ async def _read_body(receive: Receive) -> bytes:
     return b"".join(parts)
 
 
-def _claim(
-    metadata: MetadataStore, token_hash: str, key: str, method: str, path: str, request_hash: str
-) -> _Claim:
-    now = datetime.now(UTC)
-    with metadata.session() as session:
-        session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < now - KEY_TTL)
-        )
-    try:
-        with metadata.session() as session:
-            record = IdempotencyRecord(
-                token_hash=token_hash, key=key, method=method, path=path, request_hash=request_hash
-            )
-            session.add(record)
-            session.flush()
-            return _Claim(record_id=record.id)
-    except IntegrityError:
-        pass  # the key is taken: this is a retry (or a clash)
-    with metadata.session() as session:
-        existing = session.scalars(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.token_hash == token_hash, IdempotencyRecord.key == key
-            )
-        ).one()
-        session.expunge(existing)
-    if existing.request_hash != request_hash:
-        return _Claim(
-            refusal=(
-                422,
-                "validation-failed",
-                f"Idempotency-Key {key!r} was used for a different request "
-                f"({existing.method} {existing.path} with another body); use a new key",
-            )
-        )
-    if existing.status_code is None:
-        return _Claim(
-            refusal=(409, "conflict", f"the request with Idempotency-Key {key!r} is still running"),
-            retry_after_s=1,
-        )
-    return _Claim(replay=existing)
-
-
-def _finish(
-    metadata: MetadataStore,
-    record_id: int | None,
-    keep: bool,
-    status: int,
-    content_type: str | None,
-    body: bytes,
-) -> None:
-    with metadata.session() as session:
-        record = session.get(IdempotencyRecord, record_id)
-        if record is None:
-            return
-        if not keep:
-            session.delete(record)  # release the key: a retry runs the request again
-            return
-        record.status_code, record.content_type, record.response_body = status, content_type, body
-
-
-async def _replay(record: IdempotencyRecord, send: Send) -> None:
+async def _replay(record: StoredResponse, send: Send) -> None:
     headers = [(REPLAYED.lower().encode(), b"true")]
     if record.content_type:
         headers.append((b"content-type", record.content_type.encode("latin-1")))
-    body = record.response_body or b""
+    body = record.body
     headers.append((b"content-length", str(len(body)).encode()))
-    assert record.status_code is not None
     await send({"type": "http.response.start", "status": record.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -34,7 +34,7 @@ import numpy as np
 
 from marble_graph.datasets import check_features
 from marble_graph.errors import NotFound, ValidationFailed
-from marble_graph.serving import Inference, ModelCache, ServingModel
+from marble_graph.service import Inference, ModelCache, ServingModel
 
 log = logging.getLogger(__name__)
 

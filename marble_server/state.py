@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from marble_graph.config import MarbleConfig
-from marble_graph.service import BrainService
-from marble_graph.serving import ModelCache
+from marble_graph.service import BrainService, ModelCache
 from marble_graph.tokens import TokenStore
 from marble_server.auth import Authenticator
 from marble_server.events import EventHub

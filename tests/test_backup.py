@@ -8,18 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from marble_graph.backup import backup_into_home, create_backup, restore_backup
+from marble_graph.backup_format import BackupManifest
+from marble_graph.config import MarbleConfig
 from marble_graph.data_home import DataHome
 from marble_graph.errors import Conflict, ValidationFailed
 from marble_graph.failpoints import InjectedFailure, armed
 from marble_graph.reconcile import reconcile_stores
-from marble_graph.run_records import list_runs
-from marble_graph.runs import infer, train_brain
 from marble_graph.service import BrainService
 from marble_graph.store.graph import GraphStore
 from marble_graph.store.metadata import MetadataStore
 from marble_graph.tokens import Scope, TokenStore
-from marble_graph.versions import list_versions
 from tests.conftest import small_config
 from tests.test_runs import create_wave, sine_config
 
@@ -32,16 +30,22 @@ def trained(home: DataHome, engine: str):  # type: ignore[no-untyped-def]
     """A home with brain ``wave`` trained 2 epochs on sine (params blob) and ``plain`` seeded."""
     with BrainService(sine_config(engine), home) as service:
         create_wave(service)
-        train_brain(service, "wave", "sine", epochs=2)
+        service.train("wave", "sine", epochs=2)
         service.create_brain("plain")
         yield service
+
+
+def restore_into(src: Path, home: DataHome, config: MarbleConfig) -> BackupManifest:
+    """Open ``home`` as a service would and restore the backup at ``src`` into it."""
+    with BrainService(config, home) as service:
+        return service.restore_backup(src)
 
 
 def test_restore_reproduces_every_brain_its_outputs_history_and_tokens(
     trained: BrainService, tmp_path: Path, engine: str
 ) -> None:
     token, _ = TokenStore(trained.metadata).create("ops", (Scope.READ,))
-    manifest = create_backup(trained, tmp_path / "bk")
+    manifest = trained.create_backup(tmp_path / "bk")
     assert [b.name for b in manifest.brains] == ["plain", "wave"]
     recorded = json.loads((tmp_path / "bk" / "manifest.json").read_text())
     assert recorded["alembic_revision"] == trained.metadata.current_revision()
@@ -50,7 +54,7 @@ def test_restore_reproduces_every_brain_its_outputs_history_and_tokens(
     }
 
     target = DataHome(tmp_path / "restored")
-    restore_backup(tmp_path / "bk", target, sine_config(engine))
+    restore_into(tmp_path / "bk", target, sine_config(engine))
 
     # Nothing for reconcile to fix: one generation per brain, at the recorded key.
     metadata = MetadataStore(target.metadata_url)
@@ -67,11 +71,11 @@ def test_restore_reproduces_every_brain_its_outputs_history_and_tokens(
         assert restored.list_brains() == trained.list_brains()
         for brain in restored.list_brains():
             assert restored.stored_graph_hash(brain.name) == brain.graph_hash
-        before, after = infer(trained, "wave", FEATURES), infer(restored, "wave", FEATURES)
+        before, after = trained.infer("wave", FEATURES), restored.infer("wave", FEATURES)
         assert after.version == before.version == 2
         np.testing.assert_array_equal(after.outputs, before.outputs)
-        assert list_versions(restored, "wave") == list_versions(trained, "wave")
-        assert list_runs(restored, "wave") == list_runs(trained, "wave")
+        assert restored.list_versions("wave") == trained.list_versions("wave")
+        assert restored.list_runs("wave") == trained.list_runs("wave")
         assert restored.query(TRAINED_ON).rows == trained.query(TRAINED_ON).rows
         verified = TokenStore(restored.metadata).verify(token, touch=False)
         assert verified is not None and verified.name == "ops"
@@ -91,22 +95,22 @@ def seeded(service: BrainService) -> BrainService:
 def test_restore_refuses_a_home_that_holds_a_brain(
     seeded: BrainService, tmp_path: Path, engine: str
 ) -> None:
-    create_backup(seeded, tmp_path / "bk")
+    seeded.create_backup(tmp_path / "bk")
     seeded.close()  # restore opens the home itself; one holder at a time
     with pytest.raises(Conflict, match=r"holds brains b1, b2") as refused:
-        restore_backup(tmp_path / "bk", seeded.home, small_config(engine))
+        restore_into(tmp_path / "bk", seeded.home, small_config(engine))
     assert str(seeded.home.root) in str(refused.value)
 
 
 def test_restore_refuses_a_home_with_only_metadata_rows(
     seeded: BrainService, tmp_path: Path, engine: str
 ) -> None:
-    create_backup(seeded, tmp_path / "bk")
+    seeded.create_backup(tmp_path / "bk")
     target = DataHome(tmp_path / "tokens-only")
     with BrainService(small_config(engine), target) as other:
         TokenStore(other.metadata).create("ops", (Scope.READ,))
     with pytest.raises(Conflict, match=r"'api_tokens' has 1 rows"):
-        restore_backup(tmp_path / "bk", target, small_config(engine))
+        restore_into(tmp_path / "bk", target, small_config(engine))
 
 
 def test_backup_refuses_a_non_empty_destination(seeded: BrainService, tmp_path: Path) -> None:
@@ -114,11 +118,11 @@ def test_backup_refuses_a_non_empty_destination(seeded: BrainService, tmp_path: 
     dest.mkdir()
     (dest / "keep.txt").write_text("mine")
     with pytest.raises(Conflict, match="is not empty"):
-        create_backup(seeded, dest)
+        seeded.create_backup(dest)
     assert [p.name for p in dest.iterdir()] == ["keep.txt"]
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert create_backup(seeded, empty).path == empty
+    assert seeded.create_backup(empty).path == empty
     assert (empty / "manifest.json").is_file()
 
 
@@ -127,22 +131,22 @@ def test_failed_backup_leaves_no_complete_looking_directory(
 ) -> None:
     dest = tmp_path / "bk"
     with armed("backup.before_rename"), pytest.raises(InjectedFailure):
-        create_backup(seeded, dest)
+        seeded.create_backup(dest)
     assert not dest.exists()
     assert list(tmp_path.iterdir()) == [seeded.home.root]  # no .partial left behind
-    assert create_backup(seeded, dest).path == dest  # the name is free again
+    assert seeded.create_backup(dest).path == dest  # the name is free again
 
 
 def test_restore_refuses_a_backup_whose_graph_was_edited(
     seeded: BrainService, tmp_path: Path, engine: str
 ) -> None:
-    manifest = create_backup(seeded, tmp_path / "bk")
+    manifest = seeded.create_backup(tmp_path / "bk")
     document = json.loads((tmp_path / "bk" / "manifest.json").read_text())
     document["brains"][0]["graph_hash"] = "0" * 64
     (tmp_path / "bk" / "manifest.json").write_text(json.dumps(document))
     target = DataHome(tmp_path / "restored")
     with pytest.raises(ValidationFailed, match=manifest.brains[0].name):
-        restore_backup(tmp_path / "bk", target, small_config(engine))
+        restore_into(tmp_path / "bk", target, small_config(engine))
     with BrainService(small_config(engine), target) as restored:
         assert restored.list_brains() == []
 
@@ -152,9 +156,9 @@ def test_backup_names_are_single_path_components_and_never_reused(
 ) -> None:
     for bad in ("../escape", "a/b", ".hidden", ""):
         with pytest.raises(ValidationFailed, match="invalid backup name"):
-            backup_into_home(seeded, bad)
-    made = backup_into_home(seeded, "nightly-1")
+            seeded.backup_into_home(bad)
+    made = seeded.backup_into_home("nightly-1")
     assert made.path == seeded.home.root.absolute() / "backups" / "nightly-1"
     assert made.summary(seeded.home.root)["path"] == "backups/nightly-1"
     with pytest.raises(Conflict, match="'nightly-1' already exists"):
-        backup_into_home(seeded, "nightly-1")
+        seeded.backup_into_home("nightly-1")

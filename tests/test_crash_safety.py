@@ -21,7 +21,6 @@ from sqlalchemy import select
 from marble_graph.data_home import DataHome
 from marble_graph.errors import BrainDamaged, StoreError
 from marble_graph.failpoints import CRASH_EXIT_CODE
-from marble_graph.runs import infer, train_brain
 from marble_graph.service import BrainService
 from marble_graph.store.metadata import BrainVersion, VersionState
 from tests.test_runs import REPO_ROOT, create_wave, sine_config
@@ -43,11 +42,10 @@ def _train_in_child(home: DataHome, engine: str, failpoint: str) -> None:
     script = (
         "from marble_graph.data_home import DataHome\n"
         "from marble_graph.service import BrainService\n"
-        "from marble_graph.runs import train_brain\n"
         "from tests.test_runs import sine_config\n"
         f"s = BrainService(sine_config({engine!r}, checkpoint_every=1), "
         f"DataHome({str(home.root)!r}))\n"
-        "train_brain(s, 'wave', 'sine', epochs=2)\n"
+        "s.train('wave', 'sine', epochs=2)\n"
     )
     env = {**os.environ, "MARBLE_FAILPOINTS": f"{failpoint}=crash"}
     child = subprocess.run(
@@ -81,9 +79,9 @@ def test_crash_at_each_write_back_step_leaves_one_whole_version(
     config = sine_config(engine)
     with BrainService(config, home) as service:
         create_wave(service)
-        train_brain(service, "wave", "sine", epochs=1)  # v2, trained on a linked dataset
+        service.train("wave", "sine", epochs=1)  # v2, trained on a linked dataset
         before = service.get_brain("wave")
-        outputs_before = infer(service, "wave", PROBE).outputs
+        outputs_before = service.infer("wave", PROBE).outputs
     _train_in_child(home, engine, step)
     with BrainService(config, home) as service:
         after = service.get_brain("wave")
@@ -92,8 +90,8 @@ def test_crash_at_each_write_back_step_leaves_one_whole_version(
         assert_brain_whole(service, "wave")
         if not committed:
             assert after.graph_hash == before.graph_hash
-            assert np.array_equal(infer(service, "wave", PROBE).outputs, outputs_before)
-        summary = train_brain(service, "wave", "sine", epochs=1)
+            assert np.array_equal(service.infer("wave", PROBE).outputs, outputs_before)
+        summary = service.train("wave", "sine", epochs=1)
         assert summary.state == "completed"
         assert service.get_brain("wave").synapse_count == before.synapse_count
     with BrainService(config, home) as service:
@@ -114,22 +112,22 @@ def test_damaged_brain_is_found_on_open_refused_and_repaired_from_its_snapshot(
     config = sine_config(engine)
     with BrainService(config, home) as service:
         create_wave(service)
-        train_brain(service, "wave", "sine", epochs=1)
+        service.train("wave", "sine", epochs=1)
         intact = service.get_brain("wave")
-        outputs = infer(service, "wave", PROBE).outputs
+        outputs = service.infer("wave", PROBE).outputs
         _drop_some_synapses(service, "wave")
     with BrainService(config, home) as service:
         damage = service.get_brain("wave").damage
         assert damage is not None and "synapses" in damage
         with pytest.raises(BrainDamaged, match="marble brain repair wave"):
-            train_brain(service, "wave", "sine", epochs=1)
+            service.train("wave", "sine", epochs=1)
         with pytest.raises(BrainDamaged):
-            infer(service, "wave", PROBE)
+            service.infer("wave", PROBE)
         assert service.get_brain("wave").version == intact.version  # nothing built on it
         report = service.repair_brain("wave")
         assert report.repaired and report.version == intact.version
         assert service.get_brain("wave").damage is None
-        assert np.array_equal(infer(service, "wave", PROBE).outputs, outputs)
+        assert np.array_equal(service.infer("wave", PROBE).outputs, outputs)
         assert not service.repair_brain("wave").repaired  # intact now: nothing to do
     with BrainService(config, home) as service:  # the damaged generation is collected on open
         assert_brain_whole(service, "wave")
@@ -149,10 +147,10 @@ def test_training_refuses_a_brain_whose_hash_changed_since_open(
             {"lo": lo, "hi": lo + (1 << 32)},
         )
         with pytest.raises(BrainDamaged, match="hashes to"):
-            train_brain(service, "wave", "sine", epochs=1)
+            service.train("wave", "sine", epochs=1)
         assert service.get_brain("wave").damage is not None
         assert service.repair_brain("wave").repaired
-        assert train_brain(service, "wave", "sine", epochs=1).state == "completed"
+        assert service.train("wave", "sine", epochs=1).state == "completed"
     with BrainService(sine_config(engine), home) as service:
         assert_brain_whole(service, "wave")
 

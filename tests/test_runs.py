@@ -12,6 +12,7 @@ import pytest
 import torch
 from sqlalchemy import select
 
+from marble_graph.brains.versions import load_brain_tensors, write_back
 from marble_graph.config import MarbleConfig, config_from_mapping, with_overrides
 from marble_graph.data_home import DataHome
 from marble_graph.datasets import load_dataset, split_dataset
@@ -20,11 +21,8 @@ from marble_graph.failpoints import InjectedFailure, armed
 from marble_graph.learning.losses import Objective
 from marble_graph.learning.trainer import Trainer
 from marble_graph.presets import preset_config
-from marble_graph.run_records import list_runs, run_epochs
-from marble_graph.runs import infer, train_brain
 from marble_graph.service import BrainService
 from marble_graph.store.metadata import BrainVersion, TrainingRun
-from marble_graph.versions import load_brain_tensors, write_back
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,15 +54,15 @@ def sine_service(home: DataHome, engine: str):  # type: ignore[no-untyped-def]
 def test_sine_regression_beats_ten_percent_of_the_mean_predictor(
     sine_service: BrainService,
 ) -> None:
-    summary = train_brain(sine_service, "wave", "sine")
+    summary = sine_service.train("wave", "sine")
     assert summary.state == "completed"
     assert summary.version == 2
     assert summary.test["mse"] < 0.1 * summary.baseline["mse"]
 
 
 def test_run_records_per_epoch_metrics_and_a_version(sine_service: BrainService) -> None:
-    summary = train_brain(sine_service, "wave", "sine", epochs=3)
-    epochs = run_epochs(sine_service, summary.run_id)
+    summary = sine_service.train("wave", "sine", epochs=3)
+    epochs = sine_service.run_epochs(summary.run_id)
     assert [e["epoch"] for e in epochs] == [1, 2, 3]
     for key in (
         "loss",
@@ -84,7 +82,7 @@ def test_run_records_per_epoch_metrics_and_a_version(sine_service: BrainService)
         "seconds",
     ):
         assert key in epochs[0], key
-    [run] = list_runs(sine_service, "wave")
+    [run] = sine_service.list_runs("wave")
     assert run["state"] == "completed" and run["result_version"] == 2
     with sine_service.metadata.session() as session:
         version = session.scalars(select(BrainVersion).where(BrainVersion.version == 2)).one()
@@ -101,11 +99,11 @@ def test_run_records_per_epoch_metrics_and_a_version(sine_service: BrainService)
 def test_infer_twice_is_identical_and_leaves_the_graph_unchanged(
     sine_service: BrainService,
 ) -> None:
-    train_brain(sine_service, "wave", "sine", epochs=2)
+    sine_service.train("wave", "sine", epochs=2)
     before = sine_service.stored_graph_hash("wave")
     x = np.linspace(-3, 3, 7).reshape(-1, 1)
-    first = infer(sine_service, "wave", x)
-    second = infer(sine_service, "wave", x)
+    first = sine_service.infer("wave", x)
+    second = sine_service.infer("wave", x)
     assert np.array_equal(first.outputs, second.outputs)
     assert sine_service.stored_graph_hash("wave") == before
     assert sine_service.get_brain("wave").version == 2
@@ -118,14 +116,14 @@ def test_written_back_brain_infers_exactly_like_the_trained_model(
     x = np.linspace(-3, 3, 11, dtype=np.float32).reshape(-1, 1)
     with BrainService(sine_config(engine), home) as service:
         create_wave(service)
-        loaded = load_brain_tensors(service, "wave")
+        loaded = load_brain_tensors(service.stores, "wave")
         trainer = Trainer(loaded.tensors, loaded.config, Objective.for_task("regression"))
         train, _ = split_dataset(load_dataset("sine"), 0.25, 0, stratify=False)
         assert trainer.fit(train, None, 2).status == "completed"
         expected = trainer.predict(torch.from_numpy(x)).numpy()
         tensors, shared = trainer.result()
         write_back(
-            service,
+            service.stores,
             "wave",
             tensors,
             shared,
@@ -141,11 +139,10 @@ def test_written_back_brain_infers_exactly_like_the_trained_model(
         f"torch.set_num_threads({torch.get_num_threads()})\n"
         "from marble_graph.data_home import DataHome\n"
         "from marble_graph.service import BrainService\n"
-        "from marble_graph.runs import infer\n"
         "from tests.test_runs import sine_config\n"
         f"with BrainService(sine_config({engine!r}), DataHome({str(home.root)!r})) as s:\n"
         "    x = np.linspace(-3, 3, 11, dtype=np.float32).reshape(-1, 1)\n"
-        "    sys.stdout.write(infer(s, 'wave', x).outputs.tobytes().hex())\n"
+        "    sys.stdout.write(s.infer('wave', x).outputs.tobytes().hex())\n"
     )
     child = subprocess.run(
         [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300
@@ -158,11 +155,11 @@ def test_written_back_brain_infers_exactly_like_the_trained_model(
 def test_failed_write_back_leaves_the_previous_version(sine_service: BrainService) -> None:
     before = sine_service.stored_graph_hash("wave")
     with armed("writeback.after_graph"), pytest.raises(InjectedFailure):
-        train_brain(sine_service, "wave", "sine", epochs=1)
+        sine_service.train("wave", "sine", epochs=1)
     assert sine_service.get_brain("wave").version == 1
     assert sine_service.stored_graph_hash("wave") == before
     assert len(sine_service.graph.generations()) == 1
-    [run] = list_runs(sine_service, "wave")
+    [run] = sine_service.list_runs("wave")
     assert run["state"] == "failed" and "injected failure" in run["error"]
 
 
@@ -175,11 +172,10 @@ def test_killed_training_keeps_last_checkpoint_and_resume_finishes(
     script = (
         "from marble_graph.data_home import DataHome\n"
         "from marble_graph.service import BrainService\n"
-        "from marble_graph.runs import train_brain\n"
         "from tests.test_runs import sine_config\n"
         f"s = BrainService(sine_config({engine!r}, checkpoint_every=2, epochs=6), "
         f"DataHome({str(home.root)!r}))\n"
-        "train_brain(s, 'wave', 'sine')\n"
+        "s.train('wave', 'sine')\n"
     )
     # The second checkpoint's write-back dies after copying its graph, before committing.
     env = {**os.environ, "MARBLE_FAILPOINTS": "writeback.after_graph=crash@2"}
@@ -190,7 +186,7 @@ def test_killed_training_keeps_last_checkpoint_and_resume_finishes(
     with BrainService(config, home) as service:
         assert service.get_brain("wave").version == 2  # the first checkpoint survived
         assert service.stored_graph_hash("wave") == service.get_brain("wave").graph_hash
-        summary = train_brain(service, "wave", "sine", resume=True)
+        summary = service.train("wave", "sine", resume=True)
         assert summary.state == "completed"
         assert [h["epoch"] for h in summary.history] == [3, 4, 5, 6]
         info = service.get_brain("wave")
@@ -224,7 +220,7 @@ def test_non_finite_loss_stops_without_writing_back(sine_service: BrainService) 
 
     trainer_module.Trainer._train_step = exploding  # type: ignore[method-assign]
     try:
-        summary = train_brain(sine_service, "wave", "sine", epochs=2)
+        summary = sine_service.train("wave", "sine", epochs=2)
     finally:
         trainer_module.Trainer._train_step = original  # type: ignore[method-assign]
     assert summary.state == "failed"
@@ -246,32 +242,32 @@ def test_bad_datasets_are_refused_naming_the_fault(
     sine_service: BrainService, spec: str, message: str
 ) -> None:
     with pytest.raises(ValidationFailed, match=message):
-        train_brain(sine_service, "wave", spec)
-    assert list_runs(sine_service, "wave") == []
+        sine_service.train("wave", spec)
+    assert sine_service.list_runs("wave") == []
 
 
 def test_bad_files_name_the_row_or_column(sine_service: BrainService, tmp_path: Path) -> None:
     nan_file = tmp_path / "nan.csv"
     nan_file.write_text("x,y\n0.1,0.2\nnan,0.3\n")
     with pytest.raises(ValidationFailed, match=r"line 3 \(row 1\)"):
-        train_brain(sine_service, "wave", str(nan_file))
+        sine_service.train("wave", str(nan_file))
     empty = tmp_path / "empty.csv"
     empty.write_text("x,y\n")
     with pytest.raises(ValidationFailed, match="empty"):
-        train_brain(sine_service, "wave", str(empty))
+        sine_service.train("wave", str(empty))
     wrong_column = with_overrides(sine_service.config, {"dataset.target_column": "nope"})
     sine_service.create_brain("wave2", preset_config("regression", 1, 1, wrong_column))
     ok = tmp_path / "ok.csv"
     ok.write_text("x,y\n0.1,0.2\n0.3,0.4\n")
     with pytest.raises(ValidationFailed, match="unknown column 'nope'"):
-        train_brain(sine_service, "wave2", str(ok))
+        sine_service.train("wave2", str(ok))
 
 
 def test_infer_refuses_wrong_width_and_nan(sine_service: BrainService) -> None:
     with pytest.raises(ValidationFailed, match="expected 1 features, got 3"):
-        infer(sine_service, "wave", np.zeros((2, 3)))
+        sine_service.infer("wave", np.zeros((2, 3)))
     with pytest.raises(ValidationFailed, match="row 1 contains NaN"):
-        infer(sine_service, "wave", np.array([[0.0], [np.nan]]))
+        sine_service.infer("wave", np.array([[0.0], [np.nan]]))
 
 
 @pytest.mark.parametrize(("signal", "direction"), [("reward", 1), ("stress", -1)])
@@ -284,7 +280,7 @@ def test_neuromodulation_moves_the_effective_learning_rate_in_run_metrics(
     )
     with BrainService(config, home) as service:
         create_wave(service)
-        summary = train_brain(service, "wave", "sine", epochs=1)
+        summary = service.train("wave", "sine", epochs=1)
     [epoch] = summary.history
     assert epoch[signal] == 0.8
     assert (epoch["lr_effective"] - epoch["lr"]) * direction > 0
@@ -303,7 +299,7 @@ def test_plasticity_changes_are_counted_and_persisted(home: DataHome, engine: st
     with BrainService(eager, home) as service:
         create_wave(service)
         before = service.show_brain("wave")
-        summary = train_brain(service, "wave", "sine", epochs=1)
+        summary = service.train("wave", "sine", epochs=1)
         counts = {k: summary.history[0][k] for k in ("split", "shortcut", "concept")}
         assert all(v > 0 for v in counts.values()), counts
         after = service.show_brain("wave")
@@ -322,8 +318,8 @@ def test_ctrl_c_marks_the_run_interrupted_and_keeps_the_version(
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        train_brain(sine_service, "wave", "sine", epochs=3, on_epoch=interrupt)
-    [run] = list_runs(sine_service, "wave")
+        sine_service.train("wave", "sine", epochs=3, on_epoch=interrupt)
+    [run] = sine_service.list_runs("wave")
     assert run["state"] == "interrupted"
     assert sine_service.get_brain("wave").version == 1
     assert sine_service.stored_graph_hash("wave") == before
@@ -336,11 +332,11 @@ def test_early_stopping_ends_the_run_and_still_writes_back(home: DataHome, engin
     )
     with BrainService(config, home) as service:
         create_wave(service)
-        summary = train_brain(service, "wave", "sine")
+        summary = service.train("wave", "sine")
         # With a learning rate of 1e-9 nothing improves, so it stops after patience + 1 epochs.
         assert summary.state == "completed"
         assert len(summary.history) == 2
         assert "early stop after epoch 2" in (summary.reason or "")
         assert service.get_brain("wave").version == 2
-        [run] = list_runs(service, "wave")
+        [run] = service.list_runs("wave")
         assert run["state"] == "completed"

@@ -12,7 +12,6 @@ from marble_graph.config import MarbleConfig, config_from_mapping
 from marble_graph.data_home import DataHome
 from marble_graph.datasets import load_dataset, split_dataset
 from marble_graph.datasets.normalisation import METRICS_KEY
-from marble_graph.runs import evaluate_brain, infer, train_brain
 from marble_graph.service import BrainService
 from marble_graph.store.metadata import Brain, BrainVersion
 from tests.conftest import GRAPH_ENGINE
@@ -53,7 +52,7 @@ def houses(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     csv = write_houses(root / "houses.csv")
     with BrainService(houses_config(GRAPH_ENGINE), DataHome(root / "marble-data")) as service:
         service.create_brain_for_dataset("houses", str(csv), service.config)
-        summary = train_brain(service, "houses", str(csv))
+        summary = service.train("houses", str(csv))
         assert summary.state == "completed"
         yield service, csv
 
@@ -83,7 +82,7 @@ def test_csv_regression_brain_infers_in_the_datas_own_units(houses) -> None:  # 
     area = np.array([1_500.0, 2_500.0, 3_500.0, 4_500.0])
     age = np.array([5.0, 20.0, 35.0, 45.0])
     truth = price_of(area, age)
-    predicted = infer(service, "houses", np.stack([area, age], axis=1)).outputs[:, 0]
+    predicted = service.infer("houses", np.stack([area, age], axis=1)).outputs[:, 0]
     # Prices span about 1.2 million dollars; a brain answering in standardised
     # units would be off by the whole price, not by a few percent of the range.
     assert np.abs(predicted - truth).max() < 0.05 * (truth.max() - truth.min())
@@ -106,7 +105,7 @@ def test_normalisation_comes_from_the_training_split_only(houses) -> None:  # ty
     # Evaluation scores in the scaled space the run trained in: the same MSE.
     test_metrics = version_metrics(service, 2)["test"]
     assert isinstance(test_metrics, dict)
-    assert evaluate_brain(service, "houses", str(csv))["mse"] == pytest.approx(
+    assert service.evaluate("houses", str(csv))["mse"] == pytest.approx(
         test_metrics["mse"], rel=1e-4
     )
 
@@ -114,7 +113,7 @@ def test_normalisation_comes_from_the_training_split_only(houses) -> None:  # ty
 def test_a_version_without_recorded_statistics_still_infers(houses) -> None:  # type: ignore[no-untyped-def]
     service, _csv = houses
     x = np.array([[2_000.0, 10.0], [4_000.0, 30.0]])
-    with_stats = infer(service, "houses", x).outputs
+    with_stats = service.infer("houses", x).outputs
     record = version_metrics(service, 2)[METRICS_KEY]
     assert isinstance(record, dict)
     scaled = (x - np.asarray(record["feature_mean"])) / np.asarray(record["feature_scale"])
@@ -125,7 +124,7 @@ def test_a_version_without_recorded_statistics_still_infers(houses) -> None:  # 
     )
     try:
         # Without statistics the brain is used as it is: features in, outputs out.
-        raw = infer(service, "houses", scaled).outputs
+        raw = service.infer("houses", scaled).outputs
     finally:
         set_version_metrics(service, {**version_metrics(service, 2), METRICS_KEY: record})
     np.testing.assert_allclose(

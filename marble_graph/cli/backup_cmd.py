@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from marble_graph.backup import create_backup, restore_backup
 from marble_graph.backup_format import BackupManifest
 from marble_graph.cli.context import FormatOption, check_format, err_console, print_json, state
 from marble_graph.errors import StoreLocked
+from marble_graph.service import BrainService
 
 
 def backup(
@@ -24,7 +24,7 @@ def backup(
     root = cli.home(cli.config()).root
     try:
         with cli.service() as service, err_console.status(f"backing up {root}") as status:
-            manifest = create_backup(service, dest, progress=lambda m: status.update(m))
+            manifest = service.create_backup(dest, progress=lambda m: status.update(m))
     except StoreLocked as exc:
         # Only the process holding the graph database can copy it consistently.
         raise StoreLocked(
@@ -45,8 +45,11 @@ def restore(
     cli = state(ctx)
     config = cli.config()
     home = cli.home(config)
-    with err_console.status(f"restoring {src} into {home.root}") as status:
-        manifest = restore_backup(src, home, config, progress=lambda m: status.update(m))
+    with (
+        err_console.status(f"restoring {src} into {home.root}") as status,
+        BrainService(config, home) as service,
+    ):
+        manifest = service.restore_backup(src, progress=lambda m: status.update(m))
     _print_summary("restored", manifest, fmt)
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from marble_graph.cli.context import err_console, state
-from marble_graph.store.graph import GraphStore
+from marble_graph.service import BrainService
 
 
 def serve(
@@ -37,7 +37,7 @@ def serve(
     # Fail at once, in one line (exit 4), when another process holds the data
     # home, rather than inside the server's startup with a traceback.
     home = cli.home(config)
-    GraphStore.ensure_available(home.graph_path(config.storage.graph_engine))
+    BrainService.ensure_home_available(config, home)
     base = f"http://{settings.host}:{settings.port}"
     err_console.print(f"MARBLE server on {base}")
     err_console.print(f"  REST docs: {base}/docs")

@@ -14,8 +14,7 @@ from marble_graph.cli.context import (
     print_table,
     state,
 )
-from marble_graph.store.metadata import MetadataStore
-from marble_graph.tokens import Scope, TokenStore, parse_brains, parse_scopes
+from marble_graph.tokens import Scope, TokenStore, open_token_store, parse_brains, parse_scopes
 
 app = typer.Typer(
     help="API tokens for the server: created once, stored hashed.", no_args_is_help=True
@@ -30,9 +29,7 @@ def _tokens(ctx: typer.Context) -> TokenStore:
     config = cli.config()
     home = cli.home(config)
     home.root.mkdir(parents=True, exist_ok=True)
-    metadata = MetadataStore(config.storage.metadata_url or home.metadata_url)
-    metadata.upgrade()
-    return TokenStore(metadata)
+    return open_token_store(config.storage.metadata_url or home.metadata_url)
 
 
 @app.command()

@@ -20,8 +20,6 @@ from marble_graph.cli.context import (
     state,
 )
 from marble_graph.errors import ValidationFailed
-from marble_graph.run_records import list_runs, run_epochs
-from marble_graph.runs import evaluate_brain, infer, train_brain
 from marble_graph.threads import rebalance_threads
 
 
@@ -53,7 +51,7 @@ def train(
     if epochs is not None and epochs < 1:
         raise ValidationFailed(f"--epochs must be at least 1, got {epochs}")
     with state(ctx).compute_service() as service:
-        if if_untrained and list_runs(service, brain, state="completed"):
+        if if_untrained and service.list_runs(brain, state="completed"):
             err_console.print(f"brain {brain!r} is already trained; nothing to do")
             return
         planned = epochs or service.brain_config(brain).learning.epochs
@@ -73,8 +71,7 @@ def train(
                 # cores to MARBLE processes started since, take back those that ended.
                 rebalance_threads()
 
-            summary = train_brain(
-                service,
+            summary = service.train(
                 brain,
                 dataset,
                 epochs=epochs,
@@ -132,7 +129,7 @@ def infer_command(
             f"{source}: expected a list of numbers or a list of lists ({exc})"
         ) from exc
     with state(ctx).compute_service() as service:
-        result = infer(service, brain, features, device)
+        result = service.infer(brain, features, device)
     payload: dict[str, Any] = {
         "brain": brain,
         "version": result.version,
@@ -164,7 +161,7 @@ def evaluate(
     """Score the brain's current version on a dataset (changes nothing)."""
     check_format(fmt, ("table", "json"))
     with state(ctx).compute_service() as service:
-        metrics = evaluate_brain(service, brain, dataset, split=split)
+        metrics = service.evaluate(brain, dataset, split=split)
     if fmt == "json":
         print_json(metrics)
     else:
@@ -184,7 +181,7 @@ def runs(
     """List a brain's training runs, or one run's per-epoch metrics."""
     check_format(fmt, ("table", "json"))
     with state(ctx).service() as service:
-        rows = list_runs(service, brain) if run is None else run_epochs(service, run)
+        rows = service.list_runs(brain) if run is None else service.run_epochs(run)
     if fmt == "json":
         print_json(rows)
         return

@@ -14,8 +14,8 @@ from typing import Annotated, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # ``cuda`` alone means the current CUDA device; ``cuda:N`` pins one.
-_DEVICE_REGEX = r"^(auto|cpu|cuda(:[0-9]+)?)$"
-_DEVICE_PATTERN = re.compile(_DEVICE_REGEX)
+DEVICE_REGEX = r"^(auto|cpu|cuda(:[0-9]+)?)$"
+DEVICE_PATTERN = re.compile(DEVICE_REGEX)
 
 
 class ConfigSection(BaseModel):
@@ -181,7 +181,7 @@ class CoreConfig(ConfigSection):
     device: str = Field(
         default="auto",
         description="'auto' (cuda when present), 'cpu', 'cuda' or 'cuda:N'.",
-        json_schema_extra={"pattern": _DEVICE_REGEX},
+        json_schema_extra={"pattern": DEVICE_REGEX},
     )
 
     @field_validator("threads", mode="before")
@@ -197,7 +197,7 @@ class CoreConfig(ConfigSection):
     @field_validator("device")
     @classmethod
     def _check_device(cls, value: str) -> str:
-        if _DEVICE_PATTERN.fullmatch(value) is None:
+        if DEVICE_PATTERN.fullmatch(value) is None:
             raise ValueError(f"{value!r} is not a device: use 'auto', 'cpu', 'cuda' or 'cuda:N'")
         return value
 

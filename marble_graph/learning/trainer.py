@@ -25,6 +25,7 @@ from torch import Tensor
 
 from marble_graph.config import MarbleConfig
 from marble_graph.datasets import Dataset
+from marble_graph.devices import resolve_device
 from marble_graph.learning import plasticity as plastic
 from marble_graph.learning.averaging import ParameterAverage
 from marble_graph.learning.lobes import (
@@ -62,13 +63,6 @@ class TrainResult:
     stopped_early: bool = False  # completed before the planned epochs (early stopping)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` means CUDA when present, else the CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _to_device(tensor: Tensor, device: torch.device) -> Tensor:
     """Copy to ``device``; to a GPU from pinned memory, without blocking the host."""
     if device.type != "cuda":
@@ -88,7 +82,7 @@ class Trainer:
     ) -> None:
         self.config = config
         self.objective = objective
-        self.device = device or resolve_device(config.core.device)
+        self.device = resolve_device(device, config.core.device)
         self.tensors = tensors.to(self.device)
         seed = config.seed.random_seed
         self.model = BrainModel(self.tensors, config.core, seed)

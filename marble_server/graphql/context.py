@@ -18,7 +18,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from strawberry.fastapi import BaseContext
 
-from marble_graph.service import BrainInfo
+from marble_graph.service import BrainInfo, JobView
 from marble_graph.tokens import Scope, TokenInfo
 from marble_server.auth import (
     Forbidden,
@@ -31,7 +31,6 @@ from marble_server.auth import (
 )
 from marble_server.graphql.errors import FORBIDDEN, UNAUTHENTICATED, ApiError, engine_errors
 from marble_server.graphql.loaders import Loaders
-from marble_server.job_views import JobView
 from marble_server.problems import Problem
 from marble_server.settings import ServerSettings
 from marble_server.state import ServerState

@@ -16,9 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from marble_graph.store.graph import GraphStore
-from marble_server.graphql import graph_reads
-from marble_server.graphql.graph_reads import Row
+from marble_graph.service import GraphReads, Row
 
 if TYPE_CHECKING:
     from marble_server.graphql.context import MarbleContext
@@ -43,7 +41,7 @@ class Loaders:
     async def _per_brain(
         self,
         keys: Sequence[tuple[str, int]],
-        fetch: Callable[[GraphStore, int, list[int]], Any],
+        fetch: Callable[[GraphReads, int, list[int]], Any],
         pick: Callable[[Any, int], _V],
     ) -> list[_V]:
         """One ``fetch`` per brain among ``keys``; ``pick`` finds each id's value in its result."""
@@ -53,14 +51,14 @@ class Loaders:
         results: dict[str, Any] = {}
         for brain, ids in ids_by_brain.items():
             info = await self._context.brain(brain)
-            graph = self._context.state.service.graph
+            reads = self._context.state.service.reads
             results[brain] = await self._context.engine(
-                fetch, graph, info.graph_key, sorted(set(ids))
+                fetch, reads, info.graph_key, sorted(set(ids))
             )
         return [pick(results[brain], key_id) for brain, key_id in keys]
 
     async def _neurons(self, keys: list[NeuronKey]) -> list[Row | None]:
-        return await self._per_brain(keys, _indexed(graph_reads.neurons_by_id, "id"), _get)
+        return await self._per_brain(keys, _indexed(GraphReads.neurons_by_id, "id"), _get)
 
     async def _incoming(self, keys: list[NeuronKey]) -> list[list[Row]]:
         return await self._per_brain(keys, _grouped("in", "target"), _get_list)
@@ -69,10 +67,10 @@ class Loaders:
         return await self._per_brain(keys, _grouped("out", "source"), _get_list)
 
     async def _lobes(self, keys: list[NeuronKey]) -> list[Row | None]:
-        def fetch(graph: GraphStore, graph_key: int, ids: list[int]) -> dict[int, Row]:
+        def fetch(reads: GraphReads, graph_key: int, ids: list[int]) -> dict[int, Row]:
             by_neuron: dict[int, Row] = {}
             # A neuron belongs to one lobe; should a store hold more, the lowest id wins.
-            rows = graph_reads.lobes_of_neurons(graph, graph_key, ids)
+            rows = reads.lobes_of_neurons(graph_key, ids)
             for row in sorted(rows, key=lambda r: r["id"]):
                 by_neuron.setdefault(int(row["neuron"]), row)
             return by_neuron
@@ -81,23 +79,23 @@ class Loaders:
 
     async def _lobe_members(self, keys: list[LobeKey]) -> list[int]:
         return await self._per_brain(
-            keys, graph_reads.lobe_member_counts, lambda counts, i: int(counts.get(i, 0))
+            keys, GraphReads.lobe_member_counts, lambda counts, i: int(counts.get(i, 0))
         )
 
 
 def _indexed(
-    read: Callable[[GraphStore, int, list[int]], list[Row]], column: str
-) -> Callable[[GraphStore, int, list[int]], dict[int, Row]]:
-    def fetch(graph: GraphStore, graph_key: int, ids: list[int]) -> dict[int, Row]:
-        return {int(row[column]): row for row in read(graph, graph_key, ids)}
+    read: Callable[[GraphReads, int, list[int]], list[Row]], column: str
+) -> Callable[[GraphReads, int, list[int]], dict[int, Row]]:
+    def fetch(reads: GraphReads, graph_key: int, ids: list[int]) -> dict[int, Row]:
+        return {int(row[column]): row for row in read(reads, graph_key, ids)}
 
     return fetch
 
 
-def _grouped(direction: str, column: str) -> Callable[[GraphStore, int, list[int]], Any]:
-    def fetch(graph: GraphStore, graph_key: int, ids: list[int]) -> dict[int, list[Row]]:
+def _grouped(direction: str, column: str) -> Callable[[GraphReads, int, list[int]], Any]:
+    def fetch(reads: GraphReads, graph_key: int, ids: list[int]) -> dict[int, list[Row]]:
         grouped: dict[int, list[Row]] = defaultdict(list)
-        for row in graph_reads.synapses_touching(graph, graph_key, ids, direction):
+        for row in reads.synapses_touching(graph_key, ids, direction):
             grouped[int(row[column])].append(row)
         return grouped
 

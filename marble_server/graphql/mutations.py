@@ -14,8 +14,6 @@ from typing import Annotated
 
 import strawberry
 
-from marble_graph.backup import backup_into_home
-from marble_graph.brain_settings import set_neuromodulation
 from marble_graph.tokens import Scope
 from marble_server import brain_ops
 from marble_server.graphql.errors import engine_errors
@@ -104,8 +102,7 @@ class Mutation:
         ctx.require(Scope.TRAIN)
         ctx.require_brain(brain)
         change = partial(
-            set_neuromodulation,
-            ctx.state.service,
+            ctx.state.service.set_neuromodulation,
             brain,
             mode=None if mode is None else mode.value,
             reward=reward,
@@ -153,5 +150,5 @@ class Mutation:
         ctx.require(Scope.ADMIN)
         ctx.require_unlimited("a backup copies every brain")
         service = ctx.state.service
-        manifest = await ctx.engine(backup_into_home, service, destination)
+        manifest = await ctx.engine(service.backup_into_home, destination)
         return BackupResult.from_summary(manifest.summary(service.home.root))

@@ -16,12 +16,11 @@ import pyarrow as pa
 import strawberry
 from strawberry.scalars import JSON
 
+from marble_graph.service import uid_range
 from marble_graph.tokens import Scope
 from marble_server.graphql.errors import BAD_USER_INPUT, NOT_FOUND, ApiError
-from marble_server.graphql.graph_reads import uid_range
 from marble_server.graphql.json_values import json_safe
 from marble_server.graphql.pagination import page_size
-from marble_server.graphql.pathway import find_pathway
 from marble_server.graphql.results import CypherResult, Job, Pathway
 from marble_server.graphql.types import Brain, First, Info, Neuron, Synapse
 
@@ -67,7 +66,7 @@ class Query:
         ctx.require(Scope.READ)
         await asyncio.gather(_neuron(info, brain, from_), _neuron(info, brain, to))
         record = await ctx.brain(brain)
-        found = await ctx.engine(find_pathway, ctx.state.service.graph, record.graph_key, from_, to)
+        found = await ctx.engine(ctx.state.service.pathway, record.graph_key, from_, to)
         if found is None:
             return None
         path, synapses = found

@@ -10,11 +10,10 @@ import numpy as np
 import strawberry
 from strawberry.scalars import JSON
 
-from marble_graph.serving import Inference
+from marble_graph.service import Inference, JobView
 from marble_server.events import JobEvent as EngineJobEvent
 from marble_server.graphql.json_values import json_safe
 from marble_server.graphql.types import Synapse
-from marble_server.job_views import JobView
 
 
 @strawberry.type(description="A background job (training) and where it stands.")

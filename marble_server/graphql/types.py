@@ -13,15 +13,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import select
 from strawberry.scalars import JSON
 
-from marble_graph.service import BrainInfo, BrainService
-from marble_graph.store.metadata import Brain as BrainRow
-from marble_graph.store.metadata import BrainVersion as VersionRow
-from marble_server.graphql import graph_reads
+from marble_graph.service import BrainInfo, BrainService, NeuronSelection, Row, SynapseSelection
 from marble_server.graphql.context import MarbleContext
-from marble_server.graphql.graph_reads import NeuronSelection, Row, SynapseSelection
 from marble_server.graphql.json_values import json_safe
 from marble_server.graphql.pagination import decode_cursor, encode_cursor, page_size
 
@@ -264,9 +259,7 @@ class Brain:
     @strawberry.field
     async def stats(self, info: Info) -> BrainStats:
         ctx = info.context
-        kinds, types = await ctx.engine(
-            ctx.state.service.graph.counts_by_kind_and_type, self.record.graph_key
-        )
+        kinds, types = await ctx.engine(ctx.state.service.graph_counts, self.record.graph_key)
         return BrainStats(neurons_by_kind=_counts(kinds), synapses_by_type=_counts(types))
 
     @strawberry.field(description="Neurons in id order, a page at a time.")
@@ -280,9 +273,9 @@ class Brain:
         ctx, given = info.context, filter or NeuronFilter()
         size = page_size(first, ctx.settings.graphql_page_max)
         selection = NeuronSelection(given.kind, given.neuron_type, given.lobe)
-        graph, key = ctx.state.service.graph, self.record.graph_key
+        reads, key = ctx.state.service.reads, self.record.graph_key
         rows = await ctx.engine(
-            graph_reads.neuron_page, graph, key, selection, decode_cursor(after, "neuron"), size + 1
+            reads.neuron_page, key, selection, decode_cursor(after, "neuron"), size + 1
         )
         edges = [
             NeuronEdge(
@@ -292,7 +285,7 @@ class Brain:
         ]
 
         async def count() -> int:
-            return await ctx.engine(graph_reads.neuron_count, graph, key, selection)
+            return await ctx.engine(reads.neuron_count, key, selection)
 
         return NeuronConnection(
             edges=edges, page_info=_page_info(edges, len(rows) > size), count=count
@@ -311,10 +304,9 @@ class Brain:
         selection = SynapseSelection(
             given.synapse_type, given.min_weight, given.source, given.target
         )
-        graph, key = ctx.state.service.graph, self.record.graph_key
+        reads, key = ctx.state.service.reads, self.record.graph_key
         rows = await ctx.engine(
-            graph_reads.synapse_page,
-            graph,
+            reads.synapse_page,
             key,
             selection,
             decode_cursor(after, "synapse"),
@@ -328,7 +320,7 @@ class Brain:
         ]
 
         async def count() -> int:
-            return await ctx.engine(graph_reads.synapse_count, graph, key, selection)
+            return await ctx.engine(reads.synapse_count, key, selection)
 
         return SynapseConnection(
             edges=edges, page_info=_page_info(edges, len(rows) > size), count=count
@@ -337,9 +329,7 @@ class Brain:
     @strawberry.field(description="Lobes in id order, with their member counts.")
     async def lobes(self, info: Info) -> list[Lobe]:
         ctx = info.context
-        rows = await ctx.engine(
-            graph_reads.brain_lobes, ctx.state.service.graph, self.record.graph_key
-        )
+        rows = await ctx.engine(ctx.state.service.reads.brain_lobes, self.record.graph_key)
         return [Lobe.from_row(self.name, row) for row in rows]
 
     @strawberry.field(description="Every version of the brain, oldest first.")
@@ -348,29 +338,22 @@ class Brain:
 
 
 def brain_versions(service: BrainService, name: str) -> list[BrainVersion]:
-    """The brain's version rows from the metadata store, oldest first."""
-    with service.metadata.session() as session:
-        rows = session.scalars(
-            select(VersionRow)
-            .join(BrainRow, VersionRow.brain_id == BrainRow.id)
-            .where(BrainRow.name == name)
-            .order_by(VersionRow.version)
-        ).all()
-        return [
-            BrainVersion(
-                version=row.version,
-                state=row.state.value,
-                parent_version=row.parent_version,
-                graph_hash=row.graph_hash,
-                neuron_count=row.neuron_count,
-                synapse_count=row.synapse_count,
-                metrics=json_safe(dict(row.metrics or {})),
-                note=row.note,
-                created_at=row.created_at,
-                committed_at=row.committed_at,
-            )
-            for row in rows
-        ]
+    """The brain's committed versions, oldest first (the listing REST uses too)."""
+    return [
+        BrainVersion(
+            version=row["version"],
+            state=row["state"],
+            parent_version=row["parent_version"],
+            graph_hash=row["graph_hash"],
+            neuron_count=row["neuron_count"],
+            synapse_count=row["synapse_count"],
+            metrics=json_safe(row["metrics"]),
+            note=row["note"],
+            created_at=row["created_at"],
+            committed_at=row["committed_at"],
+        )
+        for row in service.list_versions(name)
+    ]
 
 
 def _counts(counts: dict[str, int]) -> list[CountByKey]:

@@ -14,13 +14,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from marble_graph.backup import restore_backup
 from marble_graph.data_home import DataHome
-from marble_graph.runs import infer
 from marble_graph.service import BrainService
 from marble_graph.tokens import Scope, TokenStore
 from tests.server.conftest import LiveApp, server_config
 from tests.server.test_jobs import _train, _wait_for
+from tests.test_backup import restore_into
 
 pytestmark = pytest.mark.anyio
 
@@ -79,13 +78,13 @@ async def test_backup_during_training_and_inference_restores_exactly(
     assert manifest["brains"][0]["graph_hash"] == brain["graph_hash"]
 
     target = DataHome(tmp_path / "restored")
-    await asyncio.to_thread(restore_backup, source, target, server_config())
+    await asyncio.to_thread(restore_into, source, target, server_config())
     with BrainService(server_config(), target) as restored:
         assert restored.reconcile() == []
         info = restored.get_brain("wave")
         assert (info.version, info.graph_hash) == (2, brain["graph_hash"])
         assert restored.stored_graph_hash("wave") == brain["graph_hash"]
-        outputs = infer(restored, "wave", np.asarray(ROWS, dtype=np.float32)).outputs
+        outputs = restored.infer("wave", np.asarray(ROWS, dtype=np.float32)).outputs
     np.testing.assert_allclose(outputs, np.asarray(seen[2]), rtol=0, atol=1e-6)
 
 

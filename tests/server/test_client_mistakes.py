@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from marble_graph.brain_graph import TABLE_SCHEMAS
+from marble_graph.brain_names import BRAIN_NAME
 from marble_graph.datasets import BUILTIN_DATASETS
-from marble_graph.service import BRAIN_NAME
 from marble_graph.store.metadata.models import JobState
 from tests.server.conftest import LiveApp
 from tests.server.graphql.conftest import GraphQLClient

@@ -8,7 +8,6 @@ import asyncio
 import numpy as np
 import pytest
 
-from marble_graph.runs import infer as engine_infer
 from marble_graph.store.metadata import BrainVersion, VersionState
 from tests.server.conftest import LiveApp
 
@@ -28,7 +27,7 @@ async def test_single_row_and_batch_match_the_engine(live_with_brain: LiveApp) -
     rows = [[-0.5], [0.0], [0.25], [0.9]]
     batch = await _infer(live, rows)
     single = await _infer(live, rows[2][0:1])
-    expected = engine_infer(live.state.service, "wave", np.asarray(rows, np.float32))
+    expected = live.state.service.infer("wave", np.asarray(rows, np.float32))
     assert batch["version"] == expected.version == 1
     assert np.array_equal(np.asarray(batch["outputs"], np.float32), expected.outputs)
     # The same row alone and in a batch: equal to float32 rounding (the sparse and
@@ -46,7 +45,7 @@ async def test_concurrent_requests_are_micro_batched(live_with_brain: LiveApp) -
     assert sum(batch_sizes) == 48
     assert max(batch_sizes) > 1  # several requests shared one forward pass
     assert len(batch_sizes) < 48
-    alone = engine_infer(live.state.service, "wave", values[:, None])
+    alone = live.state.service.infer("wave", values[:, None])
     got = np.asarray([a["outputs"][0] for a in answers], np.float32)
     np.testing.assert_allclose(got, alone.outputs, rtol=1e-5, atol=1e-6)
 
@@ -67,7 +66,7 @@ async def test_concurrent_requests_of_several_rows_share_a_forward_and_get_their
     assert sum(batch_sizes) == 24
     assert max(batch_sizes) > 1  # several requests shared one forward pass
     for rows, answer in zip(requests, answers, strict=True):
-        alone = engine_infer(live.state.service, "wave", np.asarray(rows, np.float32))
+        alone = live.state.service.infer("wave", np.asarray(rows, np.float32))
         assert len(answer["outputs"]) == len(rows)
         np.testing.assert_allclose(
             np.asarray(answer["outputs"], np.float32), alone.outputs, rtol=1e-5, atol=1e-6

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from marble_graph.serving import Inference
+from marble_graph.service import Inference
 from marble_server.inference import MicroBatcher
 
 pytestmark = pytest.mark.anyio

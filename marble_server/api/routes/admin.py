@@ -8,7 +8,6 @@ from datetime import datetime
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
-from marble_graph.backup import backup_into_home
 from marble_graph.backup_format import BACKUP_NAME
 from marble_server.api.deps import AdminToken, StateDep
 from marble_server.api.models import StrictModel
@@ -52,5 +51,5 @@ async def backup(body: BackupRequest, state: StateDep, token: AdminToken) -> Bac
     """
     require_unlimited(token, "a backup copies every brain")
     service = state.service
-    manifest = await asyncio.to_thread(backup_into_home, service, body.destination)
+    manifest = await asyncio.to_thread(service.backup_into_home, body.destination)
     return BackupSummary.model_validate(manifest.summary(service.home.root))

@@ -7,7 +7,6 @@ import dataclasses
 
 from fastapi import APIRouter, Response, status
 
-from marble_graph.versions import list_versions
 from marble_server import brain_ops
 from marble_server.api.deps import AdminToken, ReadToken, StateDep, TrainToken
 from marble_server.api.models import (
@@ -72,5 +71,5 @@ async def repair_brain(name: BrainPath, state: StateDep, token: AdminToken) -> R
 @router.get("/{name}/versions", response_model=list[BrainVersion])
 async def brain_versions(name: BrainPath, state: StateDep, token: ReadToken) -> list[BrainVersion]:
     require_brain(token, name)
-    rows = await asyncio.to_thread(list_versions, state.service, name)
+    rows = await asyncio.to_thread(state.service.list_versions, name)
     return [BrainVersion.model_validate(row) for row in rows]

@@ -65,7 +65,7 @@ async def export_graph(
         )
     require_brain(token, name)
     info = await asyncio.to_thread(state.service.get_brain, name)
-    graph = await asyncio.to_thread(state.service.graph.load_graph, name, info.graph_key)
+    graph = await asyncio.to_thread(state.service.load_graph, name, info.graph_key)
     header = {
         "brain": name,
         "version": info.version,

@@ -27,8 +27,7 @@ from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from marble_graph.errors import MarbleError
-from marble_graph.service import BRAIN_NAME
-from marble_graph.serving import Inference
+from marble_graph.service import BRAIN_NAME, Inference
 from marble_graph.tokens import Scope as TokenScope
 from marble_server.api.deps import InferToken, state_of
 from marble_server.api.models import InferRequest, InferResponse

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
 
-from marble_graph.store.metadata.models import JobState
+from marble_graph.service import JOB_STATES
 from marble_server.api.deps import ReadToken, StateDep, TrainToken
 from marble_server.api.models import BrainPath, Job, TrainRequest
 from marble_server.auth import require_brain, require_job
@@ -39,7 +39,7 @@ async def list_jobs(
     # job manager's, so REST and GraphQL refuse an unknown state alike.
     job_state: Annotated[
         str | None,
-        Query(alias="state", json_schema_extra={"enum": [s.value for s in JobState]}),
+        Query(alias="state", json_schema_extra={"enum": list(JOB_STATES)}),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[Job]:

@@ -182,11 +182,10 @@ async def test_loaders_batch_neighbours_into_constant_queries(
 
 
 async def test_trained_brain_lobes_count_members_and_filter_neurons(gql: GraphQLClient) -> None:
-    from marble_graph.runs import train_brain
 
     service = gql.live.state.service
     await create_wave(gql.live, "trained")
-    await asyncio.to_thread(train_brain, service, "trained", "sine", epochs=1)
+    await asyncio.to_thread(service.train, "trained", "sine", epochs=1)
     graph = service.load_graph("trained")
     lobe_names = dict(
         zip(graph.lobes["id"].to_pylist(), graph.lobes["name"].to_pylist(), strict=True)

@@ -15,22 +15,20 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from marble_graph.brains.versions import LoadedBrain, load_brain_tensors
 from marble_graph.datasets import check_features
 from marble_graph.datasets.normalisation import Normalisation
 from marble_graph.errors import StoreError
 from marble_graph.model import BrainModel
 from marble_graph.model.predictions import join_predictions, task_predictions
 from marble_graph.model.scripted_forward import ScriptedForward
-from marble_graph.versions import LoadedBrain, load_brain_tensors
-
-if TYPE_CHECKING:
-    from marble_graph.service import BrainService
+from marble_graph.store.home_stores import Stores
+from marble_graph.store.metadata.brain_records import get_brain
 
 # Rows per forward pass: bounds peak memory of [N, B, R] activations.
 FORWARD_CHUNK = 1024
@@ -76,13 +74,11 @@ class ServingModel:
         self.scripted = ScriptedForward.build(self.model, self.reward, self.stress)
 
     @classmethod
-    def load(
-        cls, service: BrainService, name: str, device: torch.device | str = "cpu"
-    ) -> ServingModel:
+    def load(cls, stores: Stores, name: str, device: torch.device | str = "cpu") -> ServingModel:
         """The brain's current committed version, read consistently from the stores."""
         target = torch.device(device)
         for _ in range(LOAD_ATTEMPTS):
-            loaded = load_brain_tensors(service, name, target)
+            loaded = load_brain_tensors(stores, name, target)
             tensors, info = loaded.tensors, loaded.info
             if (tensors.num_neurons, tensors.num_synapses) == (
                 info.neuron_count,
@@ -131,6 +127,16 @@ class ServingModel:
         return outputs, task_predictions(outputs, task)
 
 
+def infer(
+    stores: Stores,
+    name: str,
+    features: np.ndarray,
+    device: torch.device,
+) -> Inference:
+    """Outputs of the brain's current version; deterministic and changes nothing."""
+    return ServingModel.load(stores, name, device).predict(features)
+
+
 def _numpy(tensor: Tensor) -> np.ndarray:
     # .cpu() on a CPU tensor is a torch call all the same (see _outputs).
     return tensor.numpy() if tensor.device.type == "cpu" else tensor.cpu().numpy()
@@ -140,32 +146,32 @@ class ModelCache:
     """The serving model of each brain's current version, reloaded when it changes.
 
     ``get`` reads the brain's current version from the metadata store only when
-    the service committed something since the last check, and rebuilds only
+    the stores committed something since the last check, and rebuilds only
     when the version moved; answers always come from the last committed
     version and never from one still being written.
     """
 
-    def __init__(self, service: BrainService, device: torch.device | str = "cpu") -> None:
-        self.service = service
+    def __init__(self, stores: Stores, device: torch.device | str = "cpu") -> None:
+        self.stores = stores
         self.device = torch.device(device)
         self._models: dict[str, ServingModel] = {}
-        self._checked_at: dict[str, int] = {}  # service.changes when each was last checked
+        self._checked_at: dict[str, int] = {}  # stores.changes when each was last checked
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
     def get(self, name: str) -> ServingModel:
         cached = self._models.get(name)
-        changes = self.service.changes
+        changes = self.stores.changes
         if cached is not None and self._checked_at.get(name) == changes:
             return cached  # nothing committed since the last check: no store read
-        current = self.service.get_brain(name).version
+        current = get_brain(self.stores.metadata, name).version
         if cached is not None and cached.version == current:
             self._checked_at[name] = changes
             return cached
         with self._lock_for(name):
             cached = self._models.get(name)
             if cached is None or cached.version < current:
-                cached = ServingModel.load(self.service, name, self.device)
+                cached = ServingModel.load(self.stores, name, self.device)
                 self._models[name] = cached
             self._checked_at[name] = changes
             return cached

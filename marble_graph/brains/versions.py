@@ -19,10 +19,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 from torch import Tensor
 
@@ -33,11 +32,18 @@ from marble_graph.failpoints import failpoint
 from marble_graph.integrity import check_loaded_hash, damage_message
 from marble_graph.reconcile import remove_superseded_generations
 from marble_graph.snapshots import put_graph_snapshot
+from marble_graph.store.home_stores import Stores
 from marble_graph.store.metadata import Brain, BrainVersion, VersionState
+from marble_graph.store.metadata.brain_records import (
+    BrainInfo,
+    brain_config,
+    committed_brain,
+    current_version_row,
+    get_brain,
+    next_graph_key,
+)
+from marble_graph.store.metadata.dataset_records import DatasetLink
 from marble_graph.tensors import BrainTensors
-
-if TYPE_CHECKING:
-    from marble_graph.service import BrainInfo, BrainService
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +59,8 @@ class LoadedBrain:
     metrics: dict[str, Any]  # the version's recorded metrics (step, signals, task...)
 
 
-@dataclass(frozen=True)
-class DatasetLink:
-    """The dataset version a write-back trained on, for the graph's TRAINED_ON edge."""
-
-    dataset_version_id: int
-    content_hash: str
-    dataset: str
-    version: int
-    n_rows: int
-
-
 def load_brain_tensors(
-    service: BrainService, name: str, device: torch.device | str = "cpu", verify: bool = False
+    stores: Stores, name: str, device: torch.device | str = "cpu", verify: bool = False
 ) -> LoadedBrain:
     """Read the current version with one bulk read per table and place it on ``device``.
 
@@ -73,23 +68,19 @@ def load_brain_tensors(
     read against the version's record (training does, so it never builds on
     a damaged brain whatever its size).
     """
-    info = service.get_brain(name)
+    info = get_brain(stores.metadata, name)
     if info.damage:
         raise BrainDamaged(damage_message(name, info.damage))
-    graph = service.graph.load_graph(name, info.graph_key)
+    graph = stores.graph.load_graph(name, info.graph_key)
     if verify:
-        check_loaded_hash(service.metadata, name, info.graph_hash, graph_hash(graph))
-    with service.metadata.session() as session:
-        version = session.scalars(
-            select(BrainVersion)
-            .join(Brain)
-            .where(Brain.name == name, BrainVersion.version == info.version)
-        ).one()
+        check_loaded_hash(stores.metadata, name, info.graph_hash, graph_hash(graph))
+    with stores.metadata.session() as session:
+        version = current_version_row(session, name, info.version)
         params_blob, metrics = version.params_blob, dict(version.metrics)
-    shared = service.blobs.get_tensors(params_blob) if params_blob else None
+    shared = stores.blobs.get_tensors(params_blob) if params_blob else None
     return LoadedBrain(
         info=info,
-        config=service.brain_config(name),
+        config=brain_config(stores.metadata, name),
         tensors=BrainTensors.from_graph(graph, device),
         shared_state=shared,
         metrics=metrics,
@@ -97,7 +88,7 @@ def load_brain_tensors(
 
 
 def write_back(
-    service: BrainService,
+    stores: Stores,
     name: str,
     tensors: BrainTensors,
     shared_state: dict[str, Tensor],
@@ -118,14 +109,14 @@ def write_back(
     """
     graph = tensors.to_graph()
     digest = graph_hash(graph)
-    params_blob = service.blobs.put_tensors(shared_state)
-    snapshot_blob = put_graph_snapshot(service.blobs, graph)
-    with service.write_lock:
+    params_blob = stores.blobs.put_tensors(shared_state)
+    snapshot_blob = put_graph_snapshot(stores.blobs, graph)
+    with stores.write_lock:
         # The generation the current version superseded goes now, while nothing
         # is in flight, never after a commit (see docs/storage.md).
-        remove_superseded_generations(service.metadata, service.graph, [name])
+        remove_superseded_generations(stores.metadata, stores.graph, [name])
         version_id, old_key, new_key = _add_pending_version(
-            service,
+            stores,
             name,
             graph,
             digest,
@@ -140,11 +131,11 @@ def write_back(
         new_version = base_version + 1
         try:
             failpoint("writeback.after_pending")
-            service.graph.insert_graph(name, new_key, graph, create_brain_node=False)
+            stores.graph.insert_graph(name, new_key, graph, create_brain_node=False)
             failpoint("writeback.after_graph")
-            service.graph.set_brain_key(name, new_key)
+            stores.graph.set_brain_key(name, new_key)
             failpoint("writeback.before_commit")
-            with service.metadata.session() as session:
+            with stores.metadata.session() as session:
                 brain = _brain_row(session, name)
                 row = session.get(BrainVersion, version_id)
                 assert row is not None
@@ -157,14 +148,14 @@ def write_back(
                 brain.synapse_count = graph.synapse_count
         except BaseException:
             log.warning("write-back of brain %r failed; removing the new generation", name)
-            _undo_pending_version(service, name, version_id, new_version, old_key, new_key)
+            _undo_pending_version(stores, name, version_id, new_version, old_key, new_key)
             raise
-        service.changes += 1
+        stores.committed()
         failpoint("writeback.after_commit")
         if dataset is not None:
             # Lineage mirrors the SQL record and only ever adds an edge; a crash
             # before it lands is made good by reconcile (add_missing_dataset_links).
-            service.graph.link_dataset_version(
+            stores.graph.link_dataset_version(
                 name,
                 new_version,
                 dataset.content_hash,
@@ -172,11 +163,11 @@ def write_back(
                 dataset.version,
                 dataset.n_rows,
             )
-    return service.get_brain(name)
+    return get_brain(stores.metadata, name)
 
 
 def _add_pending_version(
-    service: BrainService,
+    stores: Stores,
     name: str,
     graph: BrainGraph,
     digest: str,
@@ -189,9 +180,7 @@ def _add_pending_version(
     snapshot_blob: str,
 ) -> tuple[int, int, int]:
     """The intent row of a write-back; returns (version row id, old key, new key)."""
-    from marble_graph.service import next_graph_key
-
-    with service.metadata.session() as session:
+    with stores.metadata.session() as session:
         brain = _brain_row(session, name)
         if brain.current_version != base_version:
             raise Conflict(
@@ -223,55 +212,25 @@ def _add_pending_version(
 
 
 def _undo_pending_version(
-    service: BrainService,
+    stores: Stores,
     name: str,
     version_id: int,
     new_version: int,
     old_key: int,
     new_key: int,
 ) -> None:
-    with service.metadata.session() as session:
+    with stores.metadata.session() as session:
         row = session.get(BrainVersion, version_id)
         if row is not None and row.state == VersionState.COMMITTED:
             return  # the commit went through; the failure came after it
         if row is not None:
             session.delete(row)
-    service.graph.set_brain_key(name, old_key)
-    service.graph.delete_generation(name, new_key)
+    stores.graph.set_brain_key(name, old_key)
+    stores.graph.delete_generation(name, new_key)
 
 
 def _brain_row(session: Session, name: str) -> Brain:
-    from marble_graph.service import committed_brain
-
     brain = committed_brain(session, name)
     if brain is None:
         raise StoreError(f"brain {name!r} disappeared during write-back")
     return brain
-
-
-def list_versions(service: BrainService, name: str) -> list[dict[str, Any]]:
-    """The brain's committed versions, oldest first, as plain records."""
-    service.get_brain(name)  # NotFound names the known brains
-    with service.metadata.session() as session:
-        rows = session.scalars(
-            select(BrainVersion)
-            .join(Brain)
-            .where(Brain.name == name, BrainVersion.state == VersionState.COMMITTED)
-            .order_by(BrainVersion.version)
-        ).all()
-        return [
-            {
-                "version": row.version,
-                "state": row.state.value,
-                "parent_version": row.parent_version,
-                "graph_hash": row.graph_hash or "",
-                "neuron_count": row.neuron_count,
-                "synapse_count": row.synapse_count,
-                "note": row.note,
-                "metrics": dict(row.metrics),
-                "run_id": row.run_id,
-                "created_at": row.created_at,
-                "committed_at": row.committed_at,
-            }
-            for row in rows
-        ]

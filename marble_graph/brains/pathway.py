@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from marble_graph.store.graph import GraphStore
-from marble_server.graphql import graph_reads
+from marble_graph.store.graph_reads import GraphReads
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def find_pathway(
     graph: GraphStore, graph_key: int, start: int, end: int
 ) -> tuple[StrongestPath, pa.Table] | None:
     """The strongest path in one brain generation, with the synapse table its edges index."""
-    synapses = graph_reads.synapse_table(graph, graph_key)
+    synapses = GraphReads(graph).synapse_table(graph_key)
     found = strongest_path(
         synapses.column("source").to_numpy(),
         synapses.column("target").to_numpy(),

@@ -1,4 +1,4 @@
-"""Training runs, evaluation and inference on persisted brains (docs/learning.md).
+"""Training runs on persisted brains (docs/learning.md).
 
 ``train_brain`` is the whole cycle: load the brain's current version into
 tensors, register the dataset version, train with per-epoch metrics recorded
@@ -14,31 +14,29 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import torch
 
+from marble_graph.brains.brain_datasets import load_for_brain
+from marble_graph.brains.versions import load_brain_tensors, write_back
 from marble_graph.config import MarbleConfig
-from marble_graph.datasets import Dataset, load_dataset, split_dataset
+from marble_graph.datasets import Dataset, split_dataset
 from marble_graph.datasets.normalisation import METRICS_KEY, Normalisation
 from marble_graph.errors import ValidationFailed
 from marble_graph.learning.losses import Objective
-from marble_graph.learning.trainer import Trainer, resolve_device
-from marble_graph.run_records import (
+from marble_graph.learning.trainer import Trainer
+from marble_graph.store.home_stores import Stores
+from marble_graph.store.metadata import RunState
+from marble_graph.store.metadata.dataset_records import register_dataset
+from marble_graph.store.metadata.training_runs import (
     finish_run,
     latest_unfinished_run,
     record_epoch,
-    register_dataset,
     start_run,
     update_run_summary,
 )
-from marble_graph.serving import Inference, ServingModel
-from marble_graph.store.metadata import RunState
-from marble_graph.tensors import BrainTensors
-from marble_graph.versions import load_brain_tensors, write_back
-
-if TYPE_CHECKING:
-    from marble_graph.service import BrainService
 
 log = logging.getLogger(__name__)
 EpochCallback = Callable[[dict[str, Any]], None]
@@ -57,25 +55,24 @@ class RunSummary:
 
 
 def train_brain(
-    service: BrainService,
+    stores: Stores,
     name: str,
     dataset_spec: str,
     *,
     epochs: int | None = None,
-    device: str | None = None,
+    device: torch.device,
     resume: bool = False,
     on_epoch: EpochCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> RunSummary:
     """Train ``name`` on a dataset and write the result back as a new version."""
-    target = resolve_device(device or service.config.core.device)
-    loaded = load_brain_tensors(service, name, target, verify=True)
+    loaded = load_brain_tensors(stores, name, device, verify=True)
     config = loaded.config
-    dataset = _load_for_brain(dataset_spec, config, loaded.tensors)
+    dataset = load_for_brain(dataset_spec, config, loaded.tensors)
     objective = Objective.for_task(dataset.task, config.learning.loss)
     planned, first_epoch, resumed_from = epochs or config.learning.epochs, 1, None
     if resume:
-        previous = latest_unfinished_run(service, name)
+        previous = latest_unfinished_run(stores.metadata, name)
         planned = int(previous.summary.get("epochs_planned", planned))
         first_epoch = int(previous.summary.get("epochs_committed", 0)) + 1
         resumed_from = previous.id
@@ -92,15 +89,17 @@ def train_brain(
     normalisation = _normalisation(loaded.metrics, train)
     train, test = normalisation.apply(train), normalisation.apply(test)
     fit_split, validation = _validation_split(train, config.learning.validation_fraction, config)
-    link = register_dataset(service, dataset)
-    run_id = start_run(service, name, loaded.info.version, link, config, planned, resumed_from)
+    link = register_dataset(stores.metadata, stores.blobs, dataset)
+    run_id = start_run(
+        stores.metadata, name, loaded.info.version, link, config, planned, resumed_from
+    )
 
     trainer = Trainer(
         loaded.tensors,
         config,
         objective,
         loaded.shared_state,
-        target,
+        device,
         step=int(loaded.metrics.get("step", 0)),
     )
     base_version, history, stop_reason = loaded.info.version, [], None
@@ -111,7 +110,7 @@ def train_brain(
             chunk = min(every, planned - epoch + 1) if every else planned - epoch + 1
 
             def record(metrics: dict[str, Any]) -> None:
-                record_epoch(service, run_id, metrics)
+                record_epoch(stores.metadata, run_id, metrics)
                 if on_epoch is not None:
                     on_epoch(metrics)
 
@@ -119,7 +118,7 @@ def train_brain(
             history.extend(result.history)
             if result.status != "completed":
                 state = RunState.FAILED if result.status == "non_finite" else RunState.CANCELLED
-                finish_run(service, run_id, state, error=result.reason)
+                finish_run(stores.metadata, run_id, state, error=result.reason)
                 return RunSummary(
                     run_id, state.value, None, len(history), history=history, reason=result.reason
                 )
@@ -139,7 +138,7 @@ def train_brain(
                 METRICS_KEY: normalisation.to_record(),
             }
             info = write_back(
-                service,
+                stores,
                 name,
                 tensors,
                 shared,
@@ -151,19 +150,21 @@ def train_brain(
             )
             base_version = info.version
             update_run_summary(
-                service, run_id, {"epochs_committed": trained_to, "stop_reason": result.reason}
+                stores.metadata,
+                run_id,
+                {"epochs_committed": trained_to, "stop_reason": result.reason},
             )
             epoch = planned + 1 if result.stopped_early else trained_to + 1
             stop_reason = result.reason
     except KeyboardInterrupt:
-        finish_run(service, run_id, RunState.INTERRUPTED, error="interrupted (Ctrl-C)")
+        finish_run(stores.metadata, run_id, RunState.INTERRUPTED, error="interrupted (Ctrl-C)")
         raise
     except BaseException as exc:
-        finish_run(service, run_id, RunState.FAILED, error=f"{type(exc).__name__}: {exc}")
+        finish_run(stores.metadata, run_id, RunState.FAILED, error=f"{type(exc).__name__}: {exc}")
         raise
     baseline = _baseline(train, test, objective)
     finish_run(
-        service,
+        stores.metadata,
         run_id,
         RunState.COMPLETED,
         result_version=base_version,
@@ -181,70 +182,7 @@ def train_brain(
     )
 
 
-def evaluate_brain(
-    service: BrainService,
-    name: str,
-    dataset_spec: str,
-    *,
-    split: str = "test",
-    device: str | None = None,
-) -> dict[str, float]:
-    """Score the current version on a dataset's ``test`` split (as training held it out),
-    or on ``all`` of it. Changes nothing."""
-    if split not in ("test", "all"):
-        raise ValidationFailed(f"split {split!r}: expected test or all")
-    serving = ServingModel.load(service, name, resolve_device(device or "cpu"))
-    config = serving.loaded.config
-    dataset = _load_for_brain(dataset_spec, config, serving.loaded.tensors)
-    if split == "test":
-        _, dataset = split_dataset(
-            dataset,
-            config.dataset.test_fraction,
-            config.dataset.split_random_state,
-            config.dataset.stratify,
-        )
-    objective = Objective.for_task(dataset.task, config.learning.loss)
-    # Scored in the space the brain trained in (regression MSE in standardised
-    # target units), the same units as the training run's test metrics.
-    outputs = serving.forward(dataset.features)
-    scaled = serving.normalisation.apply(dataset)
-    return objective.evaluate(outputs.cpu(), objective.targets(scaled, "cpu"))
-
-
-def infer(
-    service: BrainService, name: str, features: np.ndarray, device: str | None = None
-) -> Inference:
-    """Outputs of the brain's current version; deterministic and changes nothing."""
-    return ServingModel.load(service, name, resolve_device(device or "cpu")).predict(features)
-
-
 # -- helpers --------------------------------------------------------------------------
-
-
-def load_dataset_for_brain(spec: str, config: MarbleConfig, inputs: int, outputs: int) -> Dataset:
-    """Load ``spec`` as the brain's config reads it; its widths must match the brain's."""
-    dataset = load_dataset(
-        spec,
-        feature_columns=config.dataset.feature_columns,
-        target_column=config.dataset.target_column,
-        random_seed=config.seed.random_seed,
-    )
-    if dataset.n_features != inputs:
-        raise ValidationFailed(
-            f"input width mismatch: the brain has {inputs} input neurons, "
-            f"dataset {dataset.name!r} has {dataset.n_features} features"
-        )
-    if dataset.n_outputs != outputs:
-        raise ValidationFailed(
-            f"output width mismatch: the brain has {outputs} output neurons, "
-            f"dataset {dataset.name!r} needs {dataset.n_outputs}"
-        )
-    return dataset
-
-
-def _load_for_brain(spec: str, config: MarbleConfig, tensors: BrainTensors) -> Dataset:
-    inputs, outputs = int(tensors.input_rows.numel()), int(tensors.output_rows.numel())
-    return load_dataset_for_brain(spec, config, inputs, outputs)
 
 
 def _normalisation(metrics: dict[str, Any], train: Dataset) -> Normalisation:

@@ -1,84 +1,30 @@
-"""Run records in the metadata store: datasets trained on, runs, their epochs.
+"""Training-run records in the metadata store: runs, their epochs, their outcome.
 
-Kept apart from the training cycle in ``runs.py`` so that module reads as
-the cycle itself; everything here is bookkeeping in SQL (and the dataset's
-arrays, content-addressed in blobs/).
+Bookkeeping in SQL only; the training cycle itself is ``marble_graph.brains.training``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select
 
 from marble_graph.config import MarbleConfig, config_hash
-from marble_graph.datasets import Dataset
 from marble_graph.errors import NotFound
-from marble_graph.store.metadata import (
-    Brain,
-    DatasetVersion,
-    RunEpoch,
-    RunState,
-    TrainingRun,
-)
-from marble_graph.store.metadata import Dataset as DatasetRow
-from marble_graph.versions import DatasetLink
-
-if TYPE_CHECKING:
-    from marble_graph.service import BrainService
+from marble_graph.store.metadata.brain_records import get_brain
+from marble_graph.store.metadata.database import MetadataStore
+from marble_graph.store.metadata.dataset_records import DatasetLink
+from marble_graph.store.metadata.models import Brain, RunEpoch, RunState, TrainingRun
 
 
-def register_dataset(service: BrainService, dataset: Dataset) -> DatasetLink:
-    """The SQL dataset version for this content (created once; the data goes to blobs/)."""
-    digest = dataset.content_hash()
-    with service.metadata.session() as session:
-        row = session.scalars(
-            select(DatasetRow).where(DatasetRow.name == dataset.name)
-        ).one_or_none()
-        if row is None:
-            row = DatasetRow(name=dataset.name[:128], description=dataset.source)
-            session.add(row)
-            session.flush()
-        version = session.scalars(
-            select(DatasetVersion).where(
-                DatasetVersion.dataset_id == row.id, DatasetVersion.content_hash == digest
-            )
-        ).one_or_none()
-        if version is None:
-            blob = service.blobs.put_arrays(
-                {"features": dataset.features, "targets": dataset.targets}
-            )
-            number = (
-                session.scalar(
-                    select(func.max(DatasetVersion.version)).where(
-                        DatasetVersion.dataset_id == row.id
-                    )
-                )
-                or 0
-            ) + 1
-            version = DatasetVersion(
-                dataset_id=row.id,
-                version=number,
-                content_hash=digest,
-                n_rows=dataset.n_rows,
-                n_features=dataset.n_features,
-                columns=[{"name": n, "role": "feature"} for n in dataset.feature_names]
-                + [{"name": n, "role": "target"} for n in dataset.target_names],
-                blob_path=str(service.blobs.path(blob, ".npz")),
-            )
-            session.add(version)
-            session.flush()
-        return DatasetLink(version.id, digest, dataset.name, version.version, dataset.n_rows)
-
-
-def list_runs(service: BrainService, name: str, state: str | None = None) -> list[dict[str, Any]]:
+def list_runs(metadata: MetadataStore, name: str, state: str | None = None) -> list[dict[str, Any]]:
     """A brain's training runs, oldest first (optionally only those in ``state``)."""
-    service.get_brain(name)
+    get_brain(metadata, name)
     query = select(TrainingRun).join(Brain).where(Brain.name == name).order_by(TrainingRun.id)
     if state is not None:
         query = query.where(TrainingRun.state == RunState(state))
-    with service.metadata.session() as session:
+    with metadata.session() as session:
         runs = session.scalars(query).all()
         epochs = dict(
             session.execute(
@@ -103,16 +49,16 @@ def list_runs(service: BrainService, name: str, state: str | None = None) -> lis
         ]
 
 
-def run_epochs(service: BrainService, run_id: int) -> list[dict[str, Any]]:
-    with service.metadata.session() as session:
+def run_epochs(metadata: MetadataStore, run_id: int) -> list[dict[str, Any]]:
+    with metadata.session() as session:
         rows = session.scalars(
             select(RunEpoch).where(RunEpoch.run_id == run_id).order_by(RunEpoch.epoch)
         ).all()
         return [dict(r.metrics) for r in rows]
 
 
-def latest_unfinished_run(service: BrainService, name: str) -> TrainingRun:
-    with service.metadata.session() as session:
+def latest_unfinished_run(metadata: MetadataStore, name: str) -> TrainingRun:
+    with metadata.session() as session:
         run = session.scalars(
             select(TrainingRun)
             .join(Brain)
@@ -129,7 +75,7 @@ def latest_unfinished_run(service: BrainService, name: str) -> TrainingRun:
 
 
 def start_run(
-    service: BrainService,
+    metadata: MetadataStore,
     name: str,
     base_version: int,
     link: DatasetLink,
@@ -138,7 +84,7 @@ def start_run(
     resumed_from: int | None,
 ) -> int:
     """A new run record in state running; returns its id."""
-    with service.metadata.session() as session:
+    with metadata.session() as session:
         brain = session.scalars(select(Brain).where(Brain.name == name)).one()
         run = TrainingRun(
             brain_id=brain.id,
@@ -159,20 +105,20 @@ def start_run(
         return int(run.id)
 
 
-def record_epoch(service: BrainService, run_id: int, metrics: dict[str, Any]) -> None:
-    with service.metadata.session() as session:
+def record_epoch(metadata: MetadataStore, run_id: int, metrics: dict[str, Any]) -> None:
+    with metadata.session() as session:
         session.add(RunEpoch(run_id=run_id, epoch=int(metrics["epoch"]), metrics=metrics))
 
 
-def update_run_summary(service: BrainService, run_id: int, updates: dict[str, Any]) -> None:
-    with service.metadata.session() as session:
+def update_run_summary(metadata: MetadataStore, run_id: int, updates: dict[str, Any]) -> None:
+    with metadata.session() as session:
         run = session.get(TrainingRun, run_id)
         assert run is not None
         run.summary = {**run.summary, **updates}
 
 
 def finish_run(
-    service: BrainService,
+    metadata: MetadataStore,
     run_id: int,
     state: RunState,
     *,
@@ -180,7 +126,7 @@ def finish_run(
     result_version: int | None = None,
     summary: dict[str, Any] | None = None,
 ) -> None:
-    with service.metadata.session() as session:
+    with metadata.session() as session:
         run = session.get(TrainingRun, run_id)
         assert run is not None
         run.state = state
