@@ -30,7 +30,6 @@ from marble_graph.config.sections_model import (
 from marble_graph.config.sections_runtime import (
     DatasetConfig,
     LoggingConfig,
-    MemoryConfig,
     ServerConfig,
     StorageConfig,
 )
@@ -42,7 +41,6 @@ __all__ = [
     "LobesConfig",
     "LoggingConfig",
     "MarbleConfig",
-    "MemoryConfig",
     "NeuromodulationConfig",
     "NeuronenblitzConfig",
     "PlasticityConfig",

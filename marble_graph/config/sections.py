@@ -17,7 +17,6 @@ from marble_graph.config.sections_model import (
 from marble_graph.config.sections_runtime import (
     DatasetConfig,
     LoggingConfig,
-    MemoryConfig,
     ServerConfig,
     StorageConfig,
 )
@@ -41,7 +40,6 @@ class MarbleConfig(ConfigSection):
         default_factory=NeuromodulationConfig, description="Reward, stress and arousal signals."
     )
     lobes: LobesConfig = Field(default_factory=LobesConfig, description="Neuron groups.")
-    memory: MemoryConfig = Field(default_factory=MemoryConfig, description="Memory and replay.")
     storage: StorageConfig = Field(
         default_factory=StorageConfig, description="Graph database and metadata store."
     )

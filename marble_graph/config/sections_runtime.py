@@ -1,6 +1,6 @@
 """Configuration sections for where a brain lives and how it is served.
 
-Memory buffers, storage, the HTTP server, logging and the dataset. Like
+Storage, the HTTP server, logging and the dataset. Like
 ``sections_model``, every field carries its default, type, range and a
 one-line description.
 """
@@ -12,41 +12,6 @@ from typing import Literal
 from pydantic import Field
 
 from marble_graph.config.sections_model import ConfigSection
-
-
-class MemoryConfig(ConfigSection):
-    """Hybrid memory and dream-replay buffers."""
-
-    vector_capacity: int = Field(
-        default=10_000,
-        ge=0,
-        le=100_000_000,
-        description="Entries kept in the vector (cosine) store.",
-    )
-    symbolic_capacity: int = Field(
-        default=10_000,
-        ge=0,
-        le=100_000_000,
-        description="Entries kept in the symbolic key/value store.",
-    )
-    instant_buffer_size: int = Field(
-        default=10,
-        ge=1,
-        le=1_000_000,
-        description="Experiences held before merging into long-term.",
-    )
-    long_term_buffer_size: int = Field(
-        default=100,
-        ge=1,
-        le=100_000_000,
-        description="Experiences kept; the least salient are evicted.",
-    )
-    dream_replay: bool = Field(
-        default=False, description="Replay salient experiences during training."
-    )
-    replay_batch_size: int = Field(
-        default=32, ge=1, le=1_000_000, description="Experiences sampled per replay step."
-    )
 
 
 class StorageConfig(ConfigSection):
