@@ -13,12 +13,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
-from sqlalchemy import select
 from strawberry.scalars import JSON
 
-from marble_graph.service import BrainInfo, BrainService
-from marble_graph.store.metadata import Brain as BrainRow
-from marble_graph.store.metadata import BrainVersion as VersionRow
+from marble_graph.service import BrainInfo
+from marble_graph.versions import list_versions
 from marble_server.graphql import graph_reads
 from marble_server.graphql.context import MarbleContext
 from marble_server.graphql.graph_reads import NeuronSelection, Row, SynapseSelection
@@ -342,34 +340,27 @@ class Brain:
         )
         return [Lobe.from_row(self.name, row) for row in rows]
 
-    @strawberry.field(description="Every version of the brain, oldest first.")
+    @strawberry.field(
+        description="Committed versions, oldest first (one still being written is not listed)."
+    )
     async def versions(self, info: Info) -> list[BrainVersion]:
-        return await info.context.engine(brain_versions, info.context.state.service, self.name)
-
-
-def brain_versions(service: BrainService, name: str) -> list[BrainVersion]:
-    """The brain's version rows from the metadata store, oldest first."""
-    with service.metadata.session() as session:
-        rows = session.scalars(
-            select(VersionRow)
-            .join(BrainRow, VersionRow.brain_id == BrainRow.id)
-            .where(BrainRow.name == name)
-            .order_by(VersionRow.version)
-        ).all()
+        service = info.context.state.service
+        # The engine's listing, the one REST uses, so both show the same versions.
+        records = await info.context.engine(list_versions, service, self.name)
         return [
             BrainVersion(
-                version=row.version,
-                state=row.state.value,
-                parent_version=row.parent_version,
-                graph_hash=row.graph_hash,
-                neuron_count=row.neuron_count,
-                synapse_count=row.synapse_count,
-                metrics=json_safe(dict(row.metrics or {})),
-                note=row.note,
-                created_at=row.created_at,
-                committed_at=row.committed_at,
+                version=record["version"],
+                state=record["state"],
+                parent_version=record["parent_version"],
+                graph_hash=record["graph_hash"],
+                neuron_count=record["neuron_count"],
+                synapse_count=record["synapse_count"],
+                metrics=json_safe(record["metrics"]),
+                note=record["note"],
+                created_at=record["created_at"],
+                committed_at=record["committed_at"],
             )
-            for row in rows
+            for record in records
         ]
 
 
