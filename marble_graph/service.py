@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from torch import Tensor
 
 from marble_graph import exchange
 from marble_graph.blobs import BlobStore
@@ -33,6 +34,7 @@ from marble_graph.datasets import load_dataset
 from marble_graph.errors import Conflict, StoreError, UnknownBrain, ValidationFailed
 from marble_graph.failpoints import failpoint
 from marble_graph.integrity import RepairReport, repair_brain, verify_brains
+from marble_graph.model import BrainModel
 from marble_graph.presets import preset_config
 from marble_graph.reconcile import reconcile_stores
 from marble_graph.resources import graph_schema_dir
@@ -46,6 +48,7 @@ from marble_graph.store.metadata import (
     MetadataStore,
     VersionState,
 )
+from marble_graph.tensors import BrainTensors
 
 log = logging.getLogger(__name__)
 
@@ -219,12 +222,25 @@ class BrainService:
         graph: BrainGraph,
         progress: Progress | None = None,
         note: str = "seed",
+        shared_state: dict[str, Tensor] | None = None,
+        metrics: dict[str, Any] | None = None,
     ) -> BrainInfo:
+        """Commit ``graph`` as version 1 of a new brain, with an imported version's
+        shared layer and metrics when given (a seeded brain has neither)."""
         digest = graph_hash(graph)
         snapshot_blob = put_graph_snapshot(self.blobs, graph)
+        params_blob = None if shared_state is None else self.blobs.put_tensors(shared_state)
         with self.write_lock:
             return self._commit_new_brain(
-                name, config, graph, digest, snapshot_blob, progress, note
+                name,
+                config,
+                graph,
+                digest,
+                snapshot_blob,
+                progress,
+                note,
+                params_blob=params_blob,
+                metrics=metrics or {},
             )
 
     def _commit_new_brain(
@@ -236,6 +252,8 @@ class BrainService:
         snapshot_blob: str,
         progress: Progress | None,
         note: str,
+        params_blob: str | None = None,
+        metrics: dict[str, Any] | None = None,
     ) -> BrainInfo:
         with self.metadata.session() as session:
             if session.scalar(select(Brain.id).where(Brain.name == name)) is not None:
@@ -275,9 +293,10 @@ class BrainService:
                         graph_hash=digest,
                         neuron_count=graph.neuron_count,
                         synapse_count=graph.synapse_count,
-                        metrics={},
+                        metrics=metrics or {},
                         note=note,
                         graph_key=graph_key,
+                        params_blob=params_blob,
                         snapshot_blob=snapshot_blob,
                         created_at=now,
                         committed_at=now,
@@ -362,23 +381,46 @@ class BrainService:
     # -- export and import ---------------------------------------------------------
 
     def export_brain(self, name: str, path: Path, fmt: str = "auto") -> Path:
-        """Write a brain to ``path`` (``.json`` file or Parquet directory)."""
+        """Write a brain's current version to ``path`` (``.json`` file or Parquet
+        directory): graph, config, shared layer and metrics (exchange.py)."""
         info = self.get_brain(name)
         config = self.brain_config(name)
         graph = self.graph.load_graph(name, info.graph_key)
-        return exchange.write_export(path, info.as_dict(), config, graph, fmt)
+        with self.metadata.session() as session:
+            version = session.scalars(
+                select(BrainVersion)
+                .join(Brain)
+                .where(Brain.name == name, BrainVersion.version == info.version)
+            ).one()
+            params_blob, metrics = version.params_blob, dict(version.metrics)
+        shared = self.blobs.get_tensors(params_blob) if params_blob else None
+        return exchange.write_export(path, info.as_dict(), config, graph, fmt, shared, metrics)
 
     def import_brain(
         self, path: Path, name: str | None = None, progress: Progress | None = None
     ) -> BrainInfo:
-        """Create a brain from an export; its graph must hash to the recorded value."""
-        manifest, graph = exchange.read_export(path)
-        new_name = name or str(manifest["name"])
+        """Create a brain from an export whose graph and model hashes check out.
+
+        Version 1 of the new brain carries the export's shared layer and
+        metrics, so it infers exactly as the exported version did.
+        """
+        exported = exchange.read_brain_export(path)
+        new_name = name or str(exported.manifest["name"])
         validate_brain_name(new_name)
-        config = config_from_mapping(manifest["config"], source=f"{path} (config)")
+        config = config_from_mapping(exported.manifest["config"], source=f"{path} (config)")
         if self._find(new_name) is not None:
             raise Conflict(f"brain {new_name!r} already exists (import with --name NEW)")
-        return self._persist_new_brain(new_name, config, graph, progress, note=f"import {path}")
+        if exported.shared_state is not None:
+            _check_shared_layer(exported.graph, config, exported.shared_state, path)
+        return self._persist_new_brain(
+            new_name,
+            config,
+            exported.graph,
+            progress,
+            note=f"import {path}",
+            shared_state=exported.shared_state,
+            metrics=exported.metrics,
+        )
 
     # -- helpers -------------------------------------------------------------------
 
@@ -441,6 +483,19 @@ def _check_engine_matches_home(home: DataHome, engine: str, metadata: MetadataSt
             f"set storage.graph_engine: {others[0]} in marble.yaml, or back the home "
             "up with that engine and restore it into a new home"
         )
+
+
+def _check_shared_layer(
+    graph: BrainGraph, config: MarbleConfig, shared: dict[str, Tensor], path: Path
+) -> None:
+    """Refuse a shared layer the model cannot load: names or shapes that do not fit."""
+    model = BrainModel(BrainTensors.from_graph(graph, "cpu"), config.core, config.seed.random_seed)
+    try:
+        model.load_shared_state(shared)
+    except (ValueError, RuntimeError) as exc:
+        raise ValidationFailed(
+            f"{path}: the shared layer does not fit the brain's graph and config ({exc})"
+        ) from exc
 
 
 def _report(progress: Progress | None, message: str) -> None:
