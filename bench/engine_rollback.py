@@ -26,8 +26,8 @@ ENGINES = ("kuzu", "ladybug")
 
 
 def reproduce(engine: str) -> dict[str, object]:
+    from marble_graph.bundled_files import graph_schema_dir
     from marble_graph.config import config_from_mapping
-    from marble_graph.resources import graph_schema_dir
     from marble_graph.seed import seed_brain_graph
     from marble_graph.store.graph import GraphStore, store_rows
     from marble_graph.store.graph_rows import key_range

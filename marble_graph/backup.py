@@ -9,7 +9,7 @@ training compute carry on. The layout is engine- and dialect-neutral::
     manifest.json                  format, versions, engine, schema revision, brains
     metadata/<table>.jsonl         every row of every SQL table (one JSON object a line)
     graph/<graph_key>/             each committed brain's current generation as a
-                                   Parquet brain export (see exchange.py)
+                                   Parquet brain export (see export_files.py)
     graph/lineage.jsonl            the graph's TRAINED_ON edges (brain version -> dataset)
     blobs/<ab>/<digest><suffix>    trained parameters, snapshots and dataset arrays
 
@@ -36,7 +36,7 @@ from typing import Any
 import sqlalchemy as sa
 
 import marble_graph
-from marble_graph import exchange
+from marble_graph import export_files
 from marble_graph.backup_format import (
     BACKUP_NAME,
     BACKUPS_DIR,
@@ -244,7 +244,7 @@ def _backup_graphs(
             "config_hash": brain["config_hash"],
         }
         config = config_from_mapping(brain["config"], source=f"brain {name!r}")
-        exchange.write_export(graph_dir / str(key), info, config, graph, "parquet")
+        export_files.write_export(graph_dir / str(key), info, config, graph, "parquet")
         brains.append(
             BackupBrain(
                 name=name,
@@ -296,7 +296,7 @@ def restore_backup(stores: Stores, src: Path, progress: Progress | None = None) 
     graphs = {}
     for brain in brains:
         _report(progress, f"checking brain {brain.name!r}")
-        _, graph = exchange.read_export(src / "graph" / str(brain.graph_key))
+        _, graph = export_files.read_export(src / "graph" / str(brain.graph_key))
         if graph_hash(graph) != brain.graph_hash:
             raise ValidationFailed(
                 f"{src}: brain {brain.name!r} does not hash to its manifest's graph_hash"

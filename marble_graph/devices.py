@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from marble_graph.config.sections_model import DEVICE_PATTERN
+from marble_graph.config.brain_sections import DEVICE_PATTERN
 from marble_graph.errors import ValidationFailed
 
 

@@ -5,8 +5,9 @@ below it. It opens the stores of one data home (``Stores``) and hands them to
 the operations, which live below it by concept and never see the service:
 
 - ``marble_graph.brains``: lifecycle (create, delete), training, evaluation,
-  serving (inference), versions (load, write-back), signal settings;
-- ``marble_graph.exchange``: export and import files;
+  serving (inference), versions (load, write-back), signal settings, transfer
+  (export, import), pathway;
+- ``marble_graph.export_files``: the export file formats (``brains.transfer`` uses them);
 - ``marble_graph.backup``: backups of the whole home;
 - ``marble_graph.store``: SQL records (metadata) and graph reads (graph).
 
@@ -22,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from marble_graph import backup, exchange
+from marble_graph import backup
 from marble_graph.backup_format import BackupManifest
 from marble_graph.blobs import BlobStore
 from marble_graph.brain_graph import BrainGraph, graph_hash
@@ -34,12 +35,14 @@ from marble_graph.brains import (
     serving,
     signal_settings,
     training,
+    transfer,
 )
 from marble_graph.brains.lifecycle import BrainDetails, Progress, report
 from marble_graph.brains.pathway import StrongestPath, find_pathway
 from marble_graph.brains.serving import Inference, ModelCache, ServingModel
 from marble_graph.brains.training import EpochCallback, RunSummary
-from marble_graph.config import MarbleConfig, config_from_mapping
+from marble_graph.bundled_files import graph_schema_dir
+from marble_graph.config import MarbleConfig
 from marble_graph.data_home import DataHome
 from marble_graph.datasets import load_dataset
 from marble_graph.devices import resolve_device
@@ -47,7 +50,6 @@ from marble_graph.errors import Conflict, NotFound, StoreError
 from marble_graph.integrity import RepairReport, repair_brain, verify_brains
 from marble_graph.presets import preset_config
 from marble_graph.reconcile import reconcile_stores
-from marble_graph.resources import graph_schema_dir
 from marble_graph.seed import seed_brain_graph
 from marble_graph.store.graph import GraphStore, QueryRows
 from marble_graph.store.graph_reads import (
@@ -379,25 +381,16 @@ class BrainService:
     # -- export and import ---------------------------------------------------------
 
     def export_brain(self, name: str, path: Path, fmt: str = "auto") -> Path:
-        """Write a brain to ``path`` (``.json`` file or Parquet directory)."""
-        info = self.get_brain(name)
-        config = self.brain_config(name)
-        graph = self.graph.load_graph(name, info.graph_key)
-        return exchange.write_export(path, info.as_dict(), config, graph, fmt)
+        """Write a brain's current version to ``path`` (``.json`` file or Parquet
+        directory): graph, config, shared layer and metrics (export_files.py)."""
+        return transfer.export_brain(self.stores, name, path, fmt)
 
     def import_brain(
         self, path: Path, name: str | None = None, progress: Progress | None = None
     ) -> BrainInfo:
-        """Create a brain from an export; its graph must hash to the recorded value."""
-        manifest, graph = exchange.read_export(path)
-        new_name = name or str(manifest["name"])
-        validate_brain_name(new_name)
-        config = config_from_mapping(manifest["config"], source=f"{path} (config)")
-        if brain_records.find_brain(self.metadata, new_name) is not None:
-            raise Conflict(f"brain {new_name!r} already exists (import with --name NEW)")
-        return lifecycle.persist_new_brain(
-            self.stores, new_name, config, graph, progress, note=f"import {path}"
-        )
+        """Create a brain from an export whose graph and model hashes check out; it
+        infers exactly as the exported version did."""
+        return transfer.import_brain(self.stores, path, name, progress)
 
 
 def _check_engine_matches_home(home: DataHome, engine: str, metadata: MetadataStore) -> None:

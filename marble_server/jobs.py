@@ -20,7 +20,7 @@ from typing import Any
 
 from marble_graph.errors import Conflict, MarbleError, ValidationFailed
 from marble_graph.service import RESUMABLE, BrainService, JobState, JobView, RunState
-from marble_server.brain_ops import check_api_dataset
+from marble_server.brain_writes import check_api_dataset
 from marble_server.events import TERMINAL_EVENT, EventHub, JobEvent
 
 log = logging.getLogger(__name__)

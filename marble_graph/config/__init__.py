@@ -6,6 +6,21 @@ descriptions. Errors are :class:`marble_graph.errors.ConfigError`, one line
 per fault naming the file, line and dotted key.
 """
 
+from marble_graph.config.brain_sections import (
+    CoreConfig,
+    LearningConfig,
+    LobesConfig,
+    NeuromodulationConfig,
+    NeuronenblitzConfig,
+    PlasticityConfig,
+    SeedConfig,
+)
+from marble_graph.config.deployment_sections import (
+    DatasetConfig,
+    LoggingConfig,
+    ServerConfig,
+    StorageConfig,
+)
 from marble_graph.config.loader import (
     canonical_config_json,
     config_from_mapping,
@@ -18,22 +33,6 @@ from marble_graph.config.loader import (
     write_config_schema,
 )
 from marble_graph.config.sections import MarbleConfig
-from marble_graph.config.sections_model import (
-    CoreConfig,
-    LearningConfig,
-    LobesConfig,
-    NeuromodulationConfig,
-    NeuronenblitzConfig,
-    PlasticityConfig,
-    SeedConfig,
-)
-from marble_graph.config.sections_runtime import (
-    DatasetConfig,
-    LoggingConfig,
-    MemoryConfig,
-    ServerConfig,
-    StorageConfig,
-)
 
 __all__ = [
     "CoreConfig",
@@ -42,7 +41,6 @@ __all__ = [
     "LobesConfig",
     "LoggingConfig",
     "MarbleConfig",
-    "MemoryConfig",
     "NeuromodulationConfig",
     "NeuronenblitzConfig",
     "PlasticityConfig",

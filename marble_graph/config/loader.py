@@ -32,6 +32,10 @@ KeyPath = tuple[str | int, ...]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _OVERRIDES_SOURCE = "<overrides>"
+# Sections an earlier release wrote into every stored config (brains, runs,
+# exports, backups) and this one removed: records drop them so they still load,
+# while a config file or an override naming one gets the unknown-key error.
+RETIRED_SECTIONS = frozenset({"memory"})
 
 # Validation is strict: YAML already types its scalars, so a quoted "30" or a
 # `true` for an integer is a mistake to report, not a value to coerce.
@@ -93,10 +97,15 @@ def parse_config_text(text: str, source: str = "<string>") -> MarbleConfig:
 
 
 def config_from_mapping(data: Mapping[str, Any], source: str = "<mapping>") -> MarbleConfig:
-    """Validate an already-parsed mapping (e.g. from JSON or an API body)."""
+    """Validate an already-parsed mapping (e.g. a stored record, from JSON or an API body).
+
+    Sections in :data:`RETIRED_SECTIONS` are dropped: a config recorded before
+    their removal (a brain, an export, a backup) loads as it did, without them.
+    """
     if not isinstance(data, Mapping):
         raise ConfigError(f"{source}: expected a mapping of sections, got {_show(data)}")
-    return _validate(_drop_empty_sections(data), source, None, [])
+    current = {key: value for key, value in data.items() if key not in RETIRED_SECTIONS}
+    return _validate(_drop_empty_sections(current), source, None, [])
 
 
 def with_overrides(config: MarbleConfig, overrides: Mapping[str, Any]) -> MarbleConfig:

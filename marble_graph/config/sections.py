@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from marble_graph.config.sections_model import (
+from marble_graph.config.brain_sections import (
     ConfigSection,
     CoreConfig,
     LearningConfig,
@@ -14,10 +14,9 @@ from marble_graph.config.sections_model import (
     PlasticityConfig,
     SeedConfig,
 )
-from marble_graph.config.sections_runtime import (
+from marble_graph.config.deployment_sections import (
     DatasetConfig,
     LoggingConfig,
-    MemoryConfig,
     ServerConfig,
     StorageConfig,
 )
@@ -41,7 +40,6 @@ class MarbleConfig(ConfigSection):
         default_factory=NeuromodulationConfig, description="Reward, stress and arousal signals."
     )
     lobes: LobesConfig = Field(default_factory=LobesConfig, description="Neuron groups.")
-    memory: MemoryConfig = Field(default_factory=MemoryConfig, description="Memory and replay.")
     storage: StorageConfig = Field(
         default_factory=StorageConfig, description="Graph database and metadata store."
     )

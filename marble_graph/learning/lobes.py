@@ -3,7 +3,7 @@
 k-means on the neuron states groups neurons into lobes; a lobe's attention is
 the EMA of its members' gradient magnitudes; lobes whose attention falls in the
 weakest quantile get a learning-rate boost so that neglected regions of the
-brain keep learning (docs/learning.md, the training step). Everything is tensor ops on the
+brain keep learning (docs/model.md, Lobes). Everything is tensor ops on the
 device of the inputs; the only loops run over k-means iterations and over the
 k centroids of the k-means++ initialisation.
 """

@@ -1,4 +1,4 @@
-"""Neuromodulation: reward, stress and arousal scale the learning rate (docs/learning.md).
+"""Neuromodulation: reward, stress and arousal scale the learning rate (docs/model.md).
 
 ``lr_eff = lr * clip((1 + reward - stress) * (1 + arousal_gain * arousal),
 min_factor, max_factor)``. In ``manual`` mode the signals are whatever the

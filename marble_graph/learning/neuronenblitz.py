@@ -10,7 +10,7 @@ segment argmax. Walks raise potential, fatigue and visit counts of the edges
 they use (``apply_walks``), potentials and fatigue decay on an interval
 (``decay_routes``), and ``PatternCounts`` accumulates the two-step patterns and
 co-activated pairs that structural plasticity turns into shortcuts and concept
-neurons (docs/learning.md, the training step).
+neurons (docs/model.md, Neuronenblitz).
 
 All randomness comes from an explicit ``torch.Generator`` that must live on the
 device of the score tensor, so the same seed gives the same walks.
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from marble_graph.config.sections_model import NeuronenblitzConfig
+from marble_graph.config.brain_sections import NeuronenblitzConfig
 
 logger = logging.getLogger(__name__)
 

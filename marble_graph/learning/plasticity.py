@@ -1,6 +1,6 @@
 """Structural plasticity: the graph grows and sheds synapses and neurons as it learns.
 
-Five operations (docs/learning.md, plasticity), each a handful of tensor ops with no
+Five operations (docs/model.md, structural plasticity), each a handful of tensor ops with no
 Python loop over neurons or synapses:
 
 - ``split_synapses``: a synapse whose potential exceeds the threshold becomes

@@ -1,4 +1,4 @@
-"""The training loop (docs/learning.md): learn a dataset, rewire, modulate.
+"""The training loop (docs/model.md, the training step): learn a dataset, rewire, modulate.
 
 One ``Trainer`` owns a brain's tensors on a device, the ``BrainModel`` built
 from them and its optimizer. Each step: sample Neuronenblitz walks from the

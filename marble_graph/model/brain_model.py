@@ -29,7 +29,7 @@ _MAX_NONZEROS = 1 << 22
 
 
 class BrainModel(nn.Module):
-    """The forward pass (docs/learning.md): inputs in, one scalar per output neuron out."""
+    """The forward pass (docs/model.md): inputs in, one scalar per output neuron out."""
 
     # Graph structure, registered as buffers so they follow .to(device).
     edge_index: Tensor  # [2, E]

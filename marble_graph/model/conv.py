@@ -1,4 +1,4 @@
-"""``MarbleConv``: one round of MARBLE message passing (docs/learning.md, the forward pass).
+"""``MarbleConv``: one round of MARBLE message passing (docs/model.md, the forward pass).
 
 Per edge e = s -> t with effective weight w_e::
 

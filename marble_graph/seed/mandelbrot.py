@@ -171,8 +171,8 @@ def _neuron_table(
     total = n_in + n_out + n_hidden
 
     # Hidden states are a fixed random projection of the seed features, so the
-    # Mandelbrot structure is visible in the initial representations (the
-    # original started at zero, a fixed point of its update, and never moved).
+    # Mandelbrot structure is visible in the initial representations (all-zero
+    # states would be a fixed point of the update: every gate shut, nothing moves).
     features = np.stack([cx, cy, escape, np.ones_like(cx)], axis=1)
     projection = rng.normal(0.0, 1.0, size=(4, size))
     hidden_state = np.tanh(features @ projection)

@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 from marble_graph.datasets import BUILTIN_DATASETS
 from marble_graph.errors import ValidationFailed
 from marble_graph.service import BRAIN_NAME
-from marble_server.brain_ops import check_api_dataset
+from marble_server.brain_writes import check_api_dataset
 
 
 def _builtin_dataset(value: str) -> str:

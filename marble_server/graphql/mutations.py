@@ -15,7 +15,7 @@ from typing import Annotated
 import strawberry
 
 from marble_graph.tokens import Scope
-from marble_server import brain_ops
+from marble_server import brain_writes
 from marble_server.graphql.errors import engine_errors
 from marble_server.graphql.results import (
     BackupResult,
@@ -45,7 +45,7 @@ class Mutation:
         ctx = info.context
         ctx.require(Scope.TRAIN)
         ctx.require_brain(name, creating=True)
-        created = await ctx.engine(brain_ops.create_brain, ctx.state, name, dataset, seed)
+        created = await ctx.engine(brain_writes.create_brain, ctx.state, name, dataset, seed)
         ctx.forget_brain(name)
         return Brain.from_info(created)
 
@@ -54,7 +54,7 @@ class Mutation:
         ctx = info.context
         ctx.require(Scope.ADMIN)
         ctx.require_brain(name)
-        await ctx.engine(brain_ops.delete_brain, ctx.state, name)
+        await ctx.engine(brain_writes.delete_brain, ctx.state, name)
         ctx.forget_brain(name)
         return True
 

@@ -332,8 +332,11 @@ class Brain:
         rows = await ctx.engine(ctx.state.service.reads.brain_lobes, self.record.graph_key)
         return [Lobe.from_row(self.name, row) for row in rows]
 
-    @strawberry.field(description="Every version of the brain, oldest first.")
+    @strawberry.field(
+        description="Committed versions, oldest first (one still being written is not listed)."
+    )
     async def versions(self, info: Info) -> list[BrainVersion]:
+        # The service's listing, the one REST uses, so both show the same versions.
         return await info.context.engine(brain_versions, info.context.state.service, self.name)
 
 

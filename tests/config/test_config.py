@@ -380,6 +380,6 @@ def test_every_section_forbids_unknown_keys_and_is_frozen() -> None:
 
 def test_public_names_match_all() -> None:
     public = {name for name in vars(config_package) if not name.startswith("_")}
-    submodules = {"loader", "sections", "sections_model", "sections_runtime"}
+    submodules = {"loader", "section_base", "sections", "brain_sections", "deployment_sections"}
     assert set(config_package.__all__) == public - submodules
     assert len(config_package.__all__) == len(set(config_package.__all__))

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from marble_graph.config.sections_model import NeuronenblitzConfig
+from marble_graph.config.brain_sections import NeuronenblitzConfig
 from marble_graph.learning.neuronenblitz import (
     OutEdges,
     PatternCounts,

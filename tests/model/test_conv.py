@@ -1,4 +1,4 @@
-"""MarbleConv and BrainModel against a hand computation of the forward pass (docs/learning.md)."""
+"""MarbleConv and BrainModel against a hand computation of the forward pass (docs/model.md)."""
 
 from __future__ import annotations
 

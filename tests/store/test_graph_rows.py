@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from marble_graph.brain_graph import empty_table, graph_hash
-from marble_graph.resources import graph_schema_dir
+from marble_graph.bundled_files import graph_schema_dir
 from marble_graph.seed import seed_brain_graph
 from marble_graph.store.graph import GraphStore
 from marble_graph.store.graph_rows import store_row_slices, store_rows

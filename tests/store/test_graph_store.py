@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from marble_graph.brain_graph import graph_hash
+from marble_graph.bundled_files import graph_schema_dir
 from marble_graph.errors import QueryRefused
-from marble_graph.resources import graph_schema_dir
 from marble_graph.seed import seed_brain_graph
 from marble_graph.store.graph import GraphStore
 from marble_graph.store.graph_migrations import applied_graph_migrations

@@ -19,8 +19,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 
+from marble_graph.bundled_files import graph_schema_dir, migrations_dir
 from marble_graph.errors import StoreError
-from marble_graph.resources import graph_schema_dir, migrations_dir
 from marble_graph.store.metadata import (
     Base,
     Brain,

@@ -26,8 +26,8 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from marble_graph.bundled_files import migrations_dir
 from marble_graph.errors import StoreError
-from marble_graph.resources import migrations_dir
 
 if TYPE_CHECKING:
     from alembic.config import Config

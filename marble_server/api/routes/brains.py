@@ -7,7 +7,7 @@ import dataclasses
 
 from fastapi import APIRouter, Response, status
 
-from marble_server import brain_ops
+from marble_server import brain_writes
 from marble_server.api.deps import AdminToken, ReadToken, StateDep, TrainToken
 from marble_server.api.models import (
     Brain,
@@ -31,7 +31,7 @@ async def create_brain(body: BrainCreate, state: StateDep, token: TrainToken) ->
     require_new_brain(token, body.name)
 
     def create() -> BrainDetails:
-        brain_ops.create_brain(state, body.name, body.dataset, body.seed)
+        brain_writes.create_brain(state, body.name, body.dataset, body.seed)
         return BrainDetails.model_validate(state.service.show_brain(body.name).as_dict())
 
     return await asyncio.to_thread(create)
@@ -56,7 +56,7 @@ async def delete_brain(name: BrainPath, state: StateDep, token: AdminToken) -> R
     """Delete a brain and its versions; refused while a training job works on it."""
     require_brain(token, name)
 
-    await asyncio.to_thread(brain_ops.delete_brain, state, name)
+    await asyncio.to_thread(brain_writes.delete_brain, state, name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

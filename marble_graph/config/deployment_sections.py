@@ -1,7 +1,6 @@
-"""Configuration sections for where a brain lives and how it is served.
+"""Configuration sections of a deployment: where the data lives, the server, logging.
 
-Memory buffers, storage, the HTTP server, logging and the dataset. Like
-``sections_model``, every field carries its default, type, range and a
+Like ``brain_sections``, every field carries its default, type, range and a
 one-line description.
 """
 
@@ -11,42 +10,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from marble_graph.config.sections_model import ConfigSection
-
-
-class MemoryConfig(ConfigSection):
-    """Hybrid memory and dream-replay buffers."""
-
-    vector_capacity: int = Field(
-        default=10_000,
-        ge=0,
-        le=100_000_000,
-        description="Entries kept in the vector (cosine) store.",
-    )
-    symbolic_capacity: int = Field(
-        default=10_000,
-        ge=0,
-        le=100_000_000,
-        description="Entries kept in the symbolic key/value store.",
-    )
-    instant_buffer_size: int = Field(
-        default=10,
-        ge=1,
-        le=1_000_000,
-        description="Experiences held before merging into long-term.",
-    )
-    long_term_buffer_size: int = Field(
-        default=100,
-        ge=1,
-        le=100_000_000,
-        description="Experiences kept; the least salient are evicted.",
-    )
-    dream_replay: bool = Field(
-        default=False, description="Replay salient experiences during training."
-    )
-    replay_batch_size: int = Field(
-        default=32, ge=1, le=1_000_000, description="Experiences sampled per replay step."
-    )
+from marble_graph.config.section_base import ConfigSection
 
 
 class StorageConfig(ConfigSection):
@@ -158,32 +122,4 @@ class LoggingConfig(ConfigSection):
     structured: bool = Field(default=False, description="Write JSON lines instead of plain text.")
     log_file: str | None = Field(
         default=None, min_length=1, description="File to append logs to; null logs to stderr."
-    )
-
-
-class DatasetConfig(ConfigSection):
-    """The dataset a brain trains on and how it is split."""
-
-    name: str = Field(
-        default="digits",
-        min_length=1,
-        max_length=256,
-        description="Name of the dataset to train on.",
-    )
-    test_fraction: float = Field(
-        default=0.25, gt=0.0, lt=1.0, description="Share of examples held out for testing."
-    )
-    split_random_state: int = Field(
-        default=0, ge=0, le=2**32 - 1, description="Random state of the train/test split."
-    )
-    stratify: bool = Field(default=True, description="Keep class proportions equal across splits.")
-    feature_columns: list[str] | None = Field(
-        default=None,
-        min_length=1,
-        description="Feature columns of a tabular dataset; null uses all but the target.",
-    )
-    target_column: str | None = Field(
-        default=None,
-        min_length=1,
-        description="Target column of a tabular dataset; null uses the dataset's own.",
     )

@@ -1,7 +1,7 @@
-"""Configuration sections that shape the brain and how it learns.
+"""Configuration sections a brain stores with itself: what it is and how it learns.
 
 Seed, core forward pass, Neuronenblitz wandering, learning, structural
-plasticity, neuromodulation and lobes (docs/learning.md). Each field
+plasticity, neuromodulation, lobes and the dataset split (docs/model.md). Each field
 carries its default, its type, its allowed range and a one-line description;
 the JSON schema and the error messages are built from exactly these.
 """
@@ -11,19 +11,13 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from marble_graph.config.section_base import ConfigSection
 
 # ``cuda`` alone means the current CUDA device; ``cuda:N`` pins one.
 DEVICE_REGEX = r"^(auto|cpu|cuda(:[0-9]+)?)$"
 DEVICE_PATTERN = re.compile(DEVICE_REGEX)
-
-
-class ConfigSection(BaseModel):
-    """Base of every configuration model: unknown keys are errors, values are immutable."""
-
-    # Forbidding extras turns a typo ("widht") into an error instead of a silently
-    # ignored key; freezing lets a loaded config be shared and hashed safely.
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SeedConfig(ConfigSection):
@@ -428,4 +422,32 @@ class LobesConfig(ConfigSection):
         ge=0.0,
         le=1.0,
         description="Lobes below this attention quantile count as weak.",
+    )
+
+
+class DatasetConfig(ConfigSection):
+    """The dataset a brain trains on and how it is split."""
+
+    name: str = Field(
+        default="digits",
+        min_length=1,
+        max_length=256,
+        description="Name of the dataset to train on.",
+    )
+    test_fraction: float = Field(
+        default=0.25, gt=0.0, lt=1.0, description="Share of examples held out for testing."
+    )
+    split_random_state: int = Field(
+        default=0, ge=0, le=2**32 - 1, description="Random state of the train/test split."
+    )
+    stratify: bool = Field(default=True, description="Keep class proportions equal across splits.")
+    feature_columns: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Feature columns of a tabular dataset; null uses all but the target.",
+    )
+    target_column: str | None = Field(
+        default=None,
+        min_length=1,
+        description="Target column of a tabular dataset; null uses the dataset's own.",
     )
