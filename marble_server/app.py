@@ -21,6 +21,7 @@ from marble_graph.logs import configure_logging
 from marble_graph.service import BrainService
 from marble_graph.threads import share_cores
 from marble_server.api.router import api_router, infer_router
+from marble_server.api.routes.discovery import discovery_router
 from marble_server.api.routes.infer import InferFastPath
 from marble_server.auth import Authenticator
 from marble_server.events import EventHub
@@ -41,7 +42,7 @@ API_VERSION = "0.1.0"
 SERVER_SPARE_CORES = 1
 DESCRIPTION = (
     "MARBLE: a persistent brain-graph engine. Every route needs a bearer token "
-    "(`marble token create`) except /health, /ready and /metrics; errors are RFC 9457 "
+    "(`marble token create`) except /, /health, /ready and /metrics; errors are RFC 9457 "
     "problem+json with a stable `type`."
 )
 
@@ -67,14 +68,18 @@ def create_app(settings: ServerSettings, config: MarbleConfig | None = None) -> 
         version=API_VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        # /docs and /openapi.json come from discovery_router (see its module doc).
+        docs_url=None,
+        openapi_url=None,
         redoc_url=None,
     )
     app.state.marble = None
     install_problem_handlers(app)
     app.include_router(infer_router)
     app.include_router(api_router)
-    app.include_router(graphql_router(settings), prefix="/graphql", include_in_schema=False)
+    app.include_router(discovery_router(settings))
+    # No prefix here: /metrics labels a request by its route's own path (see GRAPHQL_PATH).
+    app.include_router(graphql_router(settings), include_in_schema=False)
     # Added innermost first: CORS, metrics, the size limit, idempotency keys (which
     # read the body the size limit has already bounded), then /infer's fast path.
     app.add_middleware(InferFastPath)

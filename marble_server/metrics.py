@@ -97,6 +97,9 @@ class MetricsMiddleware:
         finally:
             metrics = self.metrics()
             if metrics is not None:
+                # The matched route's path as its router declared it (routers are
+                # included without a prefix, so that is the full template); no route
+                # matched: one shared label, so probing paths adds no series.
                 template = getattr(scope.get("route"), "path", None) or "unmatched"
                 metrics.observe_request(
                     scope["method"], template, status, time.perf_counter() - started

@@ -192,6 +192,24 @@ class Ready(BaseModel):
     status: str
 
 
+class ServiceLinks(BaseModel):
+    """Where the API describes itself (paths on this server)."""
+
+    docs: str = Field(description="Interactive REST docs (Swagger UI).")
+    openapi: str = Field(description="The OpenAPI document.")
+    graphiql: str | None = Field(
+        description="GraphiQL, the in-browser GraphQL IDE; null when the server has it off."
+    )
+
+
+class ServiceIndex(BaseModel):
+    """What ``GET /`` answers: the service, its version and its documentation."""
+
+    name: str
+    version: str
+    links: ServiceLinks
+
+
 class ProblemDetails(BaseModel):
     """RFC 9457 problem details: every error response of the API."""
 

@@ -23,6 +23,11 @@ from marble_server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
+# The router's own path, not a prefix given when the app includes it: FastAPI puts
+# the route as its router declared it in scope["route"], and /metrics labels
+# requests by that route's path, so a prefix would be missing from the label.
+GRAPHQL_PATH = "/graphql"
+
 
 class MarbleSchema(strawberry.Schema):
     """Logs only errors nobody anticipated; coded ones are the client's to handle."""
@@ -69,11 +74,17 @@ def build_schema(settings: ServerSettings) -> strawberry.Schema:
     )
 
 
+def graphiql_enabled(settings: ServerSettings) -> bool:
+    """Whether a browser's GET of ``/graphql`` gets GraphiQL (only in ``dev_mode``)."""
+    return settings.dev_mode
+
+
 def graphql_router(settings: ServerSettings) -> GraphQLRouter[MarbleContext, None]:
-    """The router the app mounts at ``/graphql`` (GraphiQL only in ``dev_mode``)."""
+    """The router the app includes, serving ``/graphql`` (GraphiQL only in ``dev_mode``)."""
     return MarbleGraphQLRouter(
         build_schema(settings),
-        graphql_ide="graphiql" if settings.dev_mode else None,
+        path=GRAPHQL_PATH,
+        graphql_ide="graphiql" if graphiql_enabled(settings) else None,
         context_getter=context_getter(settings),
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
     )

@@ -35,7 +35,7 @@ PROTECTED = [
     ("POST", f"/jobs/{JOB}/resume", None, "train"),
     ("POST", "/admin/backup", {"destination": "auth-matrix"}, "admin"),
 ]
-PUBLIC = {("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")}
+PUBLIC = {("GET", "/"), ("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")}
 
 
 def _template(path: str) -> str:
