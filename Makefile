@@ -53,9 +53,10 @@ TEST_ENV := $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR))
 PYTEST_WORKERS ?= auto
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
-# The whole suite on LadybugDB (the default engine), then the
-# graph-engine tests again on Kùzu (the two engines cannot share one process).
-test: $(VENV)/.installed-dev
+# Lint first (formatting, types, the import contract of docs/architecture.md), then
+# the whole suite on LadybugDB (the default engine), then the graph-engine tests
+# again on Kùzu (the two engines cannot share one process).
+test: $(VENV)/.installed-dev lint
 	@$(BYTECODE)
 	@$(KERNELS)
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
@@ -65,6 +66,7 @@ lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 	cd clients/python && $(abspath $(VENV))/bin/ruff format --check . \
 		&& $(abspath $(VENV))/bin/ruff check . && $(abspath $(VENV))/bin/mypy --strict marble_client
 
@@ -100,4 +102,4 @@ $(VENV)/.installed-dev: pyproject.toml clients/python/pyproject.toml $(VENV)/.in
 	@touch $@
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

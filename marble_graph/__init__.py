@@ -22,8 +22,8 @@ from marble_graph.errors import (
 )
 from marble_graph.seed import seed_brain_graph
 from marble_graph.service import BrainDetails, BrainInfo, BrainService
+from marble_graph.version import __version__
 
-__version__ = "0.1.0"
 
 __all__ = [
     "BrainDetails",

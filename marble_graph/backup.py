@@ -35,7 +35,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-import marble_graph
 from marble_graph import export_files
 from marble_graph.backup_format import (
     BACKUP_NAME,
@@ -61,6 +60,7 @@ from marble_graph.errors import Conflict, StoreError, ValidationFailed
 from marble_graph.failpoints import failpoint
 from marble_graph.store.home_stores import Stores
 from marble_graph.store.metadata import Base
+from marble_graph.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def _write_backup(
     manifest = BackupManifest(
         path=dest,
         created_at=datetime.now(UTC),
-        marble_version=marble_graph.__version__,
+        marble_version=__version__,
         engine=stores.graph.engine,
         alembic_revision=revision,
         brains=brains,

@@ -8,6 +8,7 @@ per fault naming the file, line and dotted key.
 
 from marble_graph.config.brain_sections import (
     CoreConfig,
+    DatasetConfig,
     LearningConfig,
     LobesConfig,
     NeuromodulationConfig,
@@ -16,7 +17,6 @@ from marble_graph.config.brain_sections import (
     SeedConfig,
 )
 from marble_graph.config.deployment_sections import (
-    DatasetConfig,
     LoggingConfig,
     ServerConfig,
     StorageConfig,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pydantic import Field
 
 from marble_graph.config.brain_sections import (
-    ConfigSection,
     CoreConfig,
+    DatasetConfig,
     LearningConfig,
     LobesConfig,
     NeuromodulationConfig,
@@ -15,11 +15,11 @@ from marble_graph.config.brain_sections import (
     SeedConfig,
 )
 from marble_graph.config.deployment_sections import (
-    DatasetConfig,
     LoggingConfig,
     ServerConfig,
     StorageConfig,
 )
+from marble_graph.config.section_base import ConfigSection
 
 
 class MarbleConfig(ConfigSection):
