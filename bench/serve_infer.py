@@ -516,19 +516,21 @@ def main() -> int:
         bodies = request_bodies()
 
         env = {k: v for k, v in os.environ.items() if k not in ("MARBLE_HOME", "MARBLE_CONFIG")}
-        env["MARBLE_INFERENCE_DEVICE"] = args.device
         if args.batch_wait_ms is not None:
             env["MARBLE_BATCH_WAIT_MS"] = str(args.batch_wait_ms)
         if args.max_batch_size is not None:
             env["MARBLE_MAX_BATCH_SIZE"] = str(args.max_batch_size)
         marble_cmd = [str(Path(sys.executable).parent / "marble"), "--home", str(home)]
+        # `marble serve` runs /infer on core.device, and sets its threads from
+        # core.threads (auto: the cores shared among running MARBLE processes),
+        # not from OMP_NUM_THREADS.
+        core = {"device": args.device}
         if args.torch_threads is not None:
             env["OMP_NUM_THREADS"] = str(args.torch_threads)
-            # `marble serve` sets its threads from core.threads (auto: the cores shared
-            # among running MARBLE processes), not from OMP_NUM_THREADS.
-            config = root / "marble.yaml"
-            config.write_text(f"core:\n  threads: {args.torch_threads}\n")
-            marble_cmd += ["--config", str(config)]
+            core["threads"] = str(args.torch_threads)
+        config = root / "marble.yaml"
+        config.write_text("core:\n" + "".join(f"  {k}: {v}\n" for k, v in core.items()))
+        marble_cmd += ["--config", str(config)]
         marble_cmd.append("serve")
         plain = {"Content-Type": "application/json"}
         authed = {**plain, "Authorization": f"Bearer {demo['token']}"}

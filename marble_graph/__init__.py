@@ -24,7 +24,6 @@ from marble_graph.seed import seed_brain_graph
 from marble_graph.service import BrainDetails, BrainInfo, BrainService
 from marble_graph.version import __version__
 
-
 __all__ = [
     "BrainDetails",
     "BrainGraph",

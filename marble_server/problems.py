@@ -16,19 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
-from marble_graph.errors import (
-    BrainDamaged,
-    Conflict,
-    MarbleError,
-    NotFound,
-    QueryFailed,
-    QueryRefused,
-    QueryTimedOut,
-    StoreLocked,
-    UnknownBrain,
-    ValidationFailed,
-)
+from marble_graph.errors import MarbleError, UnknownBrain
 from marble_server.allowed_methods import allowed_methods
+from marble_server.error_families import family_of
 
 log = logging.getLogger(__name__)
 
@@ -93,25 +83,9 @@ def problem_response(
 
 
 def status_for(error: MarbleError) -> tuple[int, str]:
-    """HTTP status and problem slug of an engine error family."""
-    if isinstance(error, QueryRefused):
-        return 400, "query-refused"
-    # The query is the client's: a slow or failing one is its fault, never a 5xx.
-    if isinstance(error, QueryTimedOut):
-        return 422, "query-timeout"
-    if isinstance(error, QueryFailed):
-        return 422, "query-error"
-    if isinstance(error, ValidationFailed):
-        return 422, "validation-failed"
-    if isinstance(error, NotFound):
-        return 404, "not-found"
-    if isinstance(error, BrainDamaged):
-        return 409, "brain-damaged"
-    if isinstance(error, Conflict):
-        return 409, "conflict"
-    if isinstance(error, StoreLocked):
-        return 503, "unavailable"
-    return 500, "internal"
+    """HTTP status and problem slug of an engine error family (error_families.py)."""
+    family = family_of(error)
+    return (500, "internal") if family is None else (family.status, family.slug)
 
 
 def detail_for(error: MarbleError) -> str:

@@ -26,18 +26,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from marble_graph.errors import (
-    BrainDamaged,
-    Conflict,
-    MarbleError,
-    NotFound,
-    QueryFailed,
-    QueryRefused,
-    QueryTimedOut,
-    StoreLocked,
-    ValidationFailed,
-)
+from marble_graph.errors import MarbleError
 from marble_server.auth import Forbidden, Unauthorized
+from marble_server.error_families import family_of
 from marble_server.problems import Problem, detail_for
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
@@ -78,24 +69,10 @@ class ApiError(Exception):
 
 
 def engine_code(error: MarbleError) -> str | None:
-    """The code of an engine error family; None for store failures (internal, masked)."""
-    if isinstance(error, QueryRefused):
-        return QUERY_REFUSED
-    if isinstance(error, QueryTimedOut):
-        return QUERY_TIMEOUT
-    if isinstance(error, QueryFailed):
-        return QUERY_ERROR
-    if isinstance(error, ValidationFailed):
-        return BAD_USER_INPUT
-    if isinstance(error, NotFound):
-        return NOT_FOUND
-    if isinstance(error, BrainDamaged):
-        return BRAIN_DAMAGED
-    if isinstance(error, Conflict):
-        return CONFLICT
-    if isinstance(error, StoreLocked):
-        return UNAVAILABLE
-    return None
+    """The code of an engine error family (error_families.py); None for store failures
+    (internal, masked)."""
+    family = family_of(error)
+    return None if family is None else family.code
 
 
 def translate(error: Exception) -> Exception:

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 import pytest
-from marble_server.graphql.pathway import strongest_path
 
+from marble_graph.brains.pathway import strongest_path
 from tests.server.graphql.conftest import BRAIN, GraphQLClient
 
 PATHWAY = """query($from: Int!, $to: Int!) { pathway(brain: "wave", from: $from, to: $to) {
