@@ -164,7 +164,7 @@ class _Lane:
 
     def predict(self, model: ServingModel, rows: np.ndarray) -> Inference:
         with self._forward:
-            return model.predict(rows)
+            return model.predict_checked(rows)
 
     def close(self) -> None:
         """Stop taking batches; requests still queued are cancelled (event-loop thread)."""

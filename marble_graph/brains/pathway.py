@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import scipy.sparse as sp
-from scipy.sparse.csgraph import dijkstra
 
 from marble_graph.store.graph import GraphStore
 from marble_graph.store.graph_reads import GraphReads
@@ -59,6 +57,11 @@ def strongest_path(
 
     n = nodes.size
     # Explicit zeros (costs of the strongest synapses) stay edges in csgraph.
+    # scipy is imported here, not at the top: the service imports this module, and
+    # every `marble` process would otherwise load scipy at start-up for a GraphQL query.
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
     matrix = sp.csr_matrix((cost, (u, v)), shape=(n, n))
     first, last = int(np.searchsorted(nodes, start)), int(np.searchsorted(nodes, end))
     distance, predecessor = dijkstra(matrix, directed=True, indices=first, return_predecessors=True)

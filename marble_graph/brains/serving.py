@@ -97,7 +97,12 @@ class ServingModel:
 
     def predict(self, features: np.ndarray) -> Inference:
         """Outputs with labels and probabilities where the brain's task has them."""
-        outputs, extra = self._outputs(features, self.task or "")
+        return self.predict_checked(check_features(features, self.input_width))
+
+    def predict_checked(self, features: np.ndarray) -> Inference:
+        """``predict`` for features ``check_features`` already passed (float32 [B, I],
+        finite): the server checks each request once, as it arrives, not again here."""
+        outputs, extra = self._outputs(features, self.task or "", checked=True)
         return Inference(
             version=self.version,
             outputs=_numpy(self.normalisation.outputs_to_units(outputs)),
@@ -105,10 +110,14 @@ class ServingModel:
             probabilities=_numpy(extra["probabilities"]) if "probabilities" in extra else None,
         )
 
-    def _outputs(self, features: np.ndarray, task: str) -> tuple[Tensor, dict[str, Tensor]]:
+    def _outputs(
+        self, features: np.ndarray, task: str, checked: bool = False
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """Outputs [B, O] and ``task_predictions`` of them ("": none), in chunks of rows."""
-        checked = self.normalisation.features(check_features(features, self.input_width))
-        batch = torch.from_numpy(checked)
+        if not checked:
+            features = check_features(features, self.input_width)
+        checked_features = self.normalisation.features(features)
+        batch = torch.from_numpy(checked_features)
         if batch.device != self.device:
             batch = batch.to(self.device)
         # inference_mode, not no_grad: outputs never reach autograd, so skipping

@@ -237,7 +237,7 @@ class NeuronenblitzConfig(ConfigSection):
         default=0.95,
         ge=0.0,
         le=1.0,
-        description="Factor applied to all fatigue every training step.",
+        description="Factor applied to all fatigue every route_decay_interval steps.",
     )
     route_training: bool = Field(
         default=False, description="Run message passing only on walked edges (sparse routing)."
@@ -319,11 +319,11 @@ class PlasticityConfig(ConfigSection):
     plasticity_interval: int = Field(
         default=50, ge=1, le=1_000_000, description="Training steps between structural updates."
     )
-    # The spec only demands > 0; the upper bound keeps a typo (an extra zero
+    # Any threshold above 0 works; the upper bound keeps a typo (an extra zero
     # or three) from silently disabling splitting.
     # Walks raise a busy synapse's potential by tens per hundred steps (many
-    # walks per example), so the original's threshold of 10 would split most
-    # of the graph; 150 rewires only the busiest routes.
+    # walks per example), so a threshold of 10 would split most of the graph;
+    # 150 rewires only the busiest routes.
     plasticity_threshold: float = Field(
         default=150.0, gt=0.0, le=1e6, description="Potential above which a synapse is split."
     )

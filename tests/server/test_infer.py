@@ -22,6 +22,26 @@ async def _infer(live: LiveApp, inputs: object) -> dict:
     return response.json()  # type: ignore[no-any-return]
 
 
+async def test_features_are_checked_once_per_request(
+    live_with_brain: LiveApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from marble_graph import datasets
+    from marble_graph.brains import serving
+    from marble_server import inference
+
+    calls: list[int] = []
+
+    def counted(*args: object, **kwargs: object) -> np.ndarray:
+        calls.append(1)
+        return datasets.check_features(*args, **kwargs)  # type: ignore[arg-type]
+
+    # Every module that checks features on the /infer path, counted together.
+    monkeypatch.setattr(inference, "check_features", counted)
+    monkeypatch.setattr(serving, "check_features", counted)
+    await _infer(live_with_brain, [[0.1], [0.2]])
+    assert len(calls) == 1
+
+
 async def test_single_row_and_batch_match_the_engine(live_with_brain: LiveApp) -> None:
     live = live_with_brain
     rows = [[-0.5], [0.0], [0.25], [0.9]]

@@ -160,6 +160,7 @@ def _plain_request(parsed: Any) -> tuple[str, np.ndarray, int | None] | None:
             rows = np.array(batch, np.float32)
     except (ValueError, OverflowError):  # ragged rows, an integer beyond float range
         return None
+    # Parsing, as pydantic would: the route refuses non-finite numbers in its own words.
     if rows.ndim != 2 or not np.isfinite(rows).all():
         return None
     return brain, rows, version
