@@ -259,7 +259,10 @@ class LearningConfig(ConfigSection):
         default=0.9, ge=0.0, le=1.0, description="SGD momentum (ignored by adam)."
     )
     weight_decay: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="L2 penalty on parameters."
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Weight decay: decoupled for adam (AdamW), added to the gradient for sgd.",
     )
     batch_size: int = Field(
         default=64, ge=1, le=1_000_000, description="Examples per training step."

@@ -49,7 +49,7 @@ def run(
 Factory = Callable[[list[torch.nn.Parameter], float], "torch.optim.Optimizer | ForeachOptimizer"]
 CASES: dict[str, tuple[Factory, Factory]] = {
     "adam": (
-        lambda p, wd: torch.optim.Adam(p, lr=0.05, weight_decay=wd),
+        lambda p, wd: torch.optim.AdamW(p, lr=0.05, weight_decay=wd),
         lambda p, wd: Adam(p, lr=0.05, weight_decay=wd),
     ),
     "sgd_momentum": (
@@ -195,3 +195,16 @@ def test_training_a_step_does_not_import_torch_dynamo() -> None:
     )
     assert child.returncode == 0, child.stderr
     assert child.stdout.strip() == "False"
+
+
+def test_adam_weight_decay_shrinks_an_unused_parameter_by_lr_times_decay() -> None:
+    """Decoupled decay: a parameter whose gradient is zero shrinks by lr * weight_decay of
+    itself per step. With the decay added to the gradient, Adam normalised it and moved
+    the parameter by the whole learning rate every step (to 0 in ten steps here)."""
+    param = torch.nn.Parameter(torch.full((3,), 0.1))
+    optimizer = Adam([param], lr=0.01, weight_decay=1e-4)
+    for _ in range(10):
+        param.grad = torch.zeros_like(param)
+        optimizer.step()
+    expected = 0.1 * (1 - 0.01 * 1e-4) ** 10
+    torch.testing.assert_close(param.detach(), torch.full((3,), expected), rtol=1e-6, atol=0)
