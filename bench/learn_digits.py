@@ -22,8 +22,9 @@ from torch import nn
 
 from marble_graph.config import config_from_mapping
 from marble_graph.datasets import load_dataset, split_dataset
+from marble_graph.devices import resolve_device
 from marble_graph.learning.losses import Objective
-from marble_graph.learning.trainer import Trainer, resolve_device
+from marble_graph.learning.trainer import Trainer
 from marble_graph.presets import explicit_values, preset_config
 from marble_graph.seed import seed_brain_graph
 from marble_graph.tensors import BrainTensors

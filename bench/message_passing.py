@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import torch
 
-from marble_graph.learning.trainer import resolve_device
+from marble_graph.devices import resolve_device
 from marble_graph.model import MarbleConv
 from marble_graph.model.synapse_matrix import SynapseMatrix
 

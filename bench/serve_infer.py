@@ -130,14 +130,14 @@ def build_demo(home: Path, epochs: int, device: str) -> dict[str, Any]:
     from marble_graph.config import load_config
     from marble_graph.data_home import DataHome
     from marble_graph.service import BrainService
-    from marble_graph.tokens import Scope, TokenStore
+    from marble_graph.tokens import Scope
 
     config = load_config(None)
     with BrainService(config, DataHome(home)) as service:
         service.create_brain_for_dataset(BRAIN, DATASET, config)
         summary = service.train(BRAIN, DATASET, epochs=epochs, device=device)
         info = service.get_brain(BRAIN)
-        token, _ = TokenStore(service.metadata).create("bench", (Scope.ADMIN,))
+        token, _ = service.tokens.create("bench", (Scope.ADMIN,))
     return {
         "token": token,
         "neurons": info.neuron_count,
