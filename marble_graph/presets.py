@@ -8,7 +8,8 @@ explicitly in their config file win over the preset.
 The classification preset is the one the acceptance bar is measured with
 (``bench/learn_digits.py``): a 20x20 grid, wide input fan-out and output
 fan-in (every output neuron hears half the hidden layer), sharper
-attention, and input dropout and label smoothing against overfitting.
+attention, updates that replace a neuron's state, and light input dropout
+and label smoothing against overfitting.
 
 The number of rows sizes two things (``sized_learning``): the validation
 share grows on small data so the best-epoch choice rests on at least
@@ -34,13 +35,20 @@ _COMMON: dict[str, dict[str, Any]] = {
 }
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # Chosen by repeated hold-out on digits' training split (docs/learning.md,
+    # Presets): each update replaces a neuron's state (message_alpha 0) instead
+    # of averaging it with the old one, at half the learning rate and with
+    # lighter input dropout. 96.5% mean hold-out accuracy over 10 splits against
+    # 94.6% before, 96.0% for logistic regression; the three changes only paid
+    # together (each alone was within the splits' noise).
     "classification": {
         **_COMMON,
+        "core": {**_COMMON["core"], "message_alpha": 0.0},
         "learning": {
             "task": "classification",
             "epochs": 40,
-            "learning_rate": 0.01,
-            "input_dropout": 0.15,
+            "learning_rate": 0.005,
+            "input_dropout": 0.05,
             "label_smoothing": 0.1,
         },
     },
