@@ -16,6 +16,7 @@ docs/architecture.md draws the layers; ``make lint`` checks them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -317,7 +318,7 @@ class BrainService:
         device: str | None = None,
         resume: bool = False,
         on_epoch: EpochCallback | None = None,
-        should_stop: Any = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> RunSummary:
         """Train ``name`` on a dataset; the result is committed as a new version."""
         return training.train_brain(
