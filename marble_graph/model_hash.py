@@ -21,19 +21,15 @@ verifies an older export.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from marble_graph.config.loader import canonical_json
+
 MODEL_HASH_SCHEME = "marble-model-hash/1"
-
-
-def canonical_json(value: Any) -> str:
-    """Compact JSON with sorted keys: equal values give equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def dtype_name(tensor: Tensor) -> str:

@@ -141,9 +141,14 @@ def with_overrides(config: MarbleConfig, overrides: Mapping[str, Any]) -> Marble
     return _validate(data, _OVERRIDES_SOURCE, None, [])
 
 
+def canonical_json(value: Any) -> str:
+    """Compact JSON with sorted keys: equal values give equal text (what hashes cover)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def canonical_config_json(config: MarbleConfig) -> str:
-    """The config as compact JSON with sorted keys: equal configs give equal text."""
-    return json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """The config as :func:`canonical_json`: equal configs give equal text."""
+    return canonical_json(config.model_dump(mode="json"))
 
 
 def config_hash(config: MarbleConfig) -> str:
