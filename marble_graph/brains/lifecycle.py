@@ -20,12 +20,11 @@ from typing import Any
 from marble_graph.brain_graph import BrainGraph, graph_hash
 from marble_graph.brain_names import validate_brain_name
 from marble_graph.config import MarbleConfig, config_hash
-from marble_graph.errors import Conflict
 from marble_graph.failpoints import failpoint
 from marble_graph.snapshots import put_graph_snapshot
 from marble_graph.store.home_stores import Stores
 from marble_graph.store.metadata import brain_records
-from marble_graph.store.metadata.brain_records import BrainInfo, find_brain, get_brain
+from marble_graph.store.metadata.brain_records import BrainInfo, get_brain
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +71,6 @@ def persist_new_brain(
     digest = graph_hash(graph)
     snapshot_blob = put_graph_snapshot(stores.blobs, graph)
     with stores.write_lock:
-        if find_brain(stores.metadata, name) is not None:
-            raise Conflict(f"brain {name!r} already exists (delete it first or pick another name)")
         graph_key = brain_records.add_pending_brain(
             stores.metadata,
             name,

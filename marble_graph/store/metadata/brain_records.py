@@ -182,7 +182,7 @@ def add_pending_brain(
     """The intent row of a new brain (state pending); returns its fresh graph key."""
     with metadata.session() as session:
         if session.scalar(select(Brain.id).where(Brain.name == name)) is not None:
-            raise Conflict(f"brain {name!r} already exists")
+            raise Conflict(f"brain {name!r} already exists (delete it first or pick another name)")
         graph_key = next_graph_key(session)
         session.add(
             Brain(
