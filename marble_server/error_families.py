@@ -23,6 +23,16 @@ from marble_graph.errors import (
     ValidationFailed,
 )
 
+# The GraphQL codes of the families (graphql/errors.py re-exports them for resolvers).
+NOT_FOUND = "NOT_FOUND"
+CONFLICT = "CONFLICT"
+BRAIN_DAMAGED = "BRAIN_DAMAGED"
+QUERY_REFUSED = "QUERY_REFUSED"
+QUERY_TIMEOUT = "QUERY_TIMEOUT"
+QUERY_ERROR = "QUERY_ERROR"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+UNAVAILABLE = "UNAVAILABLE"
+
 
 @dataclass(frozen=True)
 class ErrorFamily:
@@ -33,15 +43,15 @@ class ErrorFamily:
 
 
 FAMILIES: tuple[ErrorFamily, ...] = (
-    ErrorFamily(QueryRefused, 400, "query-refused", "QUERY_REFUSED"),
+    ErrorFamily(QueryRefused, 400, "query-refused", QUERY_REFUSED),
     # The query is the client's: a slow or failing one is its fault, never a 5xx.
-    ErrorFamily(QueryTimedOut, 422, "query-timeout", "QUERY_TIMEOUT"),
-    ErrorFamily(QueryFailed, 422, "query-error", "QUERY_ERROR"),
-    ErrorFamily(ValidationFailed, 422, "validation-failed", "BAD_USER_INPUT"),
-    ErrorFamily(NotFound, 404, "not-found", "NOT_FOUND"),
-    ErrorFamily(BrainDamaged, 409, "brain-damaged", "BRAIN_DAMAGED"),
-    ErrorFamily(Conflict, 409, "conflict", "CONFLICT"),
-    ErrorFamily(StoreLocked, 503, "unavailable", "UNAVAILABLE"),
+    ErrorFamily(QueryTimedOut, 422, "query-timeout", QUERY_TIMEOUT),
+    ErrorFamily(QueryFailed, 422, "query-error", QUERY_ERROR),
+    ErrorFamily(ValidationFailed, 422, "validation-failed", BAD_USER_INPUT),
+    ErrorFamily(NotFound, 404, "not-found", NOT_FOUND),
+    ErrorFamily(BrainDamaged, 409, "brain-damaged", BRAIN_DAMAGED),
+    ErrorFamily(Conflict, 409, "conflict", CONFLICT),
+    ErrorFamily(StoreLocked, 503, "unavailable", UNAVAILABLE),
 )
 
 

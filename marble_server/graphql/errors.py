@@ -28,20 +28,41 @@ from typing import Any
 
 from marble_graph.errors import MarbleError
 from marble_server.auth import Forbidden, Unauthorized
-from marble_server.error_families import family_of
+from marble_server.error_families import (
+    BAD_USER_INPUT,
+    BRAIN_DAMAGED,
+    CONFLICT,
+    NOT_FOUND,
+    QUERY_ERROR,
+    QUERY_REFUSED,
+    QUERY_TIMEOUT,
+    UNAVAILABLE,
+    family_of,
+)
 from marble_server.problems import Problem, detail_for
 
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
-NOT_FOUND = "NOT_FOUND"
-CONFLICT = "CONFLICT"
-BRAIN_DAMAGED = "BRAIN_DAMAGED"
-QUERY_REFUSED = "QUERY_REFUSED"
-QUERY_TIMEOUT = "QUERY_TIMEOUT"
-QUERY_ERROR = "QUERY_ERROR"
-BAD_USER_INPUT = "BAD_USER_INPUT"
-UNAVAILABLE = "UNAVAILABLE"
 INTERNAL = "INTERNAL"
+
+__all__ = [
+    "BAD_USER_INPUT",
+    "BRAIN_DAMAGED",
+    "CONFLICT",
+    "FORBIDDEN",
+    "INTERNAL",
+    "NOT_FOUND",
+    "QUERY_ERROR",
+    "QUERY_REFUSED",
+    "QUERY_TIMEOUT",
+    "UNAUTHENTICATED",
+    "UNAVAILABLE",
+    "ApiError",
+    "engine_code",
+    "engine_errors",
+    "is_coded",
+    "translate",
+]
 
 _PROBLEM_CODES = {
     400: BAD_USER_INPUT,
