@@ -93,7 +93,7 @@ class ServingModel:
     def forward(self, features: np.ndarray) -> Tensor:
         """The model's outputs [B, O] (in its scaled space) for features [B, I] in the
         data's units (checked: width, finiteness; then scaled as in training)."""
-        return self._outputs(features, "")[0]
+        return self._outputs(check_features(features, self.input_width), "")[0]
 
     def predict(self, features: np.ndarray) -> Inference:
         """Outputs with labels and probabilities where the brain's task has them."""
@@ -102,7 +102,7 @@ class ServingModel:
     def predict_checked(self, features: np.ndarray) -> Inference:
         """``predict`` for features ``check_features`` already passed (float32 [B, I],
         finite): the server checks each request once, as it arrives, not again here."""
-        outputs, extra = self._outputs(features, self.task or "", checked=True)
+        outputs, extra = self._outputs(features, self.task or "")
         return Inference(
             version=self.version,
             outputs=_numpy(self.normalisation.outputs_to_units(outputs)),
@@ -110,14 +110,10 @@ class ServingModel:
             probabilities=_numpy(extra["probabilities"]) if "probabilities" in extra else None,
         )
 
-    def _outputs(
-        self, features: np.ndarray, task: str, checked: bool = False
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        """Outputs [B, O] and ``task_predictions`` of them ("": none), in chunks of rows."""
-        if not checked:
-            features = check_features(features, self.input_width)
-        checked_features = self.normalisation.features(features)
-        batch = torch.from_numpy(checked_features)
+    def _outputs(self, features: np.ndarray, task: str) -> tuple[Tensor, dict[str, Tensor]]:
+        """Outputs [B, O] for checked features and ``task_predictions`` of them ("": none),
+        in chunks of rows."""
+        batch = torch.from_numpy(self.normalisation.features(features))
         if batch.device != self.device:
             batch = batch.to(self.device)
         # inference_mode, not no_grad: outputs never reach autograd, so skipping
