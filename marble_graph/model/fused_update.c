@@ -11,9 +11,13 @@
  *     t     = exp(-|agg|)                       (the gate is 1 - t)
  *     out_i = h_i + (1 - alpha) (1 - t) (upd - h_i)
  *
- * The backward pass recomputes these per row rather than storing them, and
- * sums the weight gradients over its rows (the caller gives each thread its
- * own sums and adds them up).
+ * The forward pass can save each row's values for the backward pass (agg,
+ * its normalised form, a1, upd, t and the inverse deviation: 4R + H + 8
+ * floats a row); given no buffer, the backward pass recomputes them, which
+ * costs more than the forward pass itself. The caller saves when the buffer
+ * is small next to the machine (fused_update.py). The backward pass sums the
+ * weight gradients over its rows (the caller gives each thread its own sums
+ * and adds them up).
  *
  * Weights come row-major as PyTorch holds them (V [R, R], W1 [H, R],
  * W2 [R, H]) and transposed (VT [R, R], W1T [R, H], W2T [H, R]): a product
@@ -22,6 +26,7 @@
  */
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -108,15 +113,46 @@ ALWAYS_INLINE void row_forward(const float *restrict mean, float bias, const Wei
     }
 }
 
+/* Saved values of a row: agg, xhat, update, closed (size floats each), hidden,
+ * then rstd in a padding of 8. */
+ALWAYS_INLINE int64_t saved_width(int64_t size, int64_t hidden) { return 4 * size + hidden + 8; }
+
+ALWAYS_INLINE void save_row(const Row *row, int64_t size, int64_t hidden, float *restrict out) {
+    const int64_t chunks = size / 8, hidden_chunks = hidden / 8;
+    for (int64_t c = 0; c < chunks; ++c) {
+        store8(out + 8 * c, row->agg[c]);
+        store8(out + size + 8 * c, row->xhat[c]);
+        store8(out + 2 * size + 8 * c, row->update[c]);
+        store8(out + 3 * size + 8 * c, row->closed[c]);
+    }
+    for (int64_t c = 0; c < hidden_chunks; ++c) store8(out + 4 * size + 8 * c, row->hidden[c]);
+    out[4 * size + hidden] = row->rstd;
+}
+
+ALWAYS_INLINE void load_row(const float *restrict saved, const Weights *w, int64_t size,
+                            int64_t hidden, Row *row) {
+    const int64_t chunks = size / 8, hidden_chunks = hidden / 8;
+    for (int64_t c = 0; c < chunks; ++c) {
+        row->agg[c] = load8(saved + 8 * c);
+        row->xhat[c] = load8(saved + size + 8 * c);
+        row->normed[c] = row->xhat[c] * load8(w->norm_weight + 8 * c) + load8(w->norm_bias + 8 * c);
+        row->update[c] = load8(saved + 2 * size + 8 * c);
+        row->closed[c] = load8(saved + 3 * size + 8 * c);
+    }
+    for (int64_t c = 0; c < hidden_chunks; ++c) row->hidden[c] = load8(saved + 4 * size + 8 * c);
+    row->rstd = saved[4 * size + hidden];
+}
+
 ALWAYS_INLINE void forward(int64_t first, int64_t last, int64_t units, int64_t size,
                            int64_t hidden, const float *restrict h, const float *restrict mean,
                            const float *restrict bias, const Weights *w, float alpha, float eps,
-                           float *restrict out) {
-    const int64_t chunks = size / 8;
+                           float *restrict out, float *restrict saved) {
+    const int64_t chunks = size / 8, width = saved_width(size, hidden);
     const float keep = 1.0f - alpha;
     Row row;
     for (int64_t i = first; i < last; ++i) {
         row_forward(mean + i * size, bias[i % units], w, size, hidden, eps, &row);
+        if (saved != NULL) save_row(&row, size, hidden, saved + i * width);
         for (int64_t c = 0; c < chunks; ++c) {
             const v8f state = load8(h + i * size + 8 * c);
             const v8f gate = 1.0f - row.closed[c];
@@ -154,13 +190,18 @@ ALWAYS_INLINE void backward(int64_t first, int64_t last, int64_t units, int64_t 
                             int64_t hidden, const float *restrict h, const float *restrict mean,
                             const float *restrict bias, const Weights *w, float alpha, float eps,
                             const float *restrict grad_out, float *restrict grad_h,
-                            float *restrict grad_mean, const Grads *g) {
+                            float *restrict grad_mean, const Grads *g,
+                            const float *restrict saved) {
     const int64_t chunks = size / 8, hidden_chunks = hidden / 8;
+    const int64_t width = saved_width(size, hidden);
     const float keep = 1.0f - alpha;
     Row row;
     for (int64_t i = first; i < last; ++i) {
         const float *m = mean + i * size;
-        row_forward(m, bias[i % units], w, size, hidden, eps, &row);
+        if (saved != NULL)
+            load_row(saved + i * width, w, size, hidden, &row);
+        else
+            row_forward(m, bias[i % units], w, size, hidden, eps, &row);
         v8f d_agg[MAX_CHUNKS], d_z2[MAX_CHUNKS];
         v8f bias_total = splat8(0.0f);
         for (int64_t c = 0; c < chunks; ++c) {
@@ -210,7 +251,12 @@ ALWAYS_INLINE void backward(int64_t first, int64_t last, int64_t units, int64_t 
 
 /* Entry points: rows [first, last). weights: V, VT, norm weight, norm bias,
  * W1, W1T, b1, W2, W2T, b2 (in that order). grads: bias [units], then V, norm
- * weight, norm bias, W1, b1, W2, b2, all accumulated into. */
+ * weight, norm bias, W1, b1, W2, b2, all accumulated into. saved: NULL, or
+ * [rows, marble_update_saved_width] floats that forward fills and backward reads. */
+
+int64_t marble_update_saved_width(int64_t size, int64_t hidden) {
+    return saved_width(size, hidden);
+}
 
 static Weights weights_of(const float *const *p) {
     return (Weights){p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9]};
@@ -219,26 +265,26 @@ static Weights weights_of(const float *const *p) {
 void marble_update_forward(int64_t first, int64_t last, int64_t units, int64_t size,
                            int64_t hidden, float alpha, float eps, const float *h,
                            const float *mean, const float *bias, const float *const *weights,
-                           float *out) {
+                           float *out, float *saved) {
     const Weights w = weights_of(weights);
     if (size == 16 && hidden == 32)
-        forward(first, last, units, 16, 32, h, mean, bias, &w, alpha, eps, out);
+        forward(first, last, units, 16, 32, h, mean, bias, &w, alpha, eps, out, saved);
     else
-        forward(first, last, units, size, hidden, h, mean, bias, &w, alpha, eps, out);
+        forward(first, last, units, size, hidden, h, mean, bias, &w, alpha, eps, out, saved);
 }
 
 void marble_update_backward(int64_t first, int64_t last, int64_t units, int64_t size,
                             int64_t hidden, float alpha, float eps, const float *h,
                             const float *mean, const float *bias, const float *const *weights,
                             const float *grad_out, float *grad_h, float *grad_mean,
-                            float *const *grads) {
+                            float *const *grads, const float *saved) {
     const Weights w = weights_of(weights);
     const Grads g = {grads[0], grads[1], grads[2], grads[3],
                      grads[4], grads[5], grads[6], grads[7]};
     if (size == 16 && hidden == 32)
         backward(first, last, units, 16, 32, h, mean, bias, &w, alpha, eps, grad_out, grad_h,
-                 grad_mean, &g);
+                 grad_mean, &g, saved);
     else
         backward(first, last, units, size, hidden, h, mean, bias, &w, alpha, eps, grad_out,
-                 grad_h, grad_mean, &g);
+                 grad_h, grad_mean, &g, saved);
 }

@@ -5,9 +5,10 @@ the bias, the gate ``1 - exp(-|agg|)`` and the blend with the old state
 (``gated_update`` in conv.py, the function this replaces). As PyTorch
 operations that is about twenty passes over [B*U, R] or [B*U, 2R] floats
 forward and more backward; the kernel keeps a row in registers from its
-mean to its new state, and its backward pass recomputes the row instead of
-reading saved activations, summing the weight gradients per thread. Rows
-are split over torch's intra-op thread count.
+mean to its new state and saves what the backward pass needs in one
+buffer per round (or, past ``_SAVE_LIMIT_BYTES``, lets the backward pass
+recompute the row); the backward pass sums the weight gradients per
+thread. Rows are split over torch's intra-op thread count.
 
 Used where the fused attention is (training on a CPU, float32) when the
 activation is tanh and the representation size and MLP width are multiples
@@ -28,6 +29,13 @@ from marble_graph.model.c_library import kernel_threads, load_c_library
 
 _MAX_WIDTH = 128  # the kernel's MAX_CHUNKS * 8
 _INDEX, _FLOAT, _POINTER = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
+# Saving a round's per-row values (4R + H + 8 floats a row: 416 bytes at R 16,
+# three times what autograd already keeps of the round) spares the backward pass
+# recomputing the row, which cost more than the forward pass: digits, 64 x 474
+# rows, backward 3.5 ms instead of 10.4 on one thread. Large brains recompute, so
+# their memory stays what it was (a million-neuron round would need 400 MB per
+# example) and steps of every large size cost alike (bench/scale.py compares them).
+_SAVE_LIMIT_BYTES = 64 << 20
 _WEIGHTS = 10  # V, VT, norm weight, norm bias, W1, W1T, b1, W2, W2T, b2
 _GRADS = 8  # bias, V, norm weight, norm bias, W1, b1, W2, b2
 
@@ -38,10 +46,12 @@ def _library() -> ctypes.CDLL | None:
     library = load_c_library("fused_update.c")
     if library is not None:
         head = [_INDEX] * 5 + [_FLOAT] * 2 + [_POINTER] * 4
-        library.marble_update_forward.argtypes = [*head, _POINTER]
-        library.marble_update_backward.argtypes = [*head, _POINTER, _POINTER, _POINTER, _POINTER]
+        library.marble_update_forward.argtypes = [*head, _POINTER, _POINTER]
+        library.marble_update_backward.argtypes = [*head, *[_POINTER] * 5]
+        library.marble_update_saved_width.argtypes = [_INDEX, _INDEX]
         library.marble_update_forward.restype = None
         library.marble_update_backward.restype = None
+        library.marble_update_saved_width.restype = _INDEX
     return library
 
 
@@ -71,6 +81,17 @@ def fused_gated_update(
 ) -> Tensor:  # [B*U, R]
     """``gated_update`` with tanh, as one kernel (see module doc); differentiable."""
     return _FusedUpdate.apply(h_rows, mean, bias_rows, alpha, eps, *weights)
+
+
+def _saved_buffer(library: ctypes.CDLL, h_rows: Tensor, hidden: int) -> Tensor:
+    """Where the forward pass saves each row's values for the backward pass, or an
+    empty tensor (the backward pass then recomputes them) when that would take more
+    than ``_SAVE_LIMIT_BYTES``."""
+    rows, size = h_rows.shape
+    width = int(library.marble_update_saved_width(size, hidden))
+    if rows * width * h_rows.element_size() > _SAVE_LIMIT_BYTES:
+        return h_rows.new_empty(0)
+    return h_rows.new_empty(rows, width)
 
 
 def _pointers(tensors: list[Tensor]) -> Any:
@@ -115,17 +136,18 @@ class _FusedUpdate(torch.autograd.Function):
         rows, size = h_rows.shape
         head = [bias_rows.numel(), size, weights[3].shape[0]]
         pointers = _pointers(kernel_weights)
+        saved = _saved_buffer(library, h_rows, weights[3].shape[0])
 
         def kernel(_part: int, first: int, last: int) -> int:
             library.marble_update_forward(
                 first, last, *head, alpha, eps,
                 h_rows.data_ptr(), mean.data_ptr(), bias_rows.data_ptr(), pointers,
-                out.data_ptr(),
+                out.data_ptr(), saved.data_ptr() if saved.numel() else None,
             )  # fmt: skip
             return 0
 
         kernel_threads.run(kernel, kernel_threads.parts(rows))
-        ctx.save_for_backward(h_rows, mean, bias_rows, *weights)
+        ctx.save_for_backward(h_rows, mean, bias_rows, saved, *weights)
         ctx.settings = (alpha, eps)
         return out
 
@@ -133,7 +155,7 @@ class _FusedUpdate(torch.autograd.Function):
     def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor | None, ...]:
         library = _library()
         assert library is not None
-        h_rows, mean, bias_rows, *weights = ctx.saved_tensors
+        h_rows, mean, bias_rows, saved, *weights = ctx.saved_tensors
         alpha, eps = ctx.settings
         grad_out = grad_out.contiguous()
         kernel_weights = _kernel_weights(tuple(weights))
@@ -152,7 +174,7 @@ class _FusedUpdate(torch.autograd.Function):
                 first, last, *head, alpha, eps,
                 h_rows.data_ptr(), mean.data_ptr(), bias_rows.data_ptr(), pointers,
                 grad_out.data_ptr(), grad_h.data_ptr(), grad_mean.data_ptr(),
-                part_pointers[part],
+                part_pointers[part], saved.data_ptr() if saved.numel() else None,
             )  # fmt: skip
             return 0
 

@@ -8,7 +8,7 @@ import shutil
 import pytest
 import torch
 
-from marble_graph.model import MarbleConv
+from marble_graph.model import MarbleConv, fused_update
 from marble_graph.model.c_library import load_c_library
 from marble_graph.model.conv import gated_update
 from marble_graph.model.fused_update import fused_gated_update, fused_update_applies
@@ -94,3 +94,31 @@ def test_splitting_the_rows_over_threads_changes_nothing_but_summation_order() -
     (out_one, grad_one, value_one), (out_three, grad_three, value_three) = results
     assert torch.equal(out_one, out_three) and torch.equal(grad_one, grad_three)
     assert torch.allclose(value_one, value_three, atol=1e-6)  # summed in parts
+
+
+@pytest.mark.parametrize("size", [16, 24])
+def test_saving_the_rows_for_backward_gives_the_gradients_of_recomputing_them(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.manual_seed(size)
+    conv = MarbleConv(size, alpha=0.2, activation="tanh")
+    units, batch = 9, 5
+    inputs = [torch.randn(batch * units, size), torch.randn(batch * units, size)]
+    bias_rows = torch.randn(units)
+    grad_out = torch.randn(batch * units, size)
+    results = []
+    for limit in (fused_update._SAVE_LIMIT_BYTES, 0):  # saved, then recomputed
+        monkeypatch.setattr(fused_update, "_SAVE_LIMIT_BYTES", limit)
+        conv.zero_grad()
+        leaves = [value.clone().requires_grad_() for value in [*inputs, bias_rows]]
+        out = fused_gated_update(*leaves, conv.dense_weights(), conv.alpha, conv.norm.eps)
+        saved = out.grad_fn.saved_tensors[3]  # type: ignore[union-attr]
+        assert (saved.numel() > 0) == (limit > 0)
+        (out * grad_out).sum().backward()
+        grads = [leaf.grad for leaf in leaves] + [p.grad for p in conv.parameters()]
+        results.append((out.detach(), [g for g in grads if g is not None]))
+    (saved_out, saved_grads), (recomputed_out, recomputed_grads) = results
+    assert torch.equal(saved_out, recomputed_out)
+    assert len(saved_grads) == len(recomputed_grads) >= 8
+    for saved_grad, recomputed_grad in zip(saved_grads, recomputed_grads, strict=True):
+        assert torch.equal(saved_grad, recomputed_grad)
