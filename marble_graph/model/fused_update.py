@@ -32,9 +32,9 @@ _INDEX, _FLOAT, _POINTER = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
 # Saving a round's per-row values (4R + H + 8 floats a row: 416 bytes at R 16,
 # three times what autograd already keeps of the round) spares the backward pass
 # recomputing the row, which cost more than the forward pass: digits, 64 x 474
-# rows, backward 3.5 ms instead of 10.4 on one thread. Large brains recompute, so
-# their memory stays what it was (a million-neuron round would need 400 MB per
-# example) and steps of every large size cost alike (bench/scale.py compares them).
+# rows, backward 3.5 ms instead of 10.4 on one thread. Rounds past this limit
+# recompute, so their memory stays what it was (a round that updates a million
+# neurons would need 400 MB per example).
 _SAVE_LIMIT_BYTES = 64 << 20
 _WEIGHTS = 10  # V, VT, norm weight, norm bias, W1, W1T, b1, W2, W2T, b2
 _GRADS = 8  # bias, V, norm weight, norm bias, W1, b1, W2, b2
