@@ -15,7 +15,7 @@
  * its normalised form, a1, upd, t and the inverse deviation: 4R + H + 8
  * floats a row); given no buffer, the backward pass recomputes them, which
  * costs more than the forward pass itself. The caller saves when the buffer
- * is small next to the machine (fused_update.py). The backward pass sums the
+ * stays under a fixed size (fused_update.py). The backward pass sums the
  * weight gradients over its rows (the caller gives each thread its own sums
  * and adds them up).
  *

@@ -94,6 +94,11 @@ def _saved_buffer(library: ctypes.CDLL, h_rows: Tensor, hidden: int) -> Tensor:
     return h_rows.new_empty(rows, width)
 
 
+def _pointer_or_null(saved: Tensor) -> int | None:
+    """The kernel's ``saved`` argument: the buffer, or NULL when there is none."""
+    return saved.data_ptr() if saved.numel() else None
+
+
 def _pointers(tensors: list[Tensor]) -> Any:
     return (_POINTER * len(tensors))(*[t.data_ptr() for t in tensors])
 
@@ -137,12 +142,13 @@ class _FusedUpdate(torch.autograd.Function):
         head = [bias_rows.numel(), size, weights[3].shape[0]]
         pointers = _pointers(kernel_weights)
         saved = _saved_buffer(library, h_rows, weights[3].shape[0])
+        saved_pointer = _pointer_or_null(saved)
 
         def kernel(_part: int, first: int, last: int) -> int:
             library.marble_update_forward(
                 first, last, *head, alpha, eps,
                 h_rows.data_ptr(), mean.data_ptr(), bias_rows.data_ptr(), pointers,
-                out.data_ptr(), saved.data_ptr() if saved.numel() else None,
+                out.data_ptr(), saved_pointer,
             )  # fmt: skip
             return 0
 
@@ -168,13 +174,14 @@ class _FusedUpdate(torch.autograd.Function):
         per_part = [[torch.zeros_like(t) for t in sums] for _ in parts]
         part_pointers = [_pointers(grads) for grads in per_part]
         pointers = _pointers(kernel_weights)
+        saved_pointer = _pointer_or_null(saved)
 
         def kernel(part: int, first: int, last: int) -> int:
             library.marble_update_backward(
                 first, last, *head, alpha, eps,
                 h_rows.data_ptr(), mean.data_ptr(), bias_rows.data_ptr(), pointers,
                 grad_out.data_ptr(), grad_h.data_ptr(), grad_mean.data_ptr(),
-                part_pointers[part], saved.data_ptr() if saved.numel() else None,
+                part_pointers[part], saved_pointer,
             )  # fmt: skip
             return 0
 
