@@ -21,7 +21,7 @@ BYTECODE := $(PY) -m compileall -q marble_graph marble_server clients/python/mar
 # The C kernels (marble_graph/model/*.c) are built on first use and cached per
 # machine; building them up front keeps the build out of timed runs and says
 # once, here, when there is no C compiler (training then runs slower PyTorch ops).
-KERNELS := $(PY) marble_graph/model/c_library.py fused_attention.c fused_update.c
+KERNELS := $(PY) marble_graph/model/c_library.py fused_attention.c fused_update.c walk_steps.c
 
 # The demo brain: the digits preset, trained once for a short run (about 22 s on two cores).
 DEMO_EPOCHS ?= 12

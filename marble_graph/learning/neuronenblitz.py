@@ -18,6 +18,8 @@ device of the score tensor, so the same seed gives the same walks.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import warnings
 from collections.abc import Callable
@@ -27,6 +29,7 @@ import torch
 from torch import Tensor
 
 from marble_graph.config.brain_sections import NeuronenblitzConfig
+from marble_graph.model.c_library import load_c_library
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +130,12 @@ def sample_walks(
     whose out-edges are all closed is a dead end.
     """
     num_walks = int(start_rows.numel())
+    library = _native_walks() if scores.device.type == "cpu" else None
+    if library is not None:
+        edges, walk, depth = _native_steps(
+            library, out_edges, scores, start_rows, config, generator
+        )
+        return Walks(edges=edges, walk=walk, depth=depth, num_walks=num_walks)
     edges, walk, depth = _walk_steps()(
         out_edges.rowptr,
         out_edges.edge_order,
@@ -140,6 +149,56 @@ def sample_walks(
         generator,
     )
     return Walks(edges=edges, walk=walk, depth=depth, num_walks=num_walks)
+
+
+@functools.cache
+def _native_walks() -> ctypes.CDLL | None:
+    """The C walk (``marble_graph/model/walk_steps.c``) with its signature declared, or None."""
+    library = load_c_library("walk_steps.c")
+    if library is not None:
+        index, pointer = ctypes.c_int64, ctypes.c_void_p
+        library.marble_walk_steps.argtypes = [
+            *[index] * 3,
+            *[pointer] * 5,
+            ctypes.c_float,
+            ctypes.c_uint64,
+            *[pointer] * 3,
+        ]
+        library.marble_walk_steps.restype = index
+    return library
+
+
+def _native_steps(
+    library: ctypes.CDLL,
+    out_edges: OutEdges,
+    scores: Tensor,
+    start_rows: Tensor,
+    config: NeuronenblitzConfig,
+    generator: torch.Generator,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``_steps``'s walks, taken by the C kernel on a CPU: the same rules and
+    distribution, its own random draws (keyed by one seed drawn from ``generator``)."""
+    logits = torch.where(
+        scores > 0, scores / config.wander_temperature, torch.full_like(scores, -float("inf"))
+    ).to(torch.float32)
+    graph = [t.to(torch.long).contiguous() for t in (out_edges.rowptr, out_edges.edge_order)]
+    targets = out_edges.targets.to(torch.long).contiguous()
+    start = start_rows.to(torch.long).contiguous()
+    seed = int(torch.randint(0, 2**63 - 1, (1,), generator=generator))
+    room = int(start.numel()) * config.max_wander_depth
+    edges, walk, depth = (torch.empty(room, dtype=torch.long) for _ in range(3))
+    count = library.marble_walk_steps(
+        int(start.numel()),
+        config.max_wander_depth,
+        out_edges.num_nodes,
+        *(t.data_ptr() for t in (*graph, targets, logits, start)),
+        config.continue_decay_rate,
+        seed,
+        *(t.data_ptr() for t in (edges, walk, depth)),
+    )
+    if count < 0:
+        raise MemoryError("the walk kernel could not allocate its scratch memory")
+    return edges[:count], walk[:count], depth[:count]
 
 
 def _steps(
@@ -289,7 +348,6 @@ def decay_routes(
     return True
 
 
-@dataclass
 class PatternCounts:
     """Running counts of walk patterns, the evidence structural plasticity acts on.
 
@@ -297,22 +355,48 @@ class PatternCounts:
     to one graph structure: reset them after rows are added or removed.
     Shortcuts are two-step segments ``a -> b -> c`` (``a != c``) within one walk;
     pairs are the unordered endpoints ``{a, b}`` (``a != b``) of each walked edge.
+
+    A step's keys wait in a buffer and are merged into the sorted tables when
+    the buffer passes ``MERGE_EVERY`` keys or the tables are read: merging
+    sorts the whole table, and doing it every training step cost more than
+    the walks themselves (2 ms of a digits step).
     """
 
-    num_nodes: int
-    shortcut_keys: Tensor  # [K] int64, sorted, unique
-    shortcut_counts: Tensor  # [K] int64
-    pair_keys: Tensor  # [P] int64, sorted, unique
-    pair_counts: Tensor  # [P] int64
+    MERGE_EVERY = 1 << 16
+
+    def __init__(self, num_nodes: int, device: torch.device | str) -> None:
+        self.num_nodes = num_nodes
+        self._device = device
+        self.reset()
 
     @classmethod
     def empty(cls, num_nodes: int, device: torch.device | str) -> PatternCounts:
         """No counts yet, for a graph of ``num_nodes`` rows."""
+        return cls(num_nodes, device)
 
-        def none() -> Tensor:
-            return torch.zeros(0, dtype=torch.long, device=device)
+    @property
+    def shortcut_keys(self) -> Tensor:
+        """[K] int64, sorted, unique: the shortcut keys seen so far."""
+        self._merge()
+        return self._shortcut_keys
 
-        return cls(num_nodes, none(), none(), none(), none())
+    @property
+    def shortcut_counts(self) -> Tensor:
+        """[K] int64: how often each of ``shortcut_keys`` was seen."""
+        self._merge()
+        return self._shortcut_counts
+
+    @property
+    def pair_keys(self) -> Tensor:
+        """[P] int64, sorted, unique: the pair keys seen so far."""
+        self._merge()
+        return self._pair_keys
+
+    @property
+    def pair_counts(self) -> Tensor:
+        """[P] int64: how often each of ``pair_keys`` was seen."""
+        self._merge()
+        return self._pair_counts
 
     def add(self, walks: Walks, edge_index: Tensor) -> None:
         """Count the shortcuts and pairs of ``walks`` over ``edge_index`` ([2, E])."""
@@ -323,9 +407,7 @@ class PatternCounts:
         distinct = source != target
         low = torch.minimum(source, target)[distinct]
         high = torch.maximum(source, target)[distinct]
-        self.pair_keys, self.pair_counts = _merge_counts(
-            self.pair_keys, self.pair_counts, low * n + high
-        )
+        pairs = low * n + high
 
         # Steps come ordered by depth, then walk; a stable sort by walk keeps depth order
         # inside each walk, so neighbouring entries of one walk are consecutive steps.
@@ -334,9 +416,13 @@ class PatternCounts:
         same_walk = walk[1:] == walk[:-1]  # [S-1]
         a, c = first_src[:-1][same_walk], last_dst[1:][same_walk]
         keep = a != c
-        self.shortcut_keys, self.shortcut_counts = _merge_counts(
-            self.shortcut_keys, self.shortcut_counts, a[keep] * n + c[keep]
-        )
+        shortcuts = a[keep] * n + c[keep]
+
+        self._waiting_pairs.append(pairs)
+        self._waiting_shortcuts.append(shortcuts)
+        self._waiting += int(pairs.numel()) + int(shortcuts.numel())
+        if self._waiting > self.MERGE_EVERY:
+            self._merge()
 
     def top_shortcuts(self, threshold: int) -> tuple[Tensor, Tensor]:
         """(src_rows, dst_rows) of two-step patterns seen at least ``threshold`` times."""
@@ -348,10 +434,30 @@ class PatternCounts:
 
     def reset(self) -> None:
         """Forget every count (after plasticity acted, or the structure changed)."""
-        device = self.shortcut_keys.device
-        fresh = PatternCounts.empty(self.num_nodes, device)
-        self.shortcut_keys, self.shortcut_counts = fresh.shortcut_keys, fresh.shortcut_counts
-        self.pair_keys, self.pair_counts = fresh.pair_keys, fresh.pair_counts
+        self._shortcut_keys, self._shortcut_counts = _no_counts(self._device)
+        self._pair_keys, self._pair_counts = _no_counts(self._device)
+        self._waiting_shortcuts: list[Tensor] = []
+        self._waiting_pairs: list[Tensor] = []
+        self._waiting = 0
+
+    def _merge(self) -> None:
+        """Fold the waiting keys into the sorted tables."""
+        if self._waiting_pairs:
+            self._pair_keys, self._pair_counts = _merge_counts(
+                self._pair_keys, self._pair_counts, torch.cat(self._waiting_pairs)
+            )
+            self._shortcut_keys, self._shortcut_counts = _merge_counts(
+                self._shortcut_keys, self._shortcut_counts, torch.cat(self._waiting_shortcuts)
+            )
+        self._waiting_pairs, self._waiting_shortcuts, self._waiting = [], [], 0
+
+
+def _no_counts(device: torch.device | str) -> tuple[Tensor, Tensor]:
+    """An empty (keys, counts) table."""
+    return (
+        torch.zeros(0, dtype=torch.long, device=device),
+        torch.zeros(0, dtype=torch.long, device=device),
+    )
 
 
 def _merge_counts(keys: Tensor, counts: Tensor, new_keys: Tensor) -> tuple[Tensor, Tensor]:

@@ -13,10 +13,11 @@ loss plateaus. Every epoch yields one metrics dict.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -47,12 +48,21 @@ from marble_graph.learning.neuronenblitz import (
 from marble_graph.learning.optimizers import SGD, Adam, ForeachOptimizer
 from marble_graph.learning.structure import StructuralChange, compose, remap_optimizer_state
 from marble_graph.model import BrainModel
+from marble_graph.model.c_library import kernel_threads
 from marble_graph.tensors import BrainTensors
 
 EpochCallback = Callable[[dict[str, Any]], None]
 StopCheck = Callable[[], bool]
 _MIN_IMPROVEMENT = 1e-4
 PLASTICITY_COUNTS = ("shortcut", "concept", "split", "prune", "neurogenesis")
+# A CPU step whose states ([batch x neurons, R] floats) stay under this runs
+# torch's own operations on one thread and splits only the C kernels over the
+# process's cores. Each of torch's parallel regions wakes its sleeping threads,
+# and on tensors this small that costs what the split saves: the digits step
+# (64 x 270 x 16 floats) took 36 and 41 ms (medians of 12 interleaved rounds)
+# this way against 41 and 47 ms with both on two threads, and 45 and 43 ms on
+# one thread (docs/performance.md, Threads).
+SMALL_STEP_FLOATS = 1 << 22
 
 
 @dataclass
@@ -130,7 +140,8 @@ class Trainer:
                 if should_stop is not None and should_stop():
                     result.status, result.reason = "cancelled", f"cancelled during epoch {epoch}"
                     return result
-                loss, grad_norm = self._train_step(features[batch], targets[batch])
+                with self._step_threads(len(batch)):
+                    loss, grad_norm = self._train_step(features[batch], targets[batch])
                 if not math.isfinite(loss):
                     result.status = "non_finite"
                     result.reason = f"loss became {loss} at epoch {epoch}, step {self.step}"
@@ -225,6 +236,22 @@ class Trainer:
         return self.tensors.to("cpu"), shared
 
     # -- one step -------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _step_threads(self, batch: int) -> Iterator[None]:
+        """A small CPU step: torch's operations on one thread, the C kernels on all of
+        this process's (see ``SMALL_STEP_FLOATS``); any other step as it is."""
+        threads = torch.get_num_threads()
+        floats = batch * self.tensors.num_neurons * int(self.model.state.shape[1])
+        if self.device.type != "cpu" or threads == 1 or floats > SMALL_STEP_FLOATS:
+            yield
+            return
+        with kernel_threads.splitting_over(threads):
+            torch.set_num_threads(1)
+            try:
+                yield
+            finally:
+                torch.set_num_threads(threads)
 
     def _train_step(self, features: Tensor, targets: Tensor) -> tuple[float, float]:
         learning = self.config.learning

@@ -27,6 +27,8 @@ compare, or to rule them out). The compiler is ``$CC``, else ``cc``.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import ctypes
 import functools
 import hashlib
@@ -38,7 +40,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -167,11 +169,26 @@ class KernelThreads:
         self._pool: ThreadPoolExecutor | None = None
         self._workers = 0
 
+    @contextlib.contextmanager
+    def splitting_over(self, threads: int) -> Iterator[None]:
+        """Within the block, split kernels over ``threads`` whatever torch's thread count.
+
+        For the caller's thread (and its context) only: another thread's kernels
+        keep following its own torch setting.
+        """
+        token = _SPLIT_OVER.set(threads)
+        try:
+            yield
+        finally:
+            _SPLIT_OVER.reset(token)
+
     def parts(self, items: int) -> list[tuple[int, int]]:
-        """[first, last) ranges splitting ``items`` (examples, rows) over the threads."""
+        """[first, last) ranges splitting ``items`` (examples, rows) over the threads:
+        torch's intra-op thread count, unless ``splitting_over`` says otherwise."""
         import torch  # here, not above: `make` runs this file to build, without torch
 
-        count = max(1, min(torch.get_num_threads(), items))
+        threads = _SPLIT_OVER.get() or torch.get_num_threads()
+        count = max(1, min(threads, items))
         bounds = [items * index // count for index in range(count + 1)]
         return list(itertools.pairwise(bounds))
 
@@ -200,6 +217,8 @@ class KernelThreads:
             return self._pool
 
 
+# The thread count ``KernelThreads.splitting_over`` set for this context (0: none).
+_SPLIT_OVER: contextvars.ContextVar[int] = contextvars.ContextVar("split_over", default=0)
 kernel_threads = KernelThreads()
 
 

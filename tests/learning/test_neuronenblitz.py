@@ -1,12 +1,21 @@
-"""Neuronenblitz walks on hand-built graphs of 3-5 neurons."""
+"""Neuronenblitz walks on hand-built graphs of 3-5 neurons.
+
+Every test of the walks runs twice: with the C walk (what a CPU uses when it
+has a compiler) and with the tensor walk (GPUs, and CPUs without one).
+"""
 
 from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
 
 import pytest
 import torch
 from torch import Tensor
 
 from marble_graph.config.brain_sections import NeuronenblitzConfig
+from marble_graph.learning import neuronenblitz
 from marble_graph.learning.neuronenblitz import (
     OutEdges,
     PatternCounts,
@@ -16,6 +25,28 @@ from marble_graph.learning.neuronenblitz import (
     edge_scores,
     sample_walks,
 )
+
+HAS_COMPILER = shutil.which(os.environ.get("CC") or "cc") is not None
+
+
+@pytest.fixture(
+    autouse=True,
+    params=[
+        pytest.param(
+            "c",
+            marks=pytest.mark.skipif(not HAS_COMPILER, reason="no C compiler: no C walk here"),
+        ),
+        "tensor",
+    ],
+)
+def walk_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Which implementation ``sample_walks`` uses on a CPU in this test."""
+    if request.param == "c":
+        assert neuronenblitz._native_walks() is not None, "the walk kernel did not build"
+    else:
+        monkeypatch.setattr(neuronenblitz, "_native_walks", lambda: None)
+    yield request.param
+
 
 # 4 nodes: 0 -> 1, 0 -> 2, 1 -> 3, 2 -> 3, 0 -> 3; node 3 is a dead end.
 DIAMOND = torch.tensor([[0, 1, 0, 2, 0], [1, 3, 2, 3, 3]])
@@ -273,6 +304,38 @@ def test_pattern_counts_accept_empty_walks() -> None:
     counts = PatternCounts.empty(3, "cpu")
     counts.add(walk(CYCLE, 3, []), CYCLE)
     assert counts.top_pairs(1)[0].numel() == 0
+
+
+def test_pattern_counts_merged_in_bulk_equal_counts_merged_every_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    generator = gen(4)
+    edge_index = torch.randint(0, 40, (2, 300), generator=generator)
+    out = OutEdges.build(edge_index, 40)
+    batches = [
+        sample_walks(
+            out,
+            torch.rand(300, generator=generator),
+            torch.randint(0, 40, (50,), generator=generator),
+            config(continue_decay_rate=0.9),
+            gen(seed),
+        )
+        for seed in range(30)
+    ]
+
+    def counted(merge_every: int) -> PatternCounts:
+        monkeypatch.setattr(PatternCounts, "MERGE_EVERY", merge_every)
+        counts = PatternCounts.empty(40, "cpu")
+        for walks in batches:
+            counts.add(walks, edge_index)
+        return counts
+
+    every_step, in_bulk = counted(0), counted(1 << 20)
+    assert in_bulk._waiting > 0  # nothing merged until read
+    assert every_step.shortcut_counts.sum() > 0
+    for name in ("shortcut_keys", "shortcut_counts", "pair_keys", "pair_counts"):
+        assert torch.equal(getattr(in_bulk, name), getattr(every_step, name)), name
+    assert in_bulk._waiting == 0
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
