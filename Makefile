@@ -23,7 +23,7 @@ BYTECODE := $(PY) -m compileall -q marble_graph marble_server clients/python/mar
 # once, here, when there is no C compiler (training then runs slower PyTorch ops).
 KERNELS := $(PY) marble_graph/model/c_library.py fused_attention.c fused_update.c walk_steps.c
 
-# The demo brain: the digits preset, trained once for a short run (about 22 s on two cores).
+# The demo brain: the digits preset, trained once for a short run (about 15 s on two cores).
 DEMO_EPOCHS ?= 12
 
 # It ends by serving the demo brain on 127.0.0.1:$(PORT) until Ctrl-C, with a fresh token.
