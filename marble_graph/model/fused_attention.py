@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from marble_graph.model.c_library import kernel_threads, load_c_library
+from marble_graph.model.c_library import kernel_threads, kernels_allowed, load_c_library
 from marble_graph.model.synapse_matrix import SynapseMatrix
 
 _MAX_SIZE = 128  # the kernel's MAX_CHUNKS * 8
@@ -53,7 +53,7 @@ def fused_attention_applies(states: Tensor, synapses: SynapseMatrix) -> bool:
     """Whether ``attention_mean`` runs the kernel for these states (else use PyTorch's ops)."""
     size = states.shape[-1]
     return (
-        torch.is_grad_enabled()
+        kernels_allowed()
         and states.device.type == "cpu"
         and states.dtype == torch.float32
         and size % 8 == 0

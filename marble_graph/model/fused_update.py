@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from marble_graph.model.c_library import kernel_threads, load_c_library
+from marble_graph.model.c_library import kernel_threads, kernels_allowed, load_c_library
 
 _MAX_WIDTH = 128  # the kernel's MAX_CHUNKS * 8
 _INDEX, _FLOAT, _POINTER = ctypes.c_int64, ctypes.c_float, ctypes.c_void_p
@@ -59,7 +59,7 @@ def fused_update_applies(h_rows: Tensor, weights: list[Tensor], activation: str)
     """Whether ``fused_gated_update`` runs the kernel (else use ``gated_update``)."""
     size, hidden = h_rows.shape[-1], weights[3].shape[0]
     return (
-        torch.is_grad_enabled()
+        kernels_allowed()
         and activation == "tanh"
         and h_rows.device.type == "cpu"
         and h_rows.dtype == torch.float32
@@ -80,7 +80,9 @@ def fused_gated_update(
     eps: float,
 ) -> Tensor:  # [B*U, R]
     """``gated_update`` with tanh, as one kernel (see module doc); differentiable."""
-    return _FusedUpdate.apply(h_rows, mean, bias_rows, alpha, eps, *weights)
+    # Without autograd there is no backward pass to save the rows for.
+    save = torch.is_grad_enabled()
+    return _FusedUpdate.apply(h_rows, mean, bias_rows, alpha, eps, save, *weights)
 
 
 def _saved_buffer(library: ctypes.CDLL, h_rows: Tensor, hidden: int) -> Tensor:
@@ -131,6 +133,7 @@ class _FusedUpdate(torch.autograd.Function):
         bias_rows: Tensor,
         alpha: float,
         eps: float,
+        save: bool,
         *weights: Tensor,
     ) -> Tensor:
         library = _library()
@@ -141,7 +144,7 @@ class _FusedUpdate(torch.autograd.Function):
         rows, size = h_rows.shape
         head = [bias_rows.numel(), size, weights[3].shape[0]]
         pointers = _pointers(kernel_weights)
-        saved = _saved_buffer(library, h_rows, weights[3].shape[0])
+        saved = _saved_buffer(library, h_rows, weights[3].shape[0]) if save else h_rows.new_empty(0)
         saved_pointer = _pointer_or_null(saved)
 
         def kernel(_part: int, first: int, last: int) -> int:
@@ -187,4 +190,4 @@ class _FusedUpdate(torch.autograd.Function):
 
         kernel_threads.run(kernel, parts)
         totals = [torch.stack(column).sum(0) for column in zip(*per_part, strict=True)]
-        return (grad_h, grad_mean, totals[0], None, None, *totals[1:])
+        return (grad_h, grad_mean, totals[0], None, None, None, *totals[1:])

@@ -1,0 +1,73 @@
+"""A trainer's own evaluation runs the C kernels; inference outside it does not."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import nullcontext
+
+import pytest
+import torch
+
+import marble_graph.learning.trainer as trainer_module
+from marble_graph.config import config_from_mapping
+from marble_graph.datasets import load_dataset
+from marble_graph.datasets.normalisation import Normalisation
+from marble_graph.learning.losses import Objective
+from marble_graph.learning.trainer import Trainer
+from marble_graph.model import fused_attention, fused_update
+from marble_graph.model.c_library import kernels_allowed, kernels_without_grad
+from marble_graph.seed.mandelbrot import seed_brain_graph
+from marble_graph.tensors import BrainTensors
+
+needs_compiler = pytest.mark.skipif(
+    shutil.which(os.environ.get("CC") or "cc") is None,
+    reason="no C compiler: the kernels cannot be built here",
+)
+
+
+def test_kernels_are_allowed_without_grad_only_inside_the_block() -> None:
+    with torch.no_grad():
+        assert not kernels_allowed()
+        with kernels_without_grad():
+            assert kernels_allowed()
+        assert not kernels_allowed()
+    assert kernels_allowed()  # training: autograd on
+
+
+@needs_compiler
+def test_evaluation_runs_the_kernels_and_scores_as_the_pytorch_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wine = load_dataset("wine")
+    wine = Normalisation.fit(wine).apply(wine)
+    config = config_from_mapping(
+        {"seed": {"width": 6, "height": 6, "input_neurons": 13, "output_neurons": 3}}
+    )
+    tensors = BrainTensors.from_graph(seed_brain_graph(config))
+    trainer = Trainer(
+        tensors, config, Objective.for_task("classification"), device=torch.device("cpu")
+    )
+    trainer.fit(wine, None, 2)
+
+    calls: list[str] = []
+    real_attention, real_update = fused_attention.attention_mean, fused_update.fused_gated_update
+
+    def counted_attention(*args: object) -> torch.Tensor:
+        calls.append("attention")
+        return real_attention(*args)  # type: ignore[arg-type]
+
+    def counted_update(*args: object) -> torch.Tensor:
+        calls.append("update")
+        return real_update(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("marble_graph.model.conv.attention_mean", counted_attention)
+    monkeypatch.setattr("marble_graph.model.conv.fused_gated_update", counted_update)
+    with_kernels = trainer.predict(torch.from_numpy(wine.features))
+    assert "attention" in calls and "update" in calls
+
+    calls.clear()
+    monkeypatch.setattr(trainer_module, "kernels_without_grad", nullcontext)
+    with_pytorch = trainer.predict(torch.from_numpy(wine.features))
+    assert calls == []
+    torch.testing.assert_close(with_kernels, with_pytorch, rtol=1e-5, atol=1e-5)
