@@ -1,15 +1,13 @@
-"""A trainer's own evaluation runs the C kernels; inference outside it does not."""
+"""A trainer's validation runs the C kernels; its predict, inference and serving do not."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from contextlib import nullcontext
 
 import pytest
 import torch
 
-import marble_graph.learning.trainer as trainer_module
 from marble_graph.config import config_from_mapping
 from marble_graph.datasets import load_dataset
 from marble_graph.datasets.normalisation import Normalisation
@@ -36,7 +34,7 @@ def test_kernels_are_allowed_without_grad_only_inside_the_block() -> None:
 
 
 @needs_compiler
-def test_evaluation_runs_the_kernels_and_scores_as_the_pytorch_path(
+def test_validation_runs_the_kernels_and_scores_as_the_pytorch_path(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     wine = load_dataset("wine")
@@ -63,11 +61,11 @@ def test_evaluation_runs_the_kernels_and_scores_as_the_pytorch_path(
 
     monkeypatch.setattr("marble_graph.model.conv.attention_mean", counted_attention)
     monkeypatch.setattr("marble_graph.model.conv.fused_gated_update", counted_update)
-    with_kernels = trainer.predict(torch.from_numpy(wine.features))
+    validated = trainer._validate(wine)
     assert "attention" in calls and "update" in calls
 
     calls.clear()
-    monkeypatch.setattr(trainer_module, "kernels_without_grad", nullcontext)
-    with_pytorch = trainer.predict(torch.from_numpy(wine.features))
+    evaluated = trainer.evaluate(wine)  # the PyTorch operations, as serving runs them
     assert calls == []
-    torch.testing.assert_close(with_kernels, with_pytorch, rtol=1e-5, atol=1e-5)
+    assert validated["accuracy"] == evaluated["accuracy"]
+    assert validated["loss"] == pytest.approx(evaluated["loss"], rel=1e-5)
