@@ -61,8 +61,11 @@ PLASTICITY_COUNTS = ("shortcut", "concept", "split", "prune", "neurogenesis")
 # and on tensors this small that costs what the split saves: the digits step
 # (64 x 270 x 16 floats) took 36 and 41 ms (medians of 12 interleaved rounds)
 # this way against 41 and 47 ms with both on two threads, and 45 and 43 ms on
-# one thread (docs/performance.md, Threads).
-SMALL_STEP_FLOATS = 1 << 22
+# one thread. A 1M-synapse brain's step (2 x 100k x 16 floats) is past the
+# limit: it took 0.13-0.14 s with torch on two threads against 0.19-0.20 s on
+# one (docs/performance.md, Walks in C, walk patterns merged in bulk, threads
+# for small steps).
+SMALL_STEP_FLOATS = 1 << 20
 
 
 @dataclass
