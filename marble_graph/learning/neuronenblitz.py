@@ -56,6 +56,7 @@ class OutEdges:
     rowptr: Tensor  # [N+1] int64
     edge_order: Tensor  # [E] int64: edge positions sorted by source row (stable)
     targets: Tensor  # [E] int64: target row of each edge position
+    widest: int  # the largest out-degree (the C walk's scratch size)
 
     @property
     def num_nodes(self) -> int:
@@ -75,7 +76,10 @@ class OutEdges:
         counts = torch.bincount(source, minlength=num_nodes)  # [N]
         rowptr = torch.zeros(num_nodes + 1, dtype=torch.long, device=edge_index.device)
         rowptr[1:] = torch.cumsum(counts, dim=0)
-        return cls(rowptr=rowptr, edge_order=edge_order, targets=edge_index[1].clone())
+        widest = int(counts.max()) if num_nodes > 0 else 0
+        return cls(
+            rowptr=rowptr, edge_order=edge_order, targets=edge_index[1].clone(), widest=widest
+        )
 
 
 @dataclass(frozen=True)
@@ -178,9 +182,7 @@ def _native_steps(
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``_steps``'s walks, taken by the C kernel on a CPU: the same rules and
     distribution, its own random draws (keyed by one seed drawn from ``generator``)."""
-    logits = torch.where(
-        scores > 0, scores / config.wander_temperature, torch.full_like(scores, -float("inf"))
-    ).to(torch.float32)
+    logits = _walk_logits(scores, config.wander_temperature).to(torch.float32)
     graph = [t.to(torch.long).contiguous() for t in (out_edges.rowptr, out_edges.edge_order)]
     targets = out_edges.targets.to(torch.long).contiguous()
     start = start_rows.to(torch.long).contiguous()
@@ -190,7 +192,7 @@ def _native_steps(
     count = library.marble_walk_steps(
         int(start.numel()),
         config.max_wander_depth,
-        out_edges.num_nodes,
+        out_edges.widest,
         *(t.data_ptr() for t in (*graph, targets, logits, start)),
         config.continue_decay_rate,
         seed,
@@ -199,6 +201,12 @@ def _native_steps(
     if count < 0:
         raise MemoryError("the walk kernel could not allocate its scratch memory")
     return edges[:count], walk[:count], depth[:count]
+
+
+def _walk_logits(scores: Tensor, temperature: float) -> Tensor:
+    """[E] the walks' softmax logits, ``scores / temperature``; -inf for a closed edge
+    (score <= 0), which no walk takes."""
+    return torch.where(scores > 0, scores / temperature, torch.full_like(scores, -float("inf")))
 
 
 def _steps(
@@ -223,9 +231,7 @@ def _steps(
     device = scores.device
     degree = rowptr[1:] - rowptr[:-1]  # [N]
     # Closed edges get -inf so that no Gumbel draw can pick them.
-    logits = torch.where(
-        scores > 0, scores / temperature, torch.full_like(scores, -float("inf"))
-    )  # [E]
+    logits = _walk_logits(scores, temperature)  # [E]
     walk_ids = torch.arange(node.numel(), device=device)  # [A] walks still going
     step_edges: list[Tensor] = []
     step_walks: list[Tensor] = []

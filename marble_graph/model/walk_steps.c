@@ -64,16 +64,12 @@ static int64_t choose(const int64_t *edge_order, const float *logits, int64_t fi
 }
 
 /* Writes the steps to edges, walk_of and depth_of (room for walks * max_depth
- * each) and returns how many there are, or -1 when out of memory. */
-int64_t marble_walk_steps(int64_t walks, int64_t max_depth, int64_t rows, const int64_t *rowptr,
+ * each) and returns how many there are, or -1 when out of memory. widest: the
+ * largest out-degree of any row. */
+int64_t marble_walk_steps(int64_t walks, int64_t max_depth, int64_t widest, const int64_t *rowptr,
                           const int64_t *edge_order, const int64_t *targets, const float *logits,
                           const int64_t *start, float continue_rate, uint64_t seed,
                           int64_t *edges, int64_t *walk_of, int64_t *depth_of) {
-    int64_t widest = 0;
-    for (int64_t row = 0; row < rows; ++row) {
-        const int64_t degree = rowptr[row + 1] - rowptr[row];
-        widest = degree > widest ? degree : widest;
-    }
     float *weights = malloc(sizeof(float) * (size_t)(widest > 0 ? widest : 1));
     /* taken[d * walks + w]: the edge walk w took at depth d, or -1. */
     int64_t *taken = malloc(sizeof(int64_t) * (size_t)(walks * max_depth > 0 ? walks * max_depth : 1));
