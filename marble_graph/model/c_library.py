@@ -65,6 +65,11 @@ def kernels_switched_off() -> bool:
     return os.environ.get(SWITCH, "1").strip().lower() in {"0", "off", "false", "no"}
 
 
+def c_compiler() -> str | None:
+    """The C compiler's path: ``$CC``, else ``cc``, found on the PATH; None without one."""
+    return shutil.which(os.environ.get("CC") or "cc")
+
+
 @functools.cache
 def load_c_library(source_name: str) -> ctypes.CDLL | None:
     """The shared library built from ``source_name`` (a C file beside this module), or None.
@@ -75,7 +80,7 @@ def load_c_library(source_name: str) -> ctypes.CDLL | None:
         log.info("C kernels switched off (%s=0): PyTorch operations instead", SWITCH)
         return None
     source = Path(__file__).with_name(source_name)
-    compiler = shutil.which(os.environ.get("CC") or "cc")
+    compiler = c_compiler()
     if compiler is None:
         log.warning("no C compiler (cc, or $CC): %s runs as PyTorch operations", source_name)
         return None

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 import torch
 
@@ -17,11 +14,7 @@ from marble_graph.model import fused_attention, fused_update
 from marble_graph.model.c_library import kernels_allowed, kernels_without_grad
 from marble_graph.seed.mandelbrot import seed_brain_graph
 from marble_graph.tensors import BrainTensors
-
-needs_compiler = pytest.mark.skipif(
-    shutil.which(os.environ.get("CC") or "cc") is None,
-    reason="no C compiler: the kernels cannot be built here",
-)
+from tests.compiler import needs_compiler
 
 
 def test_kernels_are_allowed_without_grad_only_inside_the_block() -> None:
@@ -33,7 +26,7 @@ def test_kernels_are_allowed_without_grad_only_inside_the_block() -> None:
     assert kernels_allowed()  # training: autograd on
 
 
-@needs_compiler
+@needs_compiler("the kernels")
 def test_validation_runs_the_kernels_and_scores_as_the_pytorch_path(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

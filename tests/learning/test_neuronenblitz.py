@@ -6,8 +6,6 @@ has a compiler) and with the tensor walk (GPUs, and CPUs without one).
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -25,17 +23,13 @@ from marble_graph.learning.neuronenblitz import (
     edge_scores,
     sample_walks,
 )
-
-HAS_COMPILER = shutil.which(os.environ.get("CC") or "cc") is not None
+from tests.compiler import needs_compiler
 
 
 @pytest.fixture(
     autouse=True,
     params=[
-        pytest.param(
-            "c",
-            marks=pytest.mark.skipif(not HAS_COMPILER, reason="no C compiler: no C walk here"),
-        ),
+        pytest.param("c", marks=needs_compiler("the C walk")),
         "tensor",
     ],
 )

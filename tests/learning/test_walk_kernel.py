@@ -6,25 +6,20 @@ choice, determinism per seed) are tested on both in test_neuronenblitz.py.
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 import torch
 
 from marble_graph.config.brain_sections import NeuronenblitzConfig
 from marble_graph.learning import neuronenblitz
 from marble_graph.learning.neuronenblitz import OutEdges, sample_walks
+from tests.compiler import needs_compiler
 
 
 def gen(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-@pytest.mark.skipif(
-    shutil.which(os.environ.get("CC") or "cc") is None,
-    reason="no C compiler: the walk kernel cannot be built here",
-)
+@needs_compiler("the walk kernel")
 def test_the_c_walk_and_the_tensor_walk_take_the_same_distribution_of_walks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

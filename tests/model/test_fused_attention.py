@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,14 +14,12 @@ from marble_graph.model import MarbleConv
 from marble_graph.model.c_library import load_c_library
 from marble_graph.model.fused_attention import attention_mean, fused_attention_applies
 from marble_graph.model.synapse_matrix import SynapseMatrix
+from tests.compiler import needs_compiler
 from tests.model.test_conv import naive_round
 
 # Only a machine without a C compiler skips these; with one, a kernel that
 # fails to build fails them. The fallback is tested on every machine.
-needs_compiler = pytest.mark.skipif(
-    shutil.which(os.environ.get("CC") or "cc") is None,
-    reason="no C compiler: the kernel cannot be built here",
-)
+needs_kernel = needs_compiler("the kernel")
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +48,7 @@ def _pytorch_mean(queries, keys, states, weight, synapses):  # type: ignore[no-u
     return summed / total.unsqueeze(-1)
 
 
-@needs_compiler
+@needs_kernel
 @pytest.mark.parametrize(("size", "width"), [(16, 4), (24, 3), (8, 8)])
 def test_kernel_gives_the_mean_and_gradients_of_the_pytorch_operations(
     size: int, width: int
@@ -81,7 +78,7 @@ def test_kernel_gives_the_mean_and_gradients_of_the_pytorch_operations(
         assert torch.allclose(fused_grads[name], grad, atol=1e-4, rtol=1e-4), name
 
 
-@needs_compiler
+@needs_kernel
 def test_training_rounds_run_the_kernel_and_match_the_per_edge_formula() -> None:
     torch.manual_seed(0)
     conv = MarbleConv(size=16, alpha=0.3, temperature=0.7, attention_size=4)
@@ -100,7 +97,7 @@ def test_training_rounds_run_the_kernel_and_match_the_per_edge_formula() -> None
     assert torch.allclose(out.detach(), expected, atol=1e-5)
 
 
-@needs_compiler
+@needs_kernel
 def test_splitting_the_batch_over_threads_changes_nothing() -> None:
     nodes, batch, size = 30, 6, 16
     edge_index, targets = _graph(nodes, 200, seed=7)
@@ -143,7 +140,7 @@ def _probe(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-@needs_compiler
+@needs_kernel
 def test_the_kernel_is_built_once_per_machine_and_reused(tmp_path: Path) -> None:
     env = {"MARBLE_KERNEL_CACHE": str(tmp_path)}
     first = _probe(env)
@@ -172,7 +169,7 @@ def test_without_the_kernel_training_uses_pytorch_operations(
     assert not list(tmp_path.glob("*.so"))
 
 
-@needs_compiler
+@needs_kernel
 def test_a_cached_kernel_others_could_write_is_not_loaded(tmp_path: Path) -> None:
     env = {"MARBLE_KERNEL_CACHE": str(tmp_path)}
     _probe(env)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 import torch
 
@@ -12,12 +9,9 @@ from marble_graph.model import MarbleConv, fused_update
 from marble_graph.model.c_library import load_c_library
 from marble_graph.model.conv import gated_update
 from marble_graph.model.fused_update import fused_gated_update, fused_update_applies
+from tests.compiler import needs_compiler
 
-pytestmark = pytest.mark.skipif(
-    shutil.which(os.environ.get("CC") or "cc") is None,
-    reason="no C compiler: the kernel cannot be built here (tests/model/test_fused_attention.py "
-    "covers the fallback)",
-)
+pytestmark = needs_compiler("the kernel (tests/model/test_fused_attention.py covers the fallback)")
 
 
 @pytest.fixture(autouse=True)
