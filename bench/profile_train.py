@@ -65,7 +65,7 @@ TARGETS: list[tuple[str, str, bool]] = [
     ("best_snapshot", "marble_graph.learning.trainer:Trainer.restore_best", True),
     ("write_back", "marble_graph.learning.trainer:Trainer.result", True),
     ("write_back", "marble_graph.brains.training:write_back", True),
-    ("run_records", "marble_graph.brains.training:register_dataset", True),
+    ("run_records", "marble_graph.brains.brain_datasets:register_dataset", True),
     ("run_records", "marble_graph.brains.training:start_run", True),
     ("run_records", "marble_graph.brains.training:update_run_summary", True),
     ("run_records", "marble_graph.brains.training:finish_run", True),

@@ -20,11 +20,13 @@ from marble_graph.errors import (
     StoreLocked,
     ValidationFailed,
 )
+from marble_graph.notebook import Brain
 from marble_graph.seed import seed_brain_graph
 from marble_graph.service import BrainDetails, BrainInfo, BrainService
 from marble_graph.version import __version__
 
 __all__ = [
+    "Brain",
     "BrainDetails",
     "BrainGraph",
     "BrainInfo",

@@ -10,7 +10,6 @@ training compute carry on. The layout is engine- and dialect-neutral::
     metadata/<table>.jsonl         every row of every SQL table (one JSON object a line)
     graph/<graph_key>/             each committed brain's current generation as a
                                    Parquet brain export (see export_files.py)
-    graph/lineage.jsonl            the graph's TRAINED_ON edges (brain version -> dataset)
     blobs/<ab>/<digest><suffix>    trained parameters, snapshots and dataset arrays
 
 It is written into ``<dest>.partial`` and renamed at the end, so a failed
@@ -28,7 +27,7 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,11 +53,14 @@ from marble_graph.backup_format import (
     tree_bytes,
     write_jsonl,
 )
+from marble_graph.blobs import BlobStore
 from marble_graph.brain_graph import graph_hash
 from marble_graph.config import config_from_mapping
 from marble_graph.errors import Conflict, StoreError, ValidationFailed
 from marble_graph.failpoints import failpoint
+from marble_graph.snapshots import snapshot_blob_files
 from marble_graph.store.home_stores import Stores
+from marble_graph.store.lineage import sync_lineage
 from marble_graph.store.metadata import Base
 from marble_graph.version import __version__
 
@@ -142,9 +144,8 @@ def _write_backup(
         )
 
     brains = _backup_graphs(stores, rows, staging / "graph", progress)
-    write_jsonl(staging / "graph" / "lineage.jsonl", _lineage(stores))
 
-    digests = _referenced_blobs(rows)
+    digests = _referenced_blobs(rows, stores.blobs)
     _report(progress, f"copying {len(digests)} blobs")
     copied = 0
     for digest in sorted(digests):
@@ -258,19 +259,15 @@ def _backup_graphs(
     return brains
 
 
-def _lineage(stores: Stores) -> Iterator[dict[str, Any]]:
-    table = stores.graph.arrow(
-        "MATCH (b:Brain)-[t:TRAINED_ON]->(d:DatasetVersion) RETURN b.name AS brain, "
-        "t.brain_version AS brain_version, d.content_hash AS content_hash, "
-        "d.dataset AS dataset, d.version AS version, d.n_rows AS n_rows"
-    )
-    yield from table.to_pylist()
-
-
-def _referenced_blobs(rows: dict[str, list[dict[str, Any]]]) -> set[str]:
+def _referenced_blobs(rows: dict[str, list[dict[str, Any]]], blobs: BlobStore) -> set[str]:
     digests: set[str] = set()
     for version in rows["brain_versions"]:
+        if version.get("collected_at") is not None:
+            continue  # retention removed its blobs (brains/retention.py)
         digests.update(d for d in (version["params_blob"], version["snapshot_blob"]) if d)
+        if version["snapshot_blob"]:
+            # A snapshot is a manifest naming one blob per graph table (snapshots.py).
+            digests.update(d for d, _ in snapshot_blob_files(blobs, version["snapshot_blob"]))
     for dataset in rows["dataset_versions"]:
         digests.add(Path(dataset["blob_path"]).name.split(".")[0])
     return {d for d in digests if DIGEST.match(d)}
@@ -310,15 +307,10 @@ def restore_backup(stores: Stores, src: Path, progress: Progress | None = None) 
         for brain in brains:
             _report(progress, f"writing brain {brain.name!r}")
             stores.graph.insert_graph(brain.name, brain.graph_key, graphs[brain.name])
-        for edge in read_jsonl(src / "graph" / "lineage.jsonl"):
-            stores.graph.link_dataset_version(
-                edge["brain"],
-                edge["brain_version"],
-                edge["content_hash"],
-                edge["dataset"],
-                edge["version"],
-                edge["n_rows"],
-            )
+        # Lineage (version and dataset nodes, their edges) mirrors the SQL rows
+        # just restored; backups from before it was rebuilt this way still
+        # carry a graph/lineage.jsonl, which is not needed.
+        sync_lineage(stores.metadata, stores.graph)
         for brain in brains:
             actual = graph_hash(stores.graph.load_graph(brain.name, brain.graph_key))
             if actual != brain.graph_hash:

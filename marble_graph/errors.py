@@ -4,7 +4,8 @@ Callers catch a family, never a bare ``Exception``::
 
     MarbleError                 base of everything the engine raises on purpose
      ├── NotFound               a brain (or other named object) does not exist
-     │    └── UnknownBrain      ... a brain, naming the known ones (``brief`` does not)
+     │    ├── UnknownBrain      ... a brain, naming the known ones (``brief`` does not)
+     │    └── VersionCollected  ... any more: retention removed the version's snapshot
      ├── Conflict               the name is taken, or the object is in the wrong state
      │    └── BrainDamaged      the graph no longer matches the version's record
      ├── ValidationFailed       the caller's input is wrong (data, file, argument)
@@ -43,6 +44,27 @@ class UnknownBrain(NotFound):
         self.brief = f"unknown brain {name!r}"
         listing = "" if known is None else f" (brains: {', '.join(known[:20]) or 'none yet'})"
         super().__init__(self.brief + listing)
+
+
+class VersionCollected(NotFound):
+    """The version existed, but retention (``versions.keep``) removed its snapshot.
+
+    Its record is still listed; it can no longer be served, compared or rolled
+    back to. The message names the version, the policy and the versions kept.
+    """
+
+    def __init__(self, name: str, version: int, keep: int, retained: list[int]) -> None:
+        self.name, self.version, self.keep, self.retained = name, version, keep, retained
+        super().__init__(
+            f"version {version} of brain {name!r} was collected by retention "
+            f"(versions.keep: {keep}; tagged versions and the current one are always kept); "
+            f"its snapshot is gone. Retained versions: {_version_list(retained)}"
+        )
+
+
+def _version_list(versions: list[int]) -> str:
+    shown = ", ".join(str(v) for v in versions[:30])
+    return shown + (f" and {len(versions) - 30} more" if len(versions) > 30 else "") or "none"
 
 
 class Conflict(MarbleError):

@@ -4,7 +4,7 @@ The metadata store is the truth: a committed brain's current generation is
 ``Brain.graph_key``. Anything else in the graph store (brains without a
 committed row, generations of failed or superseded versions) and any
 metadata row that never committed is removed; a committed version's missing
-dataset link (a crash right after its commit) is added. Then every current
+lineage (version nodes and edges, store/lineage.py) is added. Then every current
 generation is checked against its version's record
 (``integrity.verify_brains``). Runs on every open.
 """
@@ -17,12 +17,11 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from marble_graph.store.graph import GraphStore
+from marble_graph.store.lineage import sync_lineage
 from marble_graph.store.metadata import (
     Brain,
     BrainState,
     BrainVersion,
-    Dataset,
-    DatasetVersion,
     MetadataStore,
     RunState,
     TrainingRun,
@@ -49,23 +48,6 @@ def reconcile_stores(metadata: MetadataStore, graph: GraphStore) -> list[str]:
         ):
             run.state = RunState.INTERRUPTED
             run.error = run.error or "the process stopped while this run was training"
-        trained_on = session.execute(
-            select(
-                Brain.name,
-                BrainVersion.version,
-                DatasetVersion.content_hash,
-                Dataset.name,
-                DatasetVersion.version,
-                DatasetVersion.n_rows,
-            )
-            .join(Brain, BrainVersion.brain_id == Brain.id)
-            .join(DatasetVersion, BrainVersion.dataset_version_id == DatasetVersion.id)
-            .join(Dataset, DatasetVersion.dataset_id == Dataset.id)
-            .where(
-                BrainVersion.state == VersionState.COMMITTED,
-                Brain.state == BrainState.COMMITTED,
-            )
-        ).all()
     touched = set(unfinished) | (graph.brain_names() - set(current))
     for name in sorted(touched):
         log.warning("reconciling brain %r: removing an unfinished create or delete", name)
@@ -75,30 +57,12 @@ def reconcile_stores(metadata: MetadataStore, graph: GraphStore) -> list[str]:
         if name in current and key != current[name]:
             graph.set_brain_key(name, current[name])
             touched.add(name)
-    links = [
-        (str(name), int(number), str(digest), str(dataset), int(dataset_version), int(rows))
-        for name, number, digest, dataset, dataset_version, rows in trained_on
-    ]
-    touched |= add_missing_dataset_links(graph, links)
     if unfinished:
         with metadata.session() as session:
             for brain in session.scalars(select(Brain).where(Brain.name.in_(unfinished))):
                 session.delete(brain)
+    touched |= sync_lineage(metadata, graph)
     return sorted(touched)
-
-
-def add_missing_dataset_links(
-    graph: GraphStore, links: list[tuple[str, int, str, str, int, int]]
-) -> set[str]:
-    """Add the TRAINED_ON edge of each committed version that lacks one (a crash right
-    after its commit); recovery only ever adds these edges, never deletes one."""
-    present = graph.trained_on_versions()
-    added: set[str] = set()
-    for name, number, content_hash, dataset, dataset_version, n_rows in links:
-        if (name, number) not in present:
-            graph.link_dataset_version(name, number, content_hash, dataset, dataset_version, n_rows)
-            added.add(name)
-    return added
 
 
 def remove_superseded_generations(

@@ -17,14 +17,15 @@ docs/architecture.md draws the layers; ``make lint`` checks them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
 import torch
 
-from marble_graph import backup
+from marble_graph import backup, dataset_versions
 from marble_graph.backup_format import BackupManifest
 from marble_graph.blobs import BlobStore
 from marble_graph.brain_graph import BrainGraph, graph_hash
@@ -32,7 +33,9 @@ from marble_graph.brain_names import BRAIN_NAME, validate_brain_name
 from marble_graph.brains import (
     brain_datasets,
     evaluation,
+    history,
     lifecycle,
+    object_inference,
     serving,
     signal_settings,
     training,
@@ -45,13 +48,18 @@ from marble_graph.brains.training import EpochCallback, RunSummary
 from marble_graph.bundled_files import graph_schema_dir
 from marble_graph.config import MarbleConfig
 from marble_graph.data_home import DataHome
-from marble_graph.datasets import load_dataset
+from marble_graph.dataset_versions import DatasetRef
+from marble_graph.dataset_versions.creation import DATASET_NAME
+from marble_graph.dataset_versions.loading import select_rows
+from marble_graph.datasets import ingest
+from marble_graph.datasets.rowsets import RowDiff
 from marble_graph.devices import resolve_device
 from marble_graph.errors import Conflict, NotFound, StoreError
 from marble_graph.integrity import RepairReport, repair_brain, verify_brains
 from marble_graph.presets import preset_config
 from marble_graph.reconcile import reconcile_stores
 from marble_graph.seed import seed_brain_graph
+from marble_graph.store import lineage
 from marble_graph.store.graph import GraphStore, QueryRows
 from marble_graph.store.graph_reads import (
     GraphReads,
@@ -61,20 +69,33 @@ from marble_graph.store.graph_reads import (
     uid_range,
 )
 from marble_graph.store.home_stores import Stores
-from marble_graph.store.metadata import MetadataStore, brain_records, training_runs
+from marble_graph.store.metadata import (
+    MetadataStore,
+    brain_records,
+    dataset_records,
+    training_runs,
+)
 from marble_graph.store.metadata.brain_records import BrainInfo
+from marble_graph.store.metadata.dataset_records import TAG as DATASET_TAG
+from marble_graph.store.metadata.dataset_records import DatasetVersionInfo
 from marble_graph.store.metadata.idempotency import IdempotencyKeyStore, StoredResponse
 from marble_graph.store.metadata.job_records import JOB_STATES, RESUMABLE, JobRecords, JobView
 from marble_graph.store.metadata.models import JobState, RunState
+from marble_graph.store.metadata.version_history import TAG_PATTERN as VERSION_TAG
+from marble_graph.store.metadata.version_history import VersionRef
 from marble_graph.tokens import TokenStore
 
 __all__ = [
     "BRAIN_NAME",
+    "DATASET_NAME",
+    "DATASET_TAG",
     "JOB_STATES",
     "RESUMABLE",
+    "VERSION_TAG",
     "BrainDetails",
     "BrainInfo",
     "BrainService",
+    "DatasetVersionInfo",
     "GraphReads",
     "IdempotencyKeyStore",
     "Inference",
@@ -83,6 +104,7 @@ __all__ = [
     "JobView",
     "ModelCache",
     "NeuronSelection",
+    "ObjectInference",
     "Row",
     "RunState",
     "RunSummary",
@@ -91,8 +113,18 @@ __all__ = [
     "StrongestPath",
     "SynapseSelection",
     "TokenStore",
+    "VersionRef",
     "uid_range",
 ]
+
+
+@dataclass
+class ObjectInference:
+    """Inference on raw objects: the numeric result and the decoded outputs (None when the
+    target's encoder cannot decode)."""
+
+    inference: Inference
+    decoded: list[Any] | None
 
 
 class BrainService:
@@ -111,8 +143,11 @@ class BrainService:
             engine=storage.graph_engine,
             buffer_pool_mb=storage.buffer_pool_mb,
             query_concurrency=storage.query_concurrency,
+            compression=storage.graph_compression,
         )
-        self.stores = Stores(home, metadata, graph, BlobStore(home.blobs_dir), storage)
+        self.stores = Stores(
+            home, metadata, graph, BlobStore(home.blobs_dir), storage, versions=config.versions
+        )
         # Background jobs' rows; the server's job manager queues and moves them.
         self.jobs = JobRecords(metadata)
         # Graph exploration reads (GraphQL's neurons, synapses, lobes), one query each.
@@ -227,11 +262,7 @@ class BrainService:
     ) -> BrainInfo:
         """Create a brain from the preset of a dataset's task, sized to the dataset."""
         config = config or self.config
-        dataset = load_dataset(
-            dataset_spec,
-            feature_columns=config.dataset.feature_columns,
-            target_column=config.dataset.target_column,
-        )
+        dataset = brain_datasets.load_any_dataset(self.stores, dataset_spec, config).dataset
         sized = preset_config(
             dataset.task, dataset.n_features, dataset.n_outputs, config, n_rows=dataset.n_rows
         )
@@ -256,8 +287,34 @@ class BrainService:
         return brain_records.brain_config(self.metadata, name)
 
     def list_versions(self, name: str) -> list[dict[str, Any]]:
-        """The brain's committed versions, oldest first."""
-        return brain_records.list_versions(self.metadata, name)
+        """The brain's committed versions, oldest first, with tags, current and collected."""
+        return history.list_versions(self.stores, name)
+
+    # -- brain history (brains/history.py): a version is a number or a tag ---------
+
+    def resolve_version(self, name: str, ref: VersionRef) -> int:
+        """The version number ``ref`` (a number, its digits, or a tag) names."""
+        return history.resolve_version(self.stores, name, ref)
+
+    def show_version(self, name: str, ref: VersionRef) -> dict[str, Any]:
+        """One version's record with its tags and whether retention collected it."""
+        return history.show_version(self.stores, name, ref)
+
+    def tag_version(self, name: str, ref: VersionRef, tag: str) -> dict[str, Any]:
+        """Name a version by ``tag`` (kept from retention); returns the version's record."""
+        return history.tag_version(self.stores, name, ref, tag)
+
+    def untag_version(self, name: str, tag: str) -> dict[str, Any]:
+        """Remove a tag; returns the record of the version it named."""
+        return history.untag_version(self.stores, name, tag)
+
+    def diff_versions(self, name: str, a: VersionRef, b: VersionRef) -> dict[str, Any]:
+        """Neurons and synapses added and removed from ``a`` to ``b``, and weight changes."""
+        return history.diff_versions(self.stores, name, a, b)
+
+    def rollback(self, name: str, ref: VersionRef) -> BrainInfo:
+        """Make version ``ref`` current again as a new version, bit for bit."""
+        return history.rollback(self.stores, name, ref)
 
     def list_runs(self, name: str, state: str | None = None) -> list[dict[str, Any]]:
         """The brain's training runs, oldest first (optionally only those in ``state``)."""
@@ -340,13 +397,22 @@ class BrainService:
             self.stores, name, dataset_spec, split=split, device=self.device(device)
         )
 
-    def infer(self, name: str, features: np.ndarray, device: str | None = None) -> Inference:
-        """Outputs of the brain's current version; deterministic and changes nothing."""
-        return serving.infer(self.stores, name, features, self.device(device))
+    def infer(
+        self,
+        name: str,
+        features: np.ndarray,
+        device: str | None = None,
+        version: VersionRef | None = None,
+    ) -> Inference:
+        """Outputs of the brain's current version (or exactly ``version``, a number or a
+        tag); deterministic and changes nothing."""
+        return serving.infer(self.stores, name, features, self.device(device), version)
 
-    def serving_model(self, name: str, device: str | None = None) -> ServingModel:
-        """The brain's current version, held in memory for repeated inference."""
-        return ServingModel.load(self.stores, name, self.device(device))
+    def serving_model(
+        self, name: str, device: str | None = None, version: VersionRef | None = None
+    ) -> ServingModel:
+        """The brain's current version (or ``version``), held in memory for repeated inference."""
+        return ServingModel.load(self.stores, name, self.device(device), version)
 
     def model_cache(self, device: str | None = None) -> ModelCache:
         """A cache of serving models that follows each brain's current version."""
@@ -358,12 +424,178 @@ class BrainService:
         config = self.brain_config(name)
         kinds, _ = self.graph.counts_by_kind_and_type(info.graph_key)
         brain_datasets.load_dataset_for_brain(
-            dataset_spec, config, kinds.get("input", 0), kinds.get("output", 0)
+            self.stores, dataset_spec, config, kinds.get("input", 0), kinds.get("output", 0)
         )
 
     def set_neuromodulation(self, name: str, **signals: Any) -> dict[str, Any]:
         """Set the signals the brain's next training run starts from; returns the section."""
         return signal_settings.set_neuromodulation(self.metadata, name, **signals)
+
+    # -- datasets ------------------------------------------------------------------
+
+    def create_dataset(
+        self,
+        name: str,
+        source: str | Path | object,
+        *,
+        fmt: str | None = None,
+        input_columns: list[str] | None = None,
+        target_column: str | None = None,
+        encoders: dict[str, dict[str, Any]] | None = None,
+        parent: str | None = None,
+        note: str | None = None,
+        description: str | None = None,
+    ) -> tuple[DatasetVersionInfo, bool]:
+        """Record rows as the next version of dataset ``name``; returns it and whether it is new.
+
+        ``source`` is a file (CSV, JSON Lines, Parquet, Arrow) or Python rows: a
+        pyarrow Table, a pandas DataFrame, a mapping of columns, ``(X, y)``
+        arrays, or a list of ``(input, target)`` pairs. ``parent`` names the
+        version this one derives from (``"3"`` or a tag).
+        """
+        if isinstance(source, str | Path):
+            table = ingest.read_rows_file(source, fmt)
+        else:
+            table = ingest.rows_from_objects(source)
+        return self._create_dataset_from_table(
+            name, table, input_columns, target_column, encoders, parent, note, description
+        )
+
+    def upload_dataset(
+        self,
+        name: str,
+        stream: BinaryIO,
+        fmt: str,
+        *,
+        input_columns: list[str] | None = None,
+        target_column: str | None = None,
+        encoders: dict[str, dict[str, Any]] | None = None,
+        parent: str | None = None,
+        note: str | None = None,
+    ) -> tuple[DatasetVersionInfo, bool]:
+        """``create_dataset`` from an uploaded file (already spooled, size-checked)."""
+        table = ingest.read_rows_stream(stream, fmt, source=f"upload for dataset {name!r}")
+        return self._create_dataset_from_table(
+            name, table, input_columns, target_column, encoders, parent, note, None
+        )
+
+    def _create_dataset_from_table(
+        self,
+        name: str,
+        table: pa.Table,
+        input_columns: list[str] | None,
+        target_column: str | None,
+        encoders: dict[str, dict[str, Any]] | None,
+        parent: str | None,
+        note: str | None,
+        description: str | None,
+    ) -> tuple[DatasetVersionInfo, bool]:
+        parent_info = None
+        if parent is not None:
+            parent_name, _, ref = parent.rpartition("@") if "@" in parent else (name, "", parent)
+            parent_info = dataset_records.get_dataset_version(self.metadata, parent_name, ref)
+        return dataset_versions.create_version(
+            self.stores,
+            name,
+            table,
+            input_columns=input_columns,
+            target_column=target_column,
+            encoders=encoders,
+            parent=parent_info,
+            note=note,
+            description=description,
+        )
+
+    def list_datasets(self) -> list[dict[str, Any]]:
+        """Every stored dataset with its number of versions and latest version."""
+        return dataset_records.list_datasets(self.metadata)
+
+    def dataset_versions(self, name: str) -> list[DatasetVersionInfo]:
+        """The versions of dataset ``name``, oldest first."""
+        return dataset_records.list_dataset_versions(self.metadata, name)
+
+    def dataset_version(self, name: str, ref: str | int | None = None) -> DatasetVersionInfo:
+        """Version ``ref`` (a number or tag; None: the latest) of dataset ``name``."""
+        return dataset_records.get_dataset_version(self.metadata, name, ref)
+
+    def dataset_rows(
+        self,
+        name: str,
+        ref: str | None = None,
+        *,
+        split: str | None = None,
+        test_fraction: float = 0.25,
+        num_shards: int = 1,
+        shard_index: int = 0,
+    ) -> pa.Table:
+        """The rows of a version: all, or one row-hash split and one shard of them."""
+        _, table = dataset_versions.version_rows(self.stores, DatasetRef(name, ref))
+        if split is None and num_shards == 1:
+            return table
+        return select_rows(
+            table,
+            split=split,
+            test_fraction=test_fraction,
+            num_shards=num_shards,
+            shard_index=shard_index,
+        )
+
+    def diff_datasets(
+        self, name: str, a: str | None, b: str | None
+    ) -> tuple[RowDiff, DatasetVersionInfo, DatasetVersionInfo]:
+        """Rows added and removed (with multiplicity) from version ``a`` to ``b``."""
+        return dataset_versions.diff_versions(self.stores, name, a, b)
+
+    def apply_dataset_diff(
+        self, name: str, diff: RowDiff, onto: str | None = None, note: str | None = None
+    ) -> tuple[DatasetVersionInfo, bool]:
+        """A new version of ``name``: ``diff`` applied onto version ``onto`` (default latest)."""
+        return dataset_versions.apply_changes(self.stores, name, diff, onto, note)
+
+    def revert_dataset(
+        self, name: str, ref: str | None, note: str | None = None
+    ) -> tuple[DatasetVersionInfo, bool]:
+        """A new version of ``name`` that undoes version ``ref``'s change to its parent."""
+        return dataset_versions.revert_version(self.stores, name, ref, note)
+
+    def tag_dataset(self, name: str, ref: str | None, tag: str) -> DatasetVersionInfo:
+        """Name a version with ``tag`` (a tag already in use is a Conflict)."""
+        with self.write_lock:
+            return dataset_records.tag_dataset_version(self.metadata, name, ref, tag)
+
+    def untag_dataset(self, name: str, tag: str) -> None:
+        with self.write_lock:
+            dataset_records.untag_dataset(self.metadata, name, tag)
+
+    def brains_trained_on(self, name: str, ref: str | None = None) -> list[dict[str, Any]]:
+        """The brain versions trained on a dataset version (lineage in the graph)."""
+        info = self.dataset_version(name, ref)
+        return lineage.trained_brains(self.graph, info.dataset, info.version)
+
+    def data_of_brain_version(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
+        """The dataset versions that trained a brain version and its ancestors, with the
+        dataset versions each was derived from (lineage in the graph)."""
+        number = self.get_brain(name).version if version is None else version
+        return lineage.trained_on(self.graph, name, number)
+
+    def infer_objects(
+        self,
+        name: str,
+        objects: object,
+        device: str | None = None,
+        version: VersionRef | None = None,
+    ) -> ObjectInference:
+        """Outputs for raw objects (text, bytes, numbers), encoded as the brain's training
+        data was, with outputs decoded by the target's encoder where it can; from the
+        current version, or exactly ``version`` (a number or a tag)."""
+        if version is None:
+            number = self.get_brain(name).version
+        else:
+            number = self.resolve_version(name, version)
+        encoding = object_inference.version_encoding(self.stores, name, number)
+        features = encoding.encode_inputs(object_inference.objects_table(encoding, objects))
+        result = self.infer(name, features, device, number)
+        return ObjectInference(result, encoding.decode_outputs(result.outputs))
 
     # -- backups -------------------------------------------------------------------
 

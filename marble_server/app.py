@@ -84,7 +84,11 @@ def create_app(settings: ServerSettings, config: MarbleConfig | None = None) -> 
     # read the body the size limit has already bounded), then /infer's fast path.
     app.add_middleware(InferFastPath)
     app.add_middleware(IdempotencyKeys)
-    app.add_middleware(BodySizeLimit, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
     app.add_middleware(MetricsMiddleware, metrics=lambda: _metrics_of(app))
     if settings.cors_origins:
         app.add_middleware(

@@ -21,6 +21,7 @@ from marble_graph.errors import (
     QueryTimedOut,
     StoreLocked,
     ValidationFailed,
+    VersionCollected,
 )
 
 # The GraphQL codes of the families (graphql/errors.py re-exports them for resolvers).
@@ -48,6 +49,9 @@ FAMILIES: tuple[ErrorFamily, ...] = (
     ErrorFamily(QueryTimedOut, 422, "query-timeout", QUERY_TIMEOUT),
     ErrorFamily(QueryFailed, 422, "query-error", QUERY_ERROR),
     ErrorFamily(ValidationFailed, 422, "validation-failed", BAD_USER_INPUT),
+    # A version retention collected: gone for good, but still a 404 to clients that
+    # switch on the status; the problem type tells it from a version that never was.
+    ErrorFamily(VersionCollected, 404, "version-collected", NOT_FOUND),
     ErrorFamily(NotFound, 404, "not-found", NOT_FOUND),
     ErrorFamily(BrainDamaged, 409, "brain-damaged", BRAIN_DAMAGED),
     ErrorFamily(Conflict, 409, "conflict", CONFLICT),

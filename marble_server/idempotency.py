@@ -7,6 +7,9 @@ different method, path or body is a client error (422); a retry while the
 first is still running gets 409. Server errors (5xx) release the key, so a
 retry runs the request again. Keys are scoped to the caller's token and kept
 for ``KEY_TTL``.
+
+Dataset uploads (``POST /datasets/{name}``) pass through unkeyed: their body is a
+file, and uploading the same rows again already records nothing new.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from marble_graph.service import IdempotencyKeyStore, StoredResponse
+from marble_server.limits import is_dataset_upload
 from marble_server.problems import problem_response
 
 HEADER = b"idempotency-key"
@@ -35,6 +39,11 @@ class IdempotencyKeys:
         raw_key = headers.get(HEADER)
         state = getattr(scope["app"].state, "marble", None) if "app" in scope else None
         if scope["type"] != "http" or scope["method"] != "POST" or raw_key is None or not state:
+            await self.app(scope, receive, send)
+            return
+        if is_dataset_upload(scope):
+            # An upload's body is a file of up to max_upload_bytes, which a key would hold in
+            # memory; and it needs no key: the same rows again record nothing new (200).
             await self.app(scope, receive, send)
             return
         key = raw_key.decode("latin-1").strip()

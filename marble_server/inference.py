@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from marble_graph.datasets import check_features
-from marble_graph.errors import NotFound, ValidationFailed
-from marble_graph.service import Inference, ModelCache, ServingModel
+from marble_graph.errors import ValidationFailed
+from marble_graph.service import Inference, ModelCache, ServingModel, VersionRef
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +66,21 @@ class MicroBatcher:
         self._executors: dict[str, ThreadPoolExecutor] = {}
 
     async def infer(
-        self, brain: str, rows: Sequence[Sequence[float]] | np.ndarray, version: int | None = None
+        self,
+        brain: str,
+        rows: Sequence[Sequence[float]] | np.ndarray,
+        version: VersionRef | None = None,
     ) -> Inference:
-        """Outputs for ``rows`` [b, I]; ``version`` pins an exact version (else the current).
+        """Outputs for ``rows`` [b, I]; ``version`` (a number or a tag) pins an exact
+        retained version, else the current one answers.
 
         The brain is looked up before the rows are checked, so an unknown brain is a
         404 whatever the rows look like.
         """
         model = await self._model(brain)
-        checked = check_features(feature_rows(rows), model.input_width)
         if version is not None and version != model.version:
-            return await self._pinned(brain, version, checked)
+            return await self._pinned(brain, version, feature_rows(rows))
+        checked = check_features(feature_rows(rows), model.input_width)
         request = _Request(checked, asyncio.get_running_loop().create_future())
         self._lane(brain).put(request)
         return await request.future
@@ -101,19 +105,15 @@ class MicroBatcher:
             self._executor(brain), self.models.get, brain
         )
 
-    async def _pinned(self, brain: str, version: int, rows: np.ndarray) -> Inference:
-        current = await asyncio.get_running_loop().run_in_executor(
-            self._executor(brain), self.models.get, brain
-        )
-        if current.version != version:
-            raise NotFound(
-                f"version {version} of brain {brain!r} cannot be served: only the current "
-                f"version ({current.version}) is kept in the graph store"
-            )
+    async def _pinned(self, brain: str, version: VersionRef, rows: np.ndarray) -> Inference:
+        """An answer from a version other than the current one: rare, so not batched. The
+        model is loaded (from its snapshot) on the brain's load thread, and its forward
+        pass runs under the lane's lock, one pass of the brain at a time."""
+        loop = asyncio.get_running_loop()
+        model = await loop.run_in_executor(self._executor(brain), self.models.get, brain, version)
+        checked = check_features(rows, model.input_width)
         lane = self._lane(brain)
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor(brain), lane.predict, current, rows
-        )
+        return await loop.run_in_executor(self._executor(brain), lane.predict, model, checked)
 
     def _lane(self, brain: str) -> _Lane:
         lane = self._lanes.get(brain)

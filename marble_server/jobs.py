@@ -20,7 +20,7 @@ from typing import Any
 
 from marble_graph.errors import Conflict, MarbleError, ValidationFailed
 from marble_graph.service import RESUMABLE, BrainService, JobState, JobView, RunState
-from marble_server.brain_writes import check_api_dataset
+from marble_server.brain_writes import api_dataset_spec
 from marble_server.events import TERMINAL_EVENT, EventHub, JobEvent
 
 log = logging.getLogger(__name__)
@@ -82,8 +82,12 @@ class JobManager:
         resume: bool = False,
         resumed_from: str | None = None,
     ) -> JobView:
-        """Queue a training job after checking the brain, the dataset and their widths."""
-        check_api_dataset(dataset)
+        """Queue a training job after checking the brain, the dataset and their widths.
+
+        ``dataset`` is a built-in name or a stored spec; a bare stored name is
+        pinned to its latest version now (``brain_writes.api_dataset_spec``).
+        """
+        dataset = api_dataset_spec(self.service, dataset)
         if epochs is not None and not 1 <= epochs <= 100_000:
             raise ValidationFailed(f"epochs: expected 1..100000, got {epochs}")
         self.service.check_dataset_fits(brain, dataset)  # NotFound names the known brains

@@ -35,6 +35,7 @@ _TITLES = {
     "unauthorized": "Missing or invalid token",
     "forbidden": "Token lacks the required scope",
     "not-found": "Not found",
+    "version-collected": "Version collected by retention (versions.keep)",
     "method-not-allowed": "Method not allowed",
     "conflict": "Conflict",
     "brain-damaged": "The brain's graph does not match its version; repair it",

@@ -22,7 +22,9 @@ from tests.conftest import small_config
 from tests.test_runs import create_wave, sine_config
 
 FEATURES = np.linspace(-1.0, 1.0, 16, dtype=np.float32).reshape(-1, 1)
-TRAINED_ON = "MATCH (:Brain)-[t:TRAINED_ON]->(d:DatasetVersion) RETURN d.id, t.brain_version"
+TRAINED_ON = (
+    "MATCH (v:BrainVersion)-[:TRAINED_ON]->(d:DatasetVersion) RETURN d.id, v.id ORDER BY v.id"
+)
 
 
 @pytest.fixture

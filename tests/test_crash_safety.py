@@ -68,7 +68,12 @@ def assert_brain_whole(service: BrainService, name: str) -> None:
     # Only the current generation survives an open; every trained version has its
     # dataset link (a crash right after a commit leaves it to reconcile) and no other.
     assert service.graph.generations() == {(name, info.graph_key)}
-    linked = {v for n, v in service.graph.trained_on_versions() if n == name}
+    trained = service.graph.arrow(
+        "MATCH (v:BrainVersion)-[:TRAINED_ON]->(:DatasetVersion) WHERE v.brain = $brain "
+        "RETURN v.version AS version",
+        {"brain": name},
+    )
+    linked = set(trained["version"].to_pylist())
     assert linked == set(range(2, info.version + 1))
 
 

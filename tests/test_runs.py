@@ -90,8 +90,8 @@ def test_run_records_per_epoch_metrics_and_a_version(sine_service: BrainService)
         assert version.run_id == summary.run_id
         assert version.params_blob
     trained_on = sine_service.query(
-        "MATCH (b:Brain {name: 'wave'})-[t:TRAINED_ON]->(d:DatasetVersion) "
-        "RETURN t.brain_version, d.n_rows"
+        "MATCH (:Brain {name: 'wave'})<-[:VERSION_OF]-(v:BrainVersion)-[:TRAINED_ON]->"
+        "(d:DatasetVersion) RETURN v.version, d.n_rows"
     )
     assert trained_on.rows == [[2, 1000]]
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from marble_graph.brains.brain_datasets import load_for_brain
+from marble_graph.brains.brain_datasets import load_for_brain, split_for_brain
 from marble_graph.brains.serving import ServingModel
-from marble_graph.datasets import split_dataset
 from marble_graph.errors import ValidationFailed
 from marble_graph.learning.losses import Objective
 from marble_graph.store.home_stores import Stores
@@ -26,14 +25,9 @@ def evaluate_brain(
         raise ValidationFailed(f"split {split!r}: expected test or all")
     serving = ServingModel.load(stores, name, device)
     config = serving.loaded.config
-    dataset = load_for_brain(dataset_spec, config, serving.loaded.tensors)
+    dataset = load_for_brain(stores, dataset_spec, config, serving.loaded.tensors).dataset
     if split == "test":
-        _, dataset = split_dataset(
-            dataset,
-            config.dataset.test_fraction,
-            config.dataset.split_random_state,
-            config.dataset.stratify,
-        )
+        _, dataset = split_for_brain(dataset, config)
     objective = Objective.for_task(dataset.task, config.learning.loss)
     # Scored in the space the brain trained in (regression MSE in standardised
     # target units), the same units as the training run's test metrics.

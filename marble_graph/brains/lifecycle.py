@@ -19,10 +19,12 @@ from typing import Any
 
 from marble_graph.brain_graph import BrainGraph, graph_hash
 from marble_graph.brain_names import validate_brain_name
+from marble_graph.brains.retention import keep_written_blobs
 from marble_graph.config import MarbleConfig, config_hash
 from marble_graph.failpoints import failpoint
 from marble_graph.snapshots import put_graph_snapshot
 from marble_graph.store.home_stores import Stores
+from marble_graph.store.lineage import BrainVersionNode, record_brain_version
 from marble_graph.store.metadata import brain_records
 from marble_graph.store.metadata.brain_records import BrainInfo, get_brain
 
@@ -71,6 +73,9 @@ def persist_new_brain(
     digest = graph_hash(graph)
     snapshot_blob = put_graph_snapshot(stores.blobs, graph)
     with stores.write_lock:
+        # Retention may have removed an equal blob a collected version used while
+        # this one was written outside the lock (brains/retention.py).
+        _, snapshot_blob = keep_written_blobs(stores, graph, None, None, snapshot_blob)
         graph_key = brain_records.add_pending_brain(
             stores.metadata,
             name,
@@ -101,6 +106,7 @@ def persist_new_brain(
             brain_records.remove_brain_rows(stores.metadata, name)
             raise
         stores.committed()
+        record_brain_version(stores.graph, BrainVersionNode(name, 1, digest))
     return get_brain(stores.metadata, name)
 
 

@@ -4,7 +4,9 @@
 reads the graph from the store, constructing the model and its edge index
 costs far more than a forward pass over a small batch. The server keeps one
 per brain (``ModelCache``) and swaps it when a new version commits; the CLI
-builds one per call.
+builds one per call. Any retained earlier version can be served too, named
+by number or tag (``brains/history.py`` loads it from its snapshot); the
+cache holds a few such pinned versions beside each brain's current one.
 
 Every interface (CLI, REST, GraphQL) infers through ``ServingModel.predict``,
 the one place that scales a caller's features as the version was trained
@@ -14,21 +16,28 @@ and maps regression outputs back to the target's own units.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from marble_graph.brains.history import (
+    load_version_tensors,
+    resolve_retained_version,
+    resolve_version,
+)
 from marble_graph.brains.versions import LoadedBrain, load_brain_tensors
 from marble_graph.datasets import check_features
 from marble_graph.datasets.normalisation import Normalisation
-from marble_graph.errors import StoreError
+from marble_graph.errors import StoreError, VersionCollected
 from marble_graph.model import BrainModel
 from marble_graph.model.predictions import join_predictions, task_predictions
 from marble_graph.model.scripted_forward import ScriptedForward
 from marble_graph.store.home_stores import Stores
 from marble_graph.store.metadata.brain_records import get_brain
+from marble_graph.store.metadata.version_history import VersionRef
 
 # Rows per forward pass: bounds peak memory of [N, B, R] activations.
 FORWARD_CHUNK = 1024
@@ -36,6 +45,8 @@ FORWARD_CHUNK = 1024
 # record and reading its graph (a write-back just committed); the read is then
 # short and is retried against the new record.
 LOAD_ATTEMPTS = 3
+# Versions other than the current one a ``ModelCache`` holds, least recently used first out.
+PINNED_MODELS = 8
 
 
 @dataclass
@@ -74,9 +85,19 @@ class ServingModel:
         self.scripted = ScriptedForward.build(self.model, self.reward, self.stress)
 
     @classmethod
-    def load(cls, stores: Stores, name: str, device: torch.device | str = "cpu") -> ServingModel:
-        """The brain's current committed version, read consistently from the stores."""
+    def load(
+        cls,
+        stores: Stores,
+        name: str,
+        device: torch.device | str = "cpu",
+        version: VersionRef | None = None,
+    ) -> ServingModel:
+        """The brain's current committed version, read consistently from the stores; or
+        exactly ``version`` (a number or a tag) while retention keeps it."""
         target = torch.device(device)
+        if version is not None:
+            number = resolve_version(stores, name, version)
+            return cls(load_version_tensors(stores, name, number, target), target)
         for _ in range(LOAD_ATTEMPTS):
             loaded = load_brain_tensors(stores, name, target)
             tensors, info = loaded.tensors, loaded.info
@@ -137,9 +158,11 @@ def infer(
     name: str,
     features: np.ndarray,
     device: torch.device,
+    version: VersionRef | None = None,
 ) -> Inference:
-    """Outputs of the brain's current version; deterministic and changes nothing."""
-    return ServingModel.load(stores, name, device).predict(features)
+    """Outputs of the brain's current version (or exactly ``version``, a number or a tag);
+    deterministic and changes nothing."""
+    return ServingModel.load(stores, name, device, version).predict(features)
 
 
 def _numpy(tensor: Tensor) -> np.ndarray:
@@ -153,7 +176,11 @@ class ModelCache:
     ``get`` reads the brain's current version from the metadata store only when
     the stores committed something since the last check, and rebuilds only
     when the version moved; answers always come from the last committed
-    version and never from one still being written.
+    version and never from one still being written. ``get(name, version)``
+    serves exactly that version (a number or a tag): models are keyed by
+    (brain, version number), the current one is shared, and up to
+    ``PINNED_MODELS`` others are kept; a tag is re-resolved after every commit
+    (it may have moved, or its version been collected).
     """
 
     def __init__(self, stores: Stores, device: torch.device | str = "cpu") -> None:
@@ -163,8 +190,15 @@ class ModelCache:
         self._checked_at: dict[str, int] = {}  # stores.changes when each was last checked
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        # (brain, version number) -> model of a version other than the current one.
+        self._pinned: OrderedDict[tuple[str, int], ServingModel] = OrderedDict()
+        # (brain, reference as given) -> (stores.changes when resolved, version number).
+        self._resolved: dict[tuple[str, VersionRef], tuple[int, int]] = {}
 
-    def get(self, name: str) -> ServingModel:
+    def get(self, name: str, version: VersionRef | None = None) -> ServingModel:
+        """The model of ``name``'s current version, or of exactly ``version``."""
+        if version is not None:
+            return self._get_pinned(name, version)
         cached = self._models.get(name)
         changes = self.stores.changes
         if cached is not None and self._checked_at.get(name) == changes:
@@ -188,6 +222,50 @@ class ModelCache:
     def forget(self, name: str) -> None:
         self._models.pop(name, None)
         self._checked_at.pop(name, None)
+        with self._guard:
+            for key in [k for k in self._pinned if k[0] == name]:
+                del self._pinned[key]
+            for ref in [k for k in self._resolved if k[0] == name]:
+                del self._resolved[ref]
+
+    def _get_pinned(self, name: str, version: VersionRef) -> ServingModel:
+        number = self._resolve(name, version)
+        current = self.get(name)
+        if current.version == number:
+            return current
+        key = (name, number)
+        with self._guard:
+            cached = self._pinned.get(key)
+            if cached is not None:
+                self._pinned.move_to_end(key)
+                return cached
+        with self._lock_for(name):
+            cached = self._pinned.get(key)
+            if cached is None:
+                cached = ServingModel.load(self.stores, name, self.device, number)
+            with self._guard:
+                self._pinned[key] = cached
+                self._pinned.move_to_end(key)
+                while len(self._pinned) > PINNED_MODELS:
+                    self._pinned.popitem(last=False)
+            return cached
+
+    def _resolve(self, name: str, version: VersionRef) -> int:
+        """The version number ``version`` names, read again after any commit: a tag may
+        have moved, a version may have been collected (VersionCollected then, even while
+        its model is still cached)."""
+        changes = self.stores.changes
+        known = self._resolved.get((name, version))
+        if known is not None and known[0] == changes:
+            return known[1]
+        try:
+            number = resolve_retained_version(self.stores, name, version)
+        except VersionCollected as collected:
+            with self._guard:
+                self._pinned.pop((name, collected.version), None)
+            raise
+        self._resolved[(name, version)] = (changes, number)
+        return number
 
     def _lock_for(self, name: str) -> threading.Lock:
         with self._guard:

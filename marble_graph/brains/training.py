@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from marble_graph.brains.brain_datasets import load_for_brain
+from marble_graph.brains.brain_datasets import load_for_brain, split_for_brain
 from marble_graph.brains.versions import load_brain_tensors, write_back
 from marble_graph.config import MarbleConfig
 from marble_graph.datasets import Dataset, split_dataset
@@ -29,7 +29,6 @@ from marble_graph.learning.losses import Objective
 from marble_graph.learning.trainer import Trainer
 from marble_graph.store.home_stores import Stores
 from marble_graph.store.metadata import RunState
-from marble_graph.store.metadata.dataset_records import register_dataset
 from marble_graph.store.metadata.training_runs import (
     finish_run,
     latest_unfinished_run,
@@ -68,7 +67,8 @@ def train_brain(
     """Train ``name`` on a dataset and write the result back as a new version."""
     loaded = load_brain_tensors(stores, name, device, verify=True)
     config = loaded.config
-    dataset = load_for_brain(dataset_spec, config, loaded.tensors)
+    loaded_data = load_for_brain(stores, dataset_spec, config, loaded.tensors)
+    dataset = loaded_data.dataset
     objective = Objective.for_task(dataset.task, config.learning.loss)
     planned, first_epoch, resumed_from = epochs or config.learning.epochs, 1, None
     if resume:
@@ -80,16 +80,11 @@ def train_brain(
             raise ValidationFailed(
                 f"run {previous.id} of brain {name!r} has nothing left to resume"
             )
-    train, test = split_dataset(
-        dataset,
-        config.dataset.test_fraction,
-        config.dataset.split_random_state,
-        config.dataset.stratify,
-    )
+    train, test = split_for_brain(dataset, config)
     normalisation = _normalisation(loaded.metrics, train)
     train, test = normalisation.apply(train), normalisation.apply(test)
     fit_split, validation = _validation_split(train, config.learning.validation_fraction, config)
-    link = register_dataset(stores.metadata, stores.blobs, dataset)
+    link = loaded_data.registered(stores)
     run_id = start_run(
         stores.metadata, name, loaded.info.version, link, config, planned, resumed_from
     )

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from torch import Tensor
 
 from marble_graph.brain_graph import BrainGraph, graph_hash
+from marble_graph.brains.retention import collect_after_write_back, keep_written_blobs
 from marble_graph.config import MarbleConfig
 from marble_graph.errors import BrainDamaged, Conflict, StoreError
 from marble_graph.failpoints import failpoint
@@ -33,6 +34,7 @@ from marble_graph.integrity import check_loaded_hash, damage_message
 from marble_graph.reconcile import remove_superseded_generations
 from marble_graph.snapshots import put_graph_snapshot
 from marble_graph.store.home_stores import Stores
+from marble_graph.store.lineage import BrainVersionNode, record_brain_version
 from marble_graph.store.metadata import Brain, BrainVersion, VersionState
 from marble_graph.store.metadata.brain_records import (
     BrainInfo,
@@ -91,15 +93,20 @@ def write_back(
     stores: Stores,
     name: str,
     tensors: BrainTensors,
-    shared_state: dict[str, Tensor],
+    shared_state: dict[str, Tensor] | None,
     *,
     base_version: int,
     metrics: dict[str, Any],
     note: str,
     run_id: int | None = None,
     dataset: DatasetLink | None = None,
+    parent_version: int | None = None,
 ) -> BrainInfo:
     """Persist ``tensors`` as version ``base_version + 1``; return the brain's new record.
+
+    ``parent_version`` is the version the new one came from (default
+    ``base_version``; a rollback names the version it restores), recorded in
+    SQL and as the lineage's PARENT edge.
 
     The version's whole graph is written before the SQL commit that makes it
     current, and none of it after: a crash at any instant leaves either the
@@ -109,12 +116,16 @@ def write_back(
     """
     graph = tensors.to_graph()
     digest = graph_hash(graph)
-    params_blob = stores.blobs.put_tensors(shared_state)
+    # None: a version never trained (a rollback to one) has no shared layer.
+    params_blob = stores.blobs.put_tensors(shared_state) if shared_state is not None else None
     snapshot_blob = put_graph_snapshot(stores.blobs, graph)
     with stores.write_lock:
         # The generation the current version superseded goes now, while nothing
         # is in flight, never after a commit (see docs/storage.md).
         remove_superseded_generations(stores.metadata, stores.graph, [name])
+        params_blob, snapshot_blob = keep_written_blobs(
+            stores, graph, shared_state, params_blob, snapshot_blob
+        )
         version_id, old_key, new_key = _add_pending_version(
             stores,
             name,
@@ -127,6 +138,7 @@ def write_back(
             dataset,
             params_blob,
             snapshot_blob,
+            base_version if parent_version is None else parent_version,
         )
         new_version = base_version + 1
         try:
@@ -152,17 +164,20 @@ def write_back(
             raise
         stores.committed()
         failpoint("writeback.after_commit")
-        if dataset is not None:
-            # Lineage mirrors the SQL record and only ever adds an edge; a crash
-            # before it lands is made good by reconcile (add_missing_dataset_links).
-            stores.graph.link_dataset_version(
+        # Lineage mirrors the SQL record and only ever adds; a crash before it
+        # lands is made good by reconcile (store/lineage.py sync_lineage).
+        record_brain_version(
+            stores.graph,
+            BrainVersionNode(
                 name,
                 new_version,
-                dataset.content_hash,
-                dataset.dataset,
-                dataset.version,
-                dataset.n_rows,
-            )
+                digest,
+                parent_version=base_version if parent_version is None else parent_version,
+                trained_on=(dataset.dataset, dataset.version) if dataset else None,
+            ),
+        )
+        # Old versions beyond versions.keep give up their snapshots (brains/retention.py).
+        collect_after_write_back(stores, name)
     return get_brain(stores.metadata, name)
 
 
@@ -176,8 +191,9 @@ def _add_pending_version(
     note: str,
     run_id: int | None,
     dataset: DatasetLink | None,
-    params_blob: str,
+    params_blob: str | None,
     snapshot_blob: str,
+    parent_version: int,
 ) -> tuple[int, int, int]:
     """The intent row of a write-back; returns (version row id, old key, new key)."""
     with stores.metadata.session() as session:
@@ -194,7 +210,7 @@ def _add_pending_version(
             brain_id=brain.id,
             version=base_version + 1,
             state=VersionState.PENDING,
-            parent_version=base_version,
+            parent_version=parent_version,
             dataset_version_id=dataset.dataset_version_id if dataset else None,
             config_hash=brain.config_hash,
             graph_hash=digest,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from marble_graph.cli import brain, config_cmd, token_cmd
+from marble_graph.cli import brain, config_cmd, dataset_cmd, token_cmd, version_cmd
 from marble_graph.cli.backup_cmd import backup, restore
 from marble_graph.cli.context import (
     CliState,
@@ -32,7 +32,9 @@ app = typer.Typer(
 )
 app.add_typer(brain.app, name="brain")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(dataset_cmd.app, name="dataset")
 app.add_typer(token_cmd.app, name="token")
+app.add_typer(version_cmd.app, name="version")
 app.command()(train)
 app.command("infer")(infer_command)
 app.command()(evaluate)

@@ -110,9 +110,13 @@ def infer_command(
         Path | None, typer.Option("--input-file", help="A JSON file holding the same.")
     ] = None,
     device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="Serve this retained version (number or tag)."),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="json or table.")] = "json",
 ) -> None:
-    """Run inference with the brain's current version (changes nothing)."""
+    """Run inference with the brain's current version, or --version (changes nothing)."""
     check_format(fmt, ("table", "json"))
     if (input_ is None) == (input_file is None):
         raise ValidationFailed("give exactly one of --input JSON or --input-file PATH")
@@ -129,7 +133,7 @@ def infer_command(
             f"{source}: expected a list of numbers or a list of lists ({exc})"
         ) from exc
     with state(ctx).compute_service() as service:
-        result = service.infer(brain, features, device)
+        result = service.infer(brain, features, device, version)
     payload: dict[str, Any] = {
         "brain": brain,
         "version": result.version,

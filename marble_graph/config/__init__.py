@@ -20,6 +20,7 @@ from marble_graph.config.deployment_sections import (
     LoggingConfig,
     ServerConfig,
     StorageConfig,
+    VersionsConfig,
 )
 from marble_graph.config.loader import (
     canonical_config_json,
@@ -47,6 +48,7 @@ __all__ = [
     "SeedConfig",
     "ServerConfig",
     "StorageConfig",
+    "VersionsConfig",
     "canonical_config_json",
     "config_from_mapping",
     "config_hash",

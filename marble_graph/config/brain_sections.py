@@ -444,6 +444,13 @@ class DatasetConfig(ConfigSection):
         default=0, ge=0, le=2**32 - 1, description="Random state of the train/test split."
     )
     stratify: bool = Field(default=True, description="Keep class proportions equal across splits.")
+    split: Literal["stratified", "row_hash"] = Field(
+        default="stratified",
+        description=(
+            "How rows are split: stratified (scikit-learn's train_test_split) or row_hash "
+            "(each row by its own content, the same in every version that holds it)."
+        ),
+    )
     feature_columns: list[str] | None = Field(
         default=None,
         min_length=1,

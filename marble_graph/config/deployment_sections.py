@@ -54,6 +54,34 @@ class StorageConfig(ConfigSection):
         le=16,
         description="Exploration queries run at once, each on its own one-thread connection.",
     )
+    graph_compression: bool = Field(
+        default=False,
+        description=(
+            "Let the graph engine compress columns it writes. Off: both engines lose "
+            "float list values under it when generations are deleted and rewritten."
+        ),
+    )
+
+
+class VersionsConfig(ConfigSection):
+    """How much of each brain's history the data home keeps (a home-wide section).
+
+    Home-wide, like ``storage``: it governs the disk of the data home, is read
+    from ``marble.yaml`` by the process that writes (``marble train``, ``marble
+    serve``), and takes effect at each brain's next write-back; it is not a
+    property of a brain, so no brain's stored config needs changing to apply it.
+    """
+
+    keep: int = Field(
+        default=20,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Most recent committed versions of each brain that keep their snapshot and "
+            "shared layer (servable, comparable, restorable); tagged versions and the "
+            "current version are always kept."
+        ),
+    )
 
 
 class ServerConfig(ConfigSection):
@@ -72,6 +100,13 @@ class ServerConfig(ConfigSection):
         ge=1024,
         le=1 << 32,
         description="Largest accepted request body, in bytes.",
+    )
+    max_upload_bytes: int = Field(
+        default=268_435_456,
+        ge=1024,
+        le=1 << 40,
+        description="Largest dataset upload (POST /datasets/{name}), in bytes; "
+        "max_body_bytes bounds every other body.",
     )
     max_batch_size: int = Field(
         default=64, ge=1, le=100_000, description="Most inference requests batched into one pass."

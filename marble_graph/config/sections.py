@@ -18,6 +18,7 @@ from marble_graph.config.deployment_sections import (
     LoggingConfig,
     ServerConfig,
     StorageConfig,
+    VersionsConfig,
 )
 from marble_graph.config.section_base import ConfigSection
 
@@ -42,6 +43,9 @@ class MarbleConfig(ConfigSection):
     lobes: LobesConfig = Field(default_factory=LobesConfig, description="Neuron groups.")
     storage: StorageConfig = Field(
         default_factory=StorageConfig, description="Graph database and metadata store."
+    )
+    versions: VersionsConfig = Field(
+        default_factory=VersionsConfig, description="Brain history: which versions are kept."
     )
     server: ServerConfig = Field(default_factory=ServerConfig, description="HTTP API server.")
     logging: LoggingConfig = Field(default_factory=LoggingConfig, description="Logging.")

@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
+from marble_graph.datasets.rowsets import TEST_SPLIT, hash_split, row_digests
 from marble_graph.datasets.splitting import SplitError, split_rows
 from marble_graph.errors import ValidationFailed
 
@@ -46,6 +48,10 @@ class Dataset:
     # known scale (digits' ink fractions, the generated sine wave): training
     # then does not re-standardise them (see normalisation.py).
     prescaled: bool = field(default=False)
+    # A digest per row of the rows it was encoded from (datasets/rowsets.py,
+    # uint64 [n, 2]), when it came from a stored dataset version: the
+    # row-hash split reads them, so a row's split follows the row itself.
+    row_keys: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -76,6 +82,11 @@ class Dataset:
         object.__setattr__(self, "targets", targets)
         object.__setattr__(self, "feature_names", [str(n) for n in self.feature_names])
         object.__setattr__(self, "target_names", [str(n) for n in self.target_names])
+        if self.row_keys is not None and self.row_keys.shape != (n_rows, 2):
+            raise ValidationFailed(
+                f"dataset '{self.name}': row_keys has shape {self.row_keys.shape}, "
+                f"expected ({n_rows}, 2)"
+            )
 
     @property
     def n_rows(self) -> int:
@@ -148,13 +159,46 @@ class Dataset:
             target_names=list(self.target_names),
             source=self.source,
             prescaled=self.prescaled,
+            row_keys=None if self.row_keys is None else self.row_keys[index],
         )
+
+    def with_row_keys(self, row_keys: np.ndarray) -> Dataset:
+        """This dataset with a digest per row (see ``row_keys``)."""
+        return replace(self, row_keys=np.asarray(row_keys, dtype=np.uint64))
+
+    def as_table(self) -> pa.Table:
+        """The arrays as rows: ``input`` (a float32 vector) and ``target``."""
+        features = np.ascontiguousarray(self.features, dtype=np.float32)
+        inputs = pa.FixedSizeListArray.from_arrays(pa.array(features.reshape(-1)), self.n_features)
+        if self.task == "classification":
+            targets: pa.Array = pa.array(np.asarray(self.targets, dtype=np.int64))
+        else:
+            values = np.ascontiguousarray(self.targets, dtype=np.float32)
+            targets = pa.FixedSizeListArray.from_arrays(
+                pa.array(values.reshape(-1)), values.shape[1]
+            )
+        return pa.table({"input": inputs, "target": targets})
+
+    def keys(self) -> np.ndarray:
+        """``row_keys``, or the digests of ``as_table``'s rows when it has none."""
+        return self.row_keys if self.row_keys is not None else row_digests(self.as_table())
+
+
+SPLIT_METHODS = ("stratified", "row_hash")
 
 
 def split_dataset(
-    ds: Dataset, test_fraction: float = 0.25, random_state: int = 0, stratify: bool = True
+    ds: Dataset,
+    test_fraction: float = 0.25,
+    random_state: int = 0,
+    stratify: bool = True,
+    method: str = "stratified",
 ) -> tuple[Dataset, Dataset]:
     """Split into (train, test): the rows scikit-learn's ``train_test_split`` picks.
+
+    ``method="row_hash"`` instead decides each row by its own digest
+    (``rowsets.hash_split``): the same row lands in the same split however
+    the rows are ordered and in every version of a dataset that holds it.
 
     Stratification applies only to classification and binary tasks. Rows are
     split by index (``splitting.split_rows``, numpy only), so the result
@@ -169,6 +213,18 @@ def split_dataset(
     if ds.n_rows < 2:
         raise ValidationFailed(
             f"dataset '{ds.name}' has {ds.n_rows} rows; at least 2 are needed to split it"
+        )
+    if method == "row_hash":
+        in_test = hash_split(ds.keys(), test_fraction) == TEST_SPLIT
+        if in_test.all() or not in_test.any():
+            raise ValidationFailed(
+                f"cannot split dataset '{ds.name}' ({ds.n_rows} rows) by row hash with "
+                f"test_fraction {test_fraction}: one side would be empty; use more rows"
+            )
+        return ds.subset(~in_test), ds.subset(in_test)
+    if method != "stratified":
+        raise ValidationFailed(
+            f"unknown split method {method!r}: expected one of {', '.join(SPLIT_METHODS)}"
         )
     labels: np.ndarray | None = None
     if stratify and ds.task == "classification":

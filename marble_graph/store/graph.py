@@ -96,7 +96,15 @@ class GraphStore:
         buffer_pool_mb: int = 512,
         read_only: bool = False,
         query_concurrency: int = 2,
+        compression: bool = False,
     ) -> None:
+        """Open (or create) the database at ``path``.
+
+        ``compression`` is off by default: with it on, Kùzu 0.11.3 and LadybugDB
+        both return wrong values (zeros) for some elements of the `state FLOAT[]`
+        lists of a generation copied in after older generations were deleted,
+        and the brain reads as damaged (tests/store/test_generation_rewrites.py).
+        """
         self.path = Path(path)
         self.engine = engine
         # Rows per bulk COPY statement. A relationship COPY holds its rows in the
@@ -117,6 +125,7 @@ class GraphStore:
                 str(self.path),
                 buffer_pool_size=buffer_pool_mb * 1024 * 1024,
                 read_only=read_only,
+                compression=compression,
             )
         except RuntimeError as exc:
             _release_holder_lock(self._holder_lock)
@@ -372,6 +381,7 @@ class GraphStore:
         params = {"brain": brain}
         for statement in (
             "MATCH (b:Brain {name: $brain}) DETACH DELETE b",
+            "MATCH (v:BrainVersion) WHERE v.brain = $brain DETACH DELETE v",
             "MATCH ()-[m:MEMBER_OF]->() WHERE m.brain = $brain DELETE m",
             "MATCH ()-[s:Synapse]->() WHERE s.brain = $brain DELETE s",
             "MATCH (n:Neuron) WHERE n.brain = $brain DETACH DELETE n",
@@ -411,38 +421,6 @@ class GraphStore:
             "MATCH (b:Brain {name: $name}) SET b.graph_key = $key",
             {"name": brain, "key": graph_key},
         )
-
-    @_serialized
-    def link_dataset_version(
-        self,
-        brain: str,
-        brain_version: int,
-        content_hash: str,
-        dataset: str,
-        version: int,
-        n_rows: int,
-    ) -> None:
-        """Record in the graph that ``brain_version`` of ``brain`` trained on a dataset version."""
-        self._conn.execute(
-            "MERGE (d:DatasetVersion {id: $id}) ON CREATE SET d.dataset = $dataset, "
-            "d.version = $version, d.content_hash = $id, d.n_rows = $rows, "
-            "d.created_at = current_timestamp()",
-            {"id": content_hash, "dataset": dataset, "version": version, "rows": n_rows},
-        )
-        self._conn.execute(
-            "MATCH (b:Brain {name: $name}), (d:DatasetVersion {id: $id}) "
-            "CREATE (b)-[:TRAINED_ON {brain_version: $bv}]->(d)",
-            {"name": brain, "id": content_hash, "bv": brain_version},
-        )
-
-    @_serialized
-    def trained_on_versions(self) -> set[tuple[str, int]]:
-        """Every (brain, brain_version) with a TRAINED_ON edge."""
-        rows = self.arrow(
-            "MATCH (b:Brain)-[t:TRAINED_ON]->() RETURN DISTINCT b.name AS name, "
-            "t.brain_version AS version"
-        )
-        return set(zip(rows["name"].to_pylist(), rows["version"].to_pylist(), strict=True))
 
     @_serialized
     def query_as_torch_geometric(self, query: str, params: dict[str, Any] | None = None) -> Any:

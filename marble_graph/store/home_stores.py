@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass, field
 
 from marble_graph.blobs import BlobStore
-from marble_graph.config import StorageConfig
+from marble_graph.config import StorageConfig, VersionsConfig
 from marble_graph.data_home import DataHome
 from marble_graph.store.graph import GraphStore
 from marble_graph.store.metadata import MetadataStore
@@ -24,6 +24,8 @@ class Stores:
     graph: GraphStore
     blobs: BlobStore
     storage: StorageConfig
+    # Brain history retention (``versions.keep``), applied after each write-back.
+    versions: VersionsConfig = field(default_factory=VersionsConfig)
     # Held by every write to the stores (create, delete, import, write-back,
     # repair, garbage collection): a backup holds it to copy one consistent state.
     write_lock: threading.RLock = field(default_factory=threading.RLock)

@@ -14,29 +14,32 @@ from pydantic import (
     Field,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from marble_graph.datasets import BUILTIN_DATASETS
 from marble_graph.errors import ValidationFailed
-from marble_graph.service import BRAIN_NAME
-from marble_server.brain_writes import check_api_dataset
+from marble_graph.service import BRAIN_NAME, DATASET_NAME, DATASET_TAG, VERSION_TAG
+from marble_server.brain_writes import API_DATASET_SPEC, check_api_dataset
 
 
-def _builtin_dataset(value: str) -> str:
+def _api_dataset(value: str) -> str:
     try:
         return check_api_dataset(value)
     except ValidationFailed as exc:
         # Context, not the template, carries the message: a value may hold braces.
-        raise PydanticCustomError("builtin_dataset", "{reason}", {"reason": str(exc)}) from exc
+        raise PydanticCustomError("api_dataset", "{reason}", {"reason": str(exc)}) from exc
 
 
-# The schema lists the built-in datasets (the only ones the API accepts), from the
-# same tuple the server checks against, so a generated client cannot send another.
+# The schema states the pattern the server checks (a built-in dataset, or a stored
+# NAME, NAME@VERSION or NAME@TAG), so a generated client cannot send a path.
 DatasetName = Annotated[
     str,
-    AfterValidator(_builtin_dataset),
-    WithJsonSchema({"type": "string", "enum": list(BUILTIN_DATASETS)}),
+    AfterValidator(_api_dataset),
+    WithJsonSchema(
+        {"type": "string", "pattern": API_DATASET_SPEC.pattern, "examples": list(BUILTIN_DATASETS)}
+    ),
 ]
 
 
@@ -71,7 +74,9 @@ class StrictModel(BaseModel):
 class BrainCreate(StrictModel):
     name: str = Field(pattern=BRAIN_NAME.pattern, description="1-128 letters, digits, _ - .")
     dataset: DatasetName | None = Field(
-        default=None, description="Size the brain for this built-in dataset and use its preset."
+        default=None,
+        description="Size the brain for this dataset and use its task's preset: a built-in "
+        "dataset, or a stored NAME (its latest version), NAME@VERSION or NAME@TAG.",
     )
     # Inside seed.random_seed's bounds, so the schema refuses what the config would.
     seed: Annotated[int, Field(ge=0, le=JSON_SAFE_MAX), WHOLE_NUMBER] | None = Field(
@@ -121,16 +126,92 @@ class BrainVersion(BaseModel):
     run_id: int | None
     created_at: datetime
     committed_at: datetime | None
+    tags: list[str] = Field(default_factory=list, description="Tags naming this version.")
+    current: bool = Field(default=False, description="Whether this is the current version.")
+    collected: bool = Field(
+        default=False,
+        description="Retention (versions.keep) removed its snapshot: it can no longer be "
+        "served, compared or rolled back to.",
+    )
+    collected_at: datetime | None = None
+
+
+# A brain version in a path: a number, or a tag (a tag starts with a letter).
+BRAIN_VERSION_REF = r"^(?:[0-9]{1,18}|" + VERSION_TAG.pattern.strip("^$") + ")$"
+BrainVersionRefPath = Annotated[
+    str, Path(pattern=BRAIN_VERSION_REF, description="A version number or a tag.")
+]
+# ... and in a JSON body: a number, or a tag.
+BrainVersionRefValue = (
+    Annotated[int, Field(ge=1, le=JSON_SAFE_MAX), WHOLE_NUMBER]
+    | Annotated[str, Field(pattern=BRAIN_VERSION_REF)]
+)
+
+
+class TagCreate(StrictModel):
+    tag: str = Field(
+        pattern=VERSION_TAG.pattern,
+        description="1-64 letters, digits, _ - ., starting with a letter.",
+    )
+
+
+class RollbackRequest(StrictModel):
+    version: BrainVersionRefValue = Field(description="The version to make current: number or tag.")
+
+
+class VersionSide(BaseModel):
+    version: int
+    graph_hash: str
+    neuron_count: int
+    synapse_count: int
+
+
+class IdChanges(BaseModel):
+    added: int
+    removed: int
+    added_ids: list[int] = Field(description="Ids added (at most `ids_limit`).")
+    removed_ids: list[int] = Field(description="Ids removed (at most `ids_limit`).")
+
+
+class SynapseChanges(IdChanges):
+    common: int = Field(description="Synapses in both versions (same id and endpoints).")
+
+
+class WeightChanges(BaseModel):
+    compared: int = Field(description="Synapses in both versions.")
+    changed: int
+    mean_abs_change: float
+    max_abs_change: float
+    mean_change: float
+    rms_change: float
+
+
+class VersionDiff(BaseModel):
+    """What changed from version ``a`` to version ``b`` of a brain."""
+
+    brain: str
+    a: VersionSide
+    b: VersionSide
+    neurons: IdChanges
+    synapses: SynapseChanges
+    weights: WeightChanges
+    ids_limit: int
 
 
 _ROW_SCHEMA = {"type": "array", "minItems": 1, "items": {"type": "number"}}
 
 
 class InferRequest(StrictModel):
+    # The schema states what the validator below checks: inputs or objects, not both.
+    model_config = ConfigDict(
+        json_schema_extra={"oneOf": [{"required": ["inputs"]}, {"required": ["objects"]}]}
+    )
+
     brain: str = Field(pattern=BRAIN_NAME.pattern, description="Name of the brain.")
+    # The schema states both accepted forms (the validator below turns one row into a
+    # batch) and no null: leave the field out instead.
     inputs: Annotated[
-        list[Annotated[list[float], Field(min_length=1)]],
-        # The schema states both accepted forms; the validator below turns one row into a batch.
+        list[Annotated[list[float], Field(min_length=1)]] | None,
         WithJsonSchema(
             {
                 "anyOf": [
@@ -140,11 +221,24 @@ class InferRequest(StrictModel):
             }
         ),
     ] = Field(
+        default=None,
         min_length=1,
-        description="One input row, or a batch of rows, each as wide as the brain's inputs.",
+        description="One input row, or a batch of rows, each as wide as the brain's inputs. "
+        "Give this or `objects`.",
     )
-    version: Annotated[int, Field(ge=1), WHOLE_NUMBER] | None = Field(
-        default=None, description="Serve exactly this version (default: the current)."
+    objects: Annotated[
+        list[Any] | None, WithJsonSchema({"type": "array", "minItems": 1, "items": {}})
+    ] = Field(
+        default=None,
+        min_length=1,
+        description="Raw objects instead of feature rows, for a brain trained on a stored "
+        "dataset: encoded as its training data was. A list of values (a brain with one input "
+        'column) or of {column: value} objects; bytes as {"base64": "..."}.',
+    )
+    version: BrainVersionRefValue | None = Field(
+        default=None,
+        description="Serve exactly this version, a number or a tag, while retention keeps "
+        "it (default: the current).",
     )
 
     @field_validator("inputs", mode="before")
@@ -154,6 +248,12 @@ class InferRequest(StrictModel):
             return [value]
         return value
 
+    @model_validator(mode="after")
+    def _inputs_or_objects(self) -> InferRequest:
+        if (self.inputs is None) == (self.objects is None):
+            raise ValueError("give either inputs (feature rows) or objects (raw values)")
+        return self
+
 
 class InferResponse(BaseModel):
     brain: str
@@ -161,10 +261,18 @@ class InferResponse(BaseModel):
     outputs: list[list[float]]
     labels: list[int] | None = None
     probabilities: list[list[float]] | None = None
+    decoded: list[Any] | None = Field(
+        default=None,
+        description="For `objects`: each row's output decoded by the target's encoder (a "
+        'label, number or {"base64": ...} bytes); null when it cannot decode.',
+    )
 
 
 class TrainRequest(StrictModel):
-    dataset: DatasetName = Field(description="Built-in dataset to train on.")
+    dataset: DatasetName = Field(
+        description="A built-in dataset, or a stored one: NAME (its latest version, pinned "
+        "when the job is queued), NAME@VERSION or NAME@TAG."
+    )
     epochs: Annotated[int, Field(ge=1, le=100_000), WHOLE_NUMBER] | None = None
 
 
@@ -180,6 +288,84 @@ class Job(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+
+
+# -- datasets --------------------------------------------------------------------------
+
+DatasetPath = Annotated[
+    str,
+    Path(pattern=DATASET_NAME.pattern, description="1-128 letters, digits, _ - ., a letter first."),
+]
+# A version of a dataset: its number, a tag, or "latest".
+VERSION_REF = r"^(?:[0-9]{1,18}|" + DATASET_TAG.pattern.strip("^$") + ")$"
+VersionRefPath = Annotated[
+    str, Path(pattern=VERSION_REF, description="A version number, a tag, or `latest`.")
+]
+TagPath = Annotated[str, Path(pattern=DATASET_TAG.pattern, description="A tag of the dataset.")]
+
+
+class DatasetSummary(BaseModel):
+    name: str
+    description: str | None
+    created_at: datetime
+    versions: int = Field(description="How many versions the dataset has.")
+    latest_version: int | None
+
+
+class DatasetVersion(BaseModel):
+    dataset: str
+    version: int
+    spec: str = Field(description="NAME@VERSION: how training and inference name it.")
+    content_hash: str = Field(description="Hash of the rows as a multiset (order-free).")
+    n_rows: int
+    n_features: int = Field(description="Width of the encoded input (a brain's input neurons).")
+    columns: list[dict[str, Any]] = Field(description="Each column: name, type, role, encoder.")
+    encoding: dict[str, Any] | None
+    parent: str | None = Field(description="NAME@VERSION this version was derived from.")
+    note: str | None
+    tags: list[str]
+    created_at: datetime
+
+
+class DatasetVersionWritten(DatasetVersion):
+    created: bool = Field(
+        description="False when the rows equal the latest version's, which is returned "
+        "(nothing new was recorded)."
+    )
+
+
+class DatasetDiff(BaseModel):
+    # "from" is a Python keyword: the field is from_ and its JSON name "from".
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: str = Field(alias="from", description="NAME@VERSION the diff starts from.")
+    to: str = Field(description="NAME@VERSION the diff goes to.")
+    added: int = Field(description="Rows added, counting repeats.")
+    removed: int = Field(description="Rows removed, counting repeats.")
+    base_hash: str
+    target_hash: str
+    added_rows: list[dict[str, Any]] = Field(
+        description='Up to `limit` added rows; bytes as {"base64": ...}.'
+    )
+    removed_rows: list[dict[str, Any]] = Field(description="Up to `limit` removed rows.")
+
+
+class DatasetTagCreate(StrictModel):
+    tag: str = Field(
+        pattern=DATASET_TAG.pattern, description="1-64 letters, digits, _ - ., a letter first."
+    )
+
+
+class DatasetRevert(StrictModel):
+    note: str | None = Field(default=None, max_length=512, description="Kept with the version.")
+
+
+class TrainedBrain(BaseModel):
+    """A brain version trained directly on a dataset version."""
+
+    brain: str
+    version: int
+    graph_hash: str
 
 
 class Health(BaseModel):

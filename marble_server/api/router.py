@@ -5,7 +5,16 @@ from typing import Any
 from fastapi import APIRouter
 
 from marble_server.api.models import ProblemDetails
-from marble_server.api.routes import admin, brains, graph, health, infer, jobs
+from marble_server.api.routes import (
+    admin,
+    brains,
+    datasets,
+    graph,
+    health,
+    infer,
+    jobs,
+    versions,
+)
 from marble_server.problems import PROBLEM_MEDIA_TYPE
 
 
@@ -21,7 +30,7 @@ PROTECTED_ERRORS: dict[int | str, dict[str, Any]] = {
     400: _problem("Malformed JSON, or a refused query"),
     401: _problem("Missing, invalid or revoked token"),
     403: _problem("The token lacks the route's scope"),
-    404: _problem("Unknown brain, job or version"),
+    404: _problem("Unknown brain, job, dataset or version"),
     409: _problem("Conflicts with the current state"),
     413: _problem("Request body over max_body_bytes"),
     422: _problem("Invalid input; `errors` lists each field"),
@@ -29,7 +38,7 @@ PROTECTED_ERRORS: dict[int | str, dict[str, Any]] = {
 
 api_router = APIRouter()
 api_router.include_router(health.router)
-for module in (brains, jobs, graph, admin):
+for module in (brains, versions, jobs, graph, datasets, admin):
     api_router.include_router(module.router, responses=PROTECTED_ERRORS)
 
 # Included by the app ahead of ``api_router``: routes are matched in order, one

@@ -1,7 +1,8 @@
-"""Mutation root: create and delete brains, train, infer, neuromodulation, job control.
+"""Mutation root: create and delete brains, train, infer, neuromodulation, job control, and
+tags and reverts of stored datasets.
 
 Scopes: ``infer`` for inference; ``train`` to create brains, train, change
-neuromodulation and cancel or resume jobs; ``admin`` to delete a brain or
+neuromodulation, cancel or resume jobs, and tag or revert datasets; ``admin`` to delete a brain or
 back up the data home. A token limited to named brains meets other brains
 and their jobs as NOT_FOUND, like unknown ones, and may create only brains of
 its list.
@@ -16,7 +17,8 @@ import strawberry
 
 from marble_graph.tokens import Scope
 from marble_server import brain_writes
-from marble_server.graphql.errors import engine_errors
+from marble_server.graphql.dataset_types import DatasetVersion
+from marble_server.graphql.errors import BAD_USER_INPUT, ApiError, engine_errors
 from marble_server.graphql.results import (
     BackupResult,
     InferenceResult,
@@ -24,7 +26,8 @@ from marble_server.graphql.results import (
     Neuromodulation,
     NeuromodulationMode,
 )
-from marble_server.graphql.types import Brain, Info
+from marble_server.graphql.types import Brain, BrainVersion, Info
+from marble_server.graphql.version_types import VersionRef
 
 
 @strawberry.type
@@ -58,7 +61,10 @@ class Mutation:
         ctx.forget_brain(name)
         return True
 
-    @strawberry.mutation(description="Queue a training job; watch it with jobProgress.")
+    @strawberry.mutation(
+        description="Queue a training job; watch it with jobProgress. `dataset` is a built-in "
+        "dataset or a stored NAME (its latest version, pinned now), NAME@VERSION or NAME@TAG."
+    )
     async def train(self, info: Info, brain: str, dataset: str, epochs: int | None = None) -> Job:
         ctx = info.context
         ctx.require(Scope.TRAIN)
@@ -67,8 +73,8 @@ class Mutation:
         return Job.from_view(view)
 
     @strawberry.mutation(
-        description="Outputs for rows of features [rows, inputs], from the current version "
-        "(or exactly `version`, which must be the current one)."
+        description="Outputs for rows of features [rows, inputs], from the current version, "
+        "or exactly `version` (a number) or the version `tag` names, while retention keeps it."
     )
     async def infer(
         self,
@@ -76,13 +82,62 @@ class Mutation:
         brain: str,
         inputs: list[list[float]],
         version: int | None = None,
+        tag: Annotated[
+            str | None, strawberry.argument(description="Serve the version this tag names.")
+        ] = None,
     ) -> InferenceResult:
         ctx = info.context
         ctx.require(Scope.INFER)
         ctx.require_brain(brain)
+        if version is not None and tag is not None:
+            raise ApiError("give version or tag, not both", BAD_USER_INPUT)
         with engine_errors():  # ragged rows are the batcher's ValidationFailed, as on REST
-            answer = await ctx.state.batcher.infer(brain, inputs, version)
+            pinned = tag if tag is not None else version
+            answer = await ctx.state.batcher.infer(brain, inputs, pinned)
         return InferenceResult.from_inference(answer)
+
+    @strawberry.mutation(
+        description="Name a version of a brain by a tag; retention never collects a tagged "
+        "version. CONFLICT when the brain already uses the tag (naming its version)."
+    )
+    async def tag_version(
+        self,
+        info: Info,
+        brain: str,
+        version: VersionRef,  # type: ignore[valid-type]
+        tag: str,
+    ) -> BrainVersion:
+        ctx = info.context
+        ctx.require(Scope.TRAIN)
+        ctx.require_brain(brain)
+        record = await ctx.engine(ctx.state.service.tag_version, brain, version, tag)
+        return BrainVersion.from_record(record, brain)
+
+    @strawberry.mutation(description="Remove a brain's tag; returns the version it named.")
+    async def untag_version(self, info: Info, brain: str, tag: str) -> BrainVersion:
+        ctx = info.context
+        ctx.require(Scope.TRAIN)
+        ctx.require_brain(brain)
+        record = await ctx.engine(ctx.state.service.untag_version, brain, tag)
+        return BrainVersion.from_record(record, brain)
+
+    @strawberry.mutation(
+        description="Make an earlier version (number or tag) current again, as a new version "
+        "identical to it bit for bit; refused (CONFLICT) while a training job works on the "
+        "brain. Returns the brain."
+    )
+    async def rollback_brain(
+        self,
+        info: Info,
+        brain: str,
+        version: VersionRef,  # type: ignore[valid-type]
+    ) -> Brain:
+        ctx = info.context
+        ctx.require(Scope.TRAIN)
+        ctx.require_brain(brain)
+        info_after = await ctx.engine(brain_writes.rollback_brain, ctx.state, brain, version)
+        ctx.forget_brain(brain)
+        return Brain.from_info(info_after)
 
     @strawberry.mutation(
         description="Set neuromodulation signals for the brain's next training run; setting "
@@ -152,3 +207,34 @@ class Mutation:
         service = ctx.state.service
         manifest = await ctx.engine(service.backup_into_home, destination)
         return BackupResult.from_summary(manifest.summary(service.home.root))
+
+    # -- datasets ---------------------------------------------------------------------
+
+    @strawberry.mutation(
+        description="Name a dataset version with a tag; a tag in use is a CONFLICT naming "
+        "the version it names."
+    )
+    async def tag_dataset(self, info: Info, name: str, ref: str, tag: str) -> DatasetVersion:
+        ctx = info.context
+        ctx.require(Scope.TRAIN)
+        tagged = await ctx.engine(ctx.state.service.tag_dataset, name, ref, tag)
+        return DatasetVersion.from_info(tagged)
+
+    @strawberry.mutation(description="Remove a dataset's tag (the version stays).")
+    async def untag_dataset(self, info: Info, name: str, tag: str) -> bool:
+        ctx = info.context
+        ctx.require(Scope.TRAIN)
+        await ctx.engine(ctx.state.service.untag_dataset, name, tag)
+        return True
+
+    @strawberry.mutation(
+        description="A new dataset version that undoes version `ref`'s change to its parent "
+        "(the latest version when the rows equal it)."
+    )
+    async def revert_dataset(
+        self, info: Info, name: str, ref: str, note: str | None = None
+    ) -> DatasetVersion:
+        ctx = info.context
+        ctx.require(Scope.TRAIN)
+        reverted, _ = await ctx.engine(ctx.state.service.revert_dataset, name, ref, note)
+        return DatasetVersion.from_info(reverted)

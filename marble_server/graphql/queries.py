@@ -1,4 +1,4 @@
-"""Query root: brains and their graphs, strongest paths, read-only Cypher, jobs.
+"""Query root: brains and their graphs, strongest paths, read-only Cypher, jobs, datasets.
 
 Every field needs a token with the ``read`` scope. A token limited to named
 brains meets other brains (and their jobs) as NOT_FOUND, exactly like unknown
@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import pyarrow as pa
 import strawberry
 from strawberry.scalars import JSON
 
-from marble_graph.service import uid_range
+from marble_graph.errors import NotFound
+from marble_graph.service import BrainService, uid_range
 from marble_graph.tokens import Scope
+from marble_server.graphql.dataset_types import Dataset, DatasetDiff, DatasetVersion
 from marble_server.graphql.errors import BAD_USER_INPUT, NOT_FOUND, ApiError
 from marble_server.graphql.json_values import json_safe
 from marble_server.graphql.pagination import page_size
 from marble_server.graphql.results import CypherResult, Job, Pathway
-from marble_server.graphql.types import Brain, First, Info, Neuron, Synapse
+from marble_server.graphql.types import Brain, BrainVersion, First, Info, Neuron, Synapse
+from marble_server.graphql.version_types import VersionDiff, VersionRef
+from marble_server.row_json import DIFF_ROWS_MAX, rows_as_json
 
 # Parameters the server binds for every exploration query, so a query can scope
 # itself to the brain's current generation: `WHERE n.uid >= $lo AND n.uid < $hi`.
@@ -45,6 +49,39 @@ class Query:
         token = ctx.require(Scope.READ)
         brains = await ctx.engine(ctx.state.service.list_brains)
         return [Brain.from_info(b) for b in brains if token.may_use(b.name)]
+
+    @strawberry.field(
+        description="One version of a brain, by number or tag (a collected one too: its "
+        "record stays)."
+    )
+    async def brain_version(
+        self,
+        info: Info,
+        brain: str,
+        version: VersionRef,  # type: ignore[valid-type]
+    ) -> BrainVersion:
+        ctx = info.context
+        ctx.require(Scope.READ)
+        ctx.require_brain(brain)
+        record = await ctx.engine(ctx.state.service.show_version, brain, version)
+        return BrainVersion.from_record(record, brain)
+
+    @strawberry.field(
+        description="What changed from version a to version b (numbers or tags): neurons and "
+        "synapses added and removed, weight changes. NOT_FOUND for an unknown or collected "
+        "version."
+    )
+    async def version_diff(
+        self,
+        info: Info,
+        brain: str,
+        a: VersionRef,  # type: ignore[valid-type]
+        b: VersionRef,  # type: ignore[valid-type]
+    ) -> VersionDiff:
+        ctx = info.context
+        ctx.require(Scope.READ)
+        ctx.require_brain(brain)
+        return VersionDiff.from_dict(await ctx.engine(ctx.state.service.diff_versions, brain, a, b))
 
     @strawberry.field(description="One neuron of a brain's current version.")
     async def neuron(self, info: Info, brain: str, id: int) -> Neuron | None:
@@ -122,6 +159,71 @@ class Query:
         ctx = info.context
         ctx.require(Scope.READ)
         return Job.from_view(ctx.require_job(await ctx.engine(ctx.state.jobs.get, str(id))))
+
+    # -- datasets ---------------------------------------------------------------------
+
+    @strawberry.field(description="Every stored dataset, by name.")
+    async def datasets(self, info: Info) -> list[Dataset]:
+        ctx = info.context
+        ctx.require(Scope.READ)
+        rows = await ctx.engine(ctx.state.service.list_datasets)
+        return [Dataset.from_row(row) for row in rows]
+
+    @strawberry.field(description="One stored dataset by name; NOT_FOUND when there is none.")
+    async def dataset(self, info: Info, name: str) -> Dataset | None:
+        ctx = info.context
+        ctx.require(Scope.READ)
+        return await ctx.engine(_dataset, ctx.state.service, name)
+
+    @strawberry.field(
+        description="One dataset version by number or tag (default: the latest); NOT_FOUND "
+        "names the versions and tags there are."
+    )
+    async def dataset_version(
+        self, info: Info, name: str, ref: str | None = None
+    ) -> DatasetVersion | None:
+        ctx = info.context
+        ctx.require(Scope.READ)
+        found = await ctx.engine(ctx.state.service.dataset_version, name, ref)
+        return DatasetVersion.from_info(found)
+
+    @strawberry.field(
+        description="Rows added and removed (counting repeats) from one version to another."
+    )
+    async def dataset_diff(
+        self,
+        info: Info,
+        name: str,
+        from_: Annotated[str, strawberry.argument(name="from")],
+        to: str,
+        limit: Annotated[
+            int, strawberry.argument(description="Most rows listed of each side, 0..1000.")
+        ] = 100,
+    ) -> DatasetDiff | None:
+        ctx = info.context
+        ctx.require(Scope.READ)
+        if not 0 <= limit <= DIFF_ROWS_MAX:
+            raise ApiError(f"limit: expected 0..{DIFF_ROWS_MAX}, got {limit}", BAD_USER_INPUT)
+        changes, info_a, info_b = await ctx.engine(ctx.state.service.diff_datasets, name, from_, to)
+        return DatasetDiff(
+            from_=DatasetVersion.from_info(info_a),
+            to=DatasetVersion.from_info(info_b),
+            added=changes.n_added,
+            removed=changes.n_removed,
+            base_hash=changes.base_hash,
+            target_hash=changes.target_hash,
+            added_rows=cast(JSON, rows_as_json(changes.added, limit)),
+            removed_rows=cast(JSON, rows_as_json(changes.removed, limit)),
+        )
+
+
+def _dataset(service: BrainService, name: str) -> Dataset:
+    """The dataset's summary; NotFound (naming the datasets there are) when unknown."""
+    for row in service.list_datasets():
+        if row["name"] == name:
+            return Dataset.from_row(row)
+    service.dataset_versions(name)  # raises the NotFound that names the known datasets
+    raise NotFound(f"unknown dataset {name!r}")
 
 
 async def _neuron(info: Info, brain: str, neuron_id: int) -> Neuron:

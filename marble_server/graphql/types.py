@@ -17,6 +17,7 @@ from strawberry.scalars import JSON
 
 from marble_graph.service import BrainInfo, BrainService, NeuronSelection, Row, SynapseSelection
 from marble_server.graphql.context import MarbleContext
+from marble_server.graphql.dataset_types import DatasetVersion, training_data
 from marble_server.graphql.json_values import json_safe
 from marble_server.graphql.pagination import decode_cursor, encode_cursor, page_size
 
@@ -223,6 +224,44 @@ class BrainVersion:
     note: str | None
     created_at: datetime
     committed_at: datetime | None
+    tags: list[str] = strawberry.field(description="Tags naming this version.")
+    current: bool = strawberry.field(description="Whether this is the current version.")
+    collected: bool = strawberry.field(
+        description="Retention (versions.keep) removed its snapshot: it can no longer be "
+        "served, compared or rolled back to."
+    )
+    collected_at: datetime | None
+    brain: strawberry.Private[str]
+
+    @strawberry.field(
+        description="The dataset versions that trained this version and its ancestors, each "
+        "once, the newest training's first; derivedFrom on each leads to its parents."
+    )
+    async def trained_on(self, info: Info) -> list[DatasetVersion]:
+        ctx = info.context
+        return await ctx.engine(training_data, ctx.state.service, self.brain, self.version)
+
+    @classmethod
+    def from_record(cls, row: dict[str, Any], brain: str) -> BrainVersion:
+        """A version record of ``brain`` as the service lists it (``list_versions``,
+        ``show_version``)."""
+        return cls(
+            version=row["version"],
+            state=row["state"],
+            parent_version=row["parent_version"],
+            graph_hash=row["graph_hash"],
+            neuron_count=row["neuron_count"],
+            synapse_count=row["synapse_count"],
+            metrics=json_safe(row["metrics"]),
+            note=row["note"],
+            created_at=row["created_at"],
+            committed_at=row["committed_at"],
+            tags=list(row["tags"]),
+            current=bool(row["current"]),
+            collected=bool(row["collected"]),
+            collected_at=row["collected_at"],
+            brain=brain,
+        )
 
 
 @strawberry.type(description="A brain: its record, live statistics and graph.")
@@ -342,21 +381,7 @@ class Brain:
 
 def brain_versions(service: BrainService, name: str) -> list[BrainVersion]:
     """The brain's committed versions, oldest first (the listing REST uses too)."""
-    return [
-        BrainVersion(
-            version=row["version"],
-            state=row["state"],
-            parent_version=row["parent_version"],
-            graph_hash=row["graph_hash"],
-            neuron_count=row["neuron_count"],
-            synapse_count=row["synapse_count"],
-            metrics=json_safe(row["metrics"]),
-            note=row["note"],
-            created_at=row["created_at"],
-            committed_at=row["committed_at"],
-        )
-        for row in service.list_versions(name)
-    ]
+    return [BrainVersion.from_record(row, name) for row in service.list_versions(name)]
 
 
 def _counts(counts: dict[str, int]) -> list[CountByKey]:

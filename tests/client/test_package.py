@@ -13,11 +13,13 @@ from pathlib import Path
 import marble_client
 from marble_client import (
     AsyncBrains,
+    AsyncDatasets,
     AsyncGraphExport,
     AsyncJob,
     AsyncJobs,
     AsyncMarbleClient,
     Brains,
+    Datasets,
     GraphExport,
     Job,
     Jobs,
@@ -65,6 +67,7 @@ def test_async_client_mirrors_the_sync_one_name_for_name() -> None:
         (Jobs, AsyncJobs),
         (Job, AsyncJob),
         (GraphExport, AsyncGraphExport),
+        (Datasets, AsyncDatasets),
     ]
     for sync, asynchronous in pairs:
         assert _surface(sync).keys() == _surface(asynchronous).keys(), sync.__name__
@@ -90,6 +93,18 @@ def test_async_client_mirrors_the_sync_one_name_for_name() -> None:
         "delete",
         "repair",
         "versions",
+    }
+    assert {n for n, c in _surface(AsyncDatasets).items() if c} == {
+        "upload",
+        "list",
+        "versions",
+        "show",
+        "diff",
+        "tag",
+        "untag",
+        "revert",
+        "download",
+        "trained_brains",
     }
     assert {n for n, c in _surface(AsyncJobs).items() if c} == {
         "list",

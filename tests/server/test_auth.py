@@ -24,6 +24,11 @@ PROTECTED = [
     ("GET", "/brains/wave", None, "read"),
     ("DELETE", "/brains/wave", None, "admin"),
     ("GET", "/brains/wave/versions", None, "read"),
+    ("GET", "/brains/wave/versions/1", None, "read"),
+    ("GET", "/brains/wave/versions/1/diff/1", None, "read"),
+    ("POST", "/brains/wave/versions/1/tags", {"tag": "gold"}, "train"),
+    ("DELETE", "/brains/wave/tags/gold", None, "train"),
+    ("POST", "/brains/wave/rollback", {"version": 1}, "train"),
     ("POST", "/brains/wave/repair", None, "admin"),
     ("GET", "/brains/wave/graph", None, "read"),
     ("POST", "/brains/wave/train", {"dataset": "sine", "epochs": 1}, "train"),
@@ -34,12 +39,24 @@ PROTECTED = [
     ("POST", f"/jobs/{JOB}/cancel", None, "train"),
     ("POST", f"/jobs/{JOB}/resume", None, "train"),
     ("POST", "/admin/backup", {"destination": "auth-matrix"}, "admin"),
+    ("GET", "/datasets", None, "read"),
+    ("POST", "/datasets/wave", None, "train"),
+    ("GET", "/datasets/wave/versions", None, "read"),
+    ("GET", "/datasets/wave/versions/1", None, "read"),
+    ("GET", "/datasets/wave/diff", None, "read"),
+    ("POST", "/datasets/wave/versions/1/tags", {"tag": "gold"}, "train"),
+    ("DELETE", "/datasets/wave/tags/gold", None, "train"),
+    ("POST", "/datasets/wave/versions/1/revert", None, "train"),
+    ("GET", "/datasets/wave/versions/1/rows", None, "read"),
+    ("GET", "/datasets/wave/versions/1/brains", None, "read"),
 ]
 PUBLIC = {("GET", "/"), ("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")}
 
 
 def _template(path: str) -> str:
-    return path.replace("/wave", "/{name}").replace(JOB, "{job_id}")
+    named = path.replace("/wave", "/{name}").replace(JOB, "{job_id}")
+    named = named.replace("/versions/1/diff/1", "/versions/{a}/diff/{b}")
+    return named.replace("/versions/1", "/versions/{ref}").replace("/tags/gold", "/tags/{tag}")
 
 
 def _wrong_scope(needed: str) -> str:

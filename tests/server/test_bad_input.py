@@ -39,7 +39,9 @@ async def _snapshot(live: LiveApp) -> dict[str, Any]:
         ("/brains/ghost/train", b'{"dataset": "sine"}', 404, "ghost"),
         ("/brains", b'{"name": "9bad name"}', 422, "name"),
         ("/brains", b'{"name": "wave", "dataset": "sine"}', 409, "already exists"),
-        ("/brains", b'{"name": "x", "dataset": "nosuch"}', 422, "dataset 'nosuch'"),
+        ("/brains", b'{"name": "x", "dataset": "nosuch"}', 404, "unknown dataset 'nosuch'"),
+        ("/brains/wave/train", b'{"dataset": "data.csv"}', 404, "file paths are refused"),
+        ("/brains/wave/train", b'{"dataset": "nosuch@2"}', 404, "unknown dataset 'nosuch'"),
         ("/brains", b'{"name": "x", "dataset": "/etc/hosts"}', 422, "file paths are refused"),
     ],
 )

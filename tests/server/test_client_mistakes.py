@@ -11,6 +11,7 @@ from marble_graph.brain_graph import TABLE_SCHEMAS
 from marble_graph.brain_names import BRAIN_NAME
 from marble_graph.datasets import BUILTIN_DATASETS
 from marble_graph.store.metadata.models import JobState
+from marble_server.brain_writes import API_DATASET_SPEC
 from tests.server.conftest import LiveApp
 from tests.server.graphql.conftest import GraphQLClient
 
@@ -64,8 +65,14 @@ async def test_openapi_schema_refuses_what_the_server_refuses(live: LiveApp) -> 
     openapi = (await live.client.get("/openapi.json")).json()
     schemas = openapi["components"]["schemas"]
     create_dataset = schemas["BrainCreate"]["properties"]["dataset"]["anyOf"][0]
-    assert create_dataset["enum"] == list(BUILTIN_DATASETS)
-    assert schemas["TrainRequest"]["properties"]["dataset"]["enum"] == list(BUILTIN_DATASETS)
+    train_dataset = schemas["TrainRequest"]["properties"]["dataset"]
+    for dataset in (create_dataset, train_dataset):
+        # A built-in or a stored NAME[@VERSION|@TAG]: no path fits the pattern.
+        assert dataset["pattern"] == API_DATASET_SPEC.pattern
+        assert dataset["examples"] == list(BUILTIN_DATASETS)
+        assert all(API_DATASET_SPEC.fullmatch(name) for name in BUILTIN_DATASETS)
+        assert not API_DATASET_SPEC.fullmatch("/etc/passwd")
+        assert not API_DATASET_SPEC.fullmatch("data/wine.csv")
     assert schemas["InferRequest"]["properties"]["brain"]["pattern"] == BRAIN_NAME.pattern
 
     paths = openapi["paths"]

@@ -12,9 +12,17 @@ checks, a bounded and deterministic number of examples. Nothing is excluded:
 - GET /jobs/{job_id}/events is an event stream that ends with its job; the
   engine stops reading a stream after ``max-stream-events``.
 - ``positive_data_acceptance`` is replaced by a version that also lets pass a
-  422 naming a width mismatch between the rows or dataset and the brain: the
-  brain's width is state (brains the run itself created), which no schema can
-  state. Any other 422 to schema-valid data still fails.
+  422 naming a width mismatch between the rows or dataset and the brain, or
+  objects for a brain not trained on a stored dataset: the brain is state
+  (brains the run itself created), which no schema can state. So is a dataset
+  upload's body: a file whose rows no schema describes (a 422 names the line
+  or column at fault), in a format that ?format= or its Content-Type must
+  name (415 when neither does). Any other 422 to schema-valid data still fails.
+- ``ensure_resource_availability`` is replaced by a version that also lets pass
+  a 404 naming a brain version (unknown, or collected by retention) of a brain
+  the run created: ``POST /brains/{name}/rollback`` takes the version in its
+  body, so its one path parameter is linked to the brain while the version is
+  generated. Any other 404 for a created resource still fails.
 
 The GraphQL run sends generated queries and mutations to /graphql and asserts
 no 5xx and no error the server did not anticipate (code INTERNAL).
@@ -30,31 +38,77 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from hypothesis import strategies as st
 from schemathesis.engine import Status, events, from_schema
+from schemathesis.graphql import nodes
 from schemathesis.python import asgi
 from schemathesis.specs.graphql.schemas import GraphQLSchema
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import (
+    ensure_resource_availability,
+    positive_data_acceptance,
+)
 
 from marble_graph.tokens import Scope, TokenStore
 from marble_server import ServerSettings, create_app
 from tests.server.conftest import server_config
 
-# Phrases of the ValidationFailed messages for rows or a dataset that do not fit the brain.
-WIDTH_FAULTS = ("width mismatch", "every row must be as wide as the brain's inputs")
+# Phrases of the ValidationFailed messages for rows, objects or a dataset that do not fit
+# the brain.
+BRAIN_STATE_FAULTS = (
+    "width mismatch",
+    "every row must be as wide as the brain's inputs",
+    "was not trained on a stored dataset",
+    "objects: ",
+)
+# The one operation whose body is a file: its rows are valid or not, whatever the schema.
+UPLOAD = ("POST", "/datasets/{name}")
 
 
 @schemathesis.check
 def positive_data_acceptance_unless_brain_width(
     ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
 ) -> bool | None:
-    """The built-in check, except a 422 naming a width mismatch with the (stateful) brain."""
+    """The built-in check, except a 422 naming a mismatch with the (stateful) brain, or
+    refusing an uploaded file's rows."""
     if isinstance(case.operation.schema, GraphQLSchema):  # the GraphQL run has its own check
+        return None
+    is_upload = (case.operation.method.upper(), case.operation.path) == UPLOAD
+    # An upload's rows are valid or not, and its format named (415 when neither ?format=
+    # nor the Content-Type does, which the schema cannot tie together), whatever the schema.
+    if is_upload and response.status_code in (415, 422):
         return None
     if response.status_code == 422:
         detail = str(response.json().get("detail", ""))
-        if any(fault in detail for fault in WIDTH_FAULTS):
+        if any(fault in detail for fault in BRAIN_STATE_FAULTS):
             return None
     return positive_data_acceptance(ctx, response, case)
+
+
+# The detail of a 404 for a brain version that is not there (brain history).
+VERSION_FAULTS = ("has no version", "was collected by retention")
+
+# Brain history's VersionRef: a version number or a tag.
+schemathesis.graphql.scalar(
+    "VersionRef",
+    st.one_of(
+        st.integers(min_value=0, max_value=2**31 - 1).map(nodes.Int),
+        st.from_regex(r"\A[A-Za-z][A-Za-z0-9_.-]{0,8}\Z").map(nodes.String),
+    ),
+)
+
+
+@schemathesis.check
+def ensure_resource_availability_unless_unknown_version(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
+    """The built-in check, except a 404 naming a version of a brain that exists."""
+    if isinstance(case.operation.schema, GraphQLSchema):
+        return None
+    if response.status_code == 404:
+        detail = str(response.json().get("detail", ""))
+        if any(fault in detail for fault in VERSION_FAULTS):
+            return None
+    return ensure_resource_availability(ctx, response, case)
 
 
 @dataclass
@@ -116,7 +170,10 @@ def _failures(schema: schemathesis.BaseSchema) -> list[str]:
 def test_every_rest_operation_passes_all_schemathesis_checks(served: ServedApp) -> None:
     config = _config(
         served.headers,
-        checks={"positive_data_acceptance": {"enabled": False}},
+        checks={
+            "positive_data_acceptance": {"enabled": False},
+            "ensure_resource_availability": {"enabled": False},
+        },
     )
     schema = schemathesis.openapi.from_asgi("/openapi.json", served.app, config=config)
     assert len(list(schema.get_all_operations())) >= 15  # every REST route is in the run

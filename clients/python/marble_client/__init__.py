@@ -11,6 +11,7 @@ with MarbleClient() as client:          # MARBLE_URL, MARBLE_TOKEN
 from marble_client._async_client import AsyncBrains, AsyncJobs, AsyncMarbleClient
 from marble_client._client import Brains, Jobs, MarbleClient
 from marble_client._config import DEFAULT_TIMEOUT, DEFAULT_URL
+from marble_client._datasets import AsyncDatasets, Datasets
 from marble_client._exceptions import (
     Conflict,
     Forbidden,
@@ -34,6 +35,9 @@ from marble_client._models import (
     BrainDetails,
     BrainVersion,
     CypherResult,
+    DatasetDiff,
+    DatasetSummary,
+    DatasetVersion,
     GraphHeader,
     GraphRow,
     Health,
@@ -42,17 +46,22 @@ from marble_client._models import (
     JobRecord,
     Ready,
     RepairReport,
+    TrainedBrain,
+    VersionDiff,
 )
 from marble_client._version import __version__
+from marble_client._versions import AsyncVersions, Versions
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "DEFAULT_URL",
     "AsyncBrains",
+    "AsyncDatasets",
     "AsyncGraphExport",
     "AsyncJob",
     "AsyncJobs",
     "AsyncMarbleClient",
+    "AsyncVersions",
     "BackupBrain",
     "BackupSummary",
     "Brain",
@@ -61,6 +70,10 @@ __all__ = [
     "Brains",
     "Conflict",
     "CypherResult",
+    "DatasetDiff",
+    "DatasetSummary",
+    "DatasetVersion",
+    "Datasets",
     "Forbidden",
     "GraphExport",
     "GraphHeader",
@@ -80,9 +93,12 @@ __all__ = [
     "Ready",
     "RepairReport",
     "ServerError",
+    "TrainedBrain",
     "TransportError",
     "Unauthorized",
     "Unavailable",
     "ValidationFailed",
+    "VersionDiff",
+    "Versions",
     "__version__",
 ]

@@ -14,6 +14,7 @@ import httpx
 from marble_client import _calls as calls
 from marble_client._calls import Call, Rows, parse, parse_list
 from marble_client._config import DEFAULT_TIMEOUT, ClientConfig
+from marble_client._datasets import AsyncDatasets
 from marble_client._exceptions import error_from_response, transport_error
 from marble_client._graph import AsyncGraphExport
 from marble_client._jobs import AsyncJob
@@ -32,6 +33,7 @@ from marble_client._models import (
 )
 from marble_client._retry import RetryPolicy
 from marble_client._sse import ajob_events
+from marble_client._versions import AsyncVersions
 
 
 class AsyncMarbleClient:
@@ -42,6 +44,8 @@ class AsyncMarbleClient:
 
     brains: AsyncBrains
     jobs: AsyncJobs
+    datasets: AsyncDatasets
+    versions: AsyncVersions
 
     def __init__(
         self,
@@ -67,6 +71,8 @@ class AsyncMarbleClient:
         )
         self.brains = AsyncBrains(self)
         self.jobs = AsyncJobs(self)
+        self.datasets = AsyncDatasets(self)
+        self.versions = AsyncVersions(self)
 
     @property
     def base_url(self) -> str:
@@ -100,12 +106,22 @@ class AsyncMarbleClient:
         """``GET /ready``: both stores are open and answer (no token needed)."""
         return parse(await self._send(calls.ready()), Ready)
 
-    async def infer(self, brain: str, inputs: Rows, *, version: int | None = None) -> InferResult:
+    async def infer(
+        self,
+        brain: str,
+        inputs: Rows | None = None,
+        *,
+        objects: Sequence[Any] | None = None,
+        version: int | str | None = None,
+    ) -> InferResult:
         """Outputs of ``brain`` for one input row or a batch of rows (retried: it only reads).
 
-        ``version`` asks for exactly that version (it must be the current one).
+        ``objects`` instead of ``inputs``: raw values for a brain trained on a stored
+        dataset, with the outputs ``decoded`` (see ``MarbleClient.infer``). ``version``: a
+        number or a tag, served while the server's retention keeps it.
         """
-        return parse(await self._send(calls.infer(brain, inputs, version)), InferResult)
+        call = calls.infer(brain, inputs, version, objects)
+        return parse(await self._send(call), InferResult)
 
     async def train(
         self,
@@ -115,7 +131,11 @@ class AsyncMarbleClient:
         epochs: int | None = None,
         idempotency_key: str | None = None,
     ) -> AsyncJob:
-        """Queue a training job on ``brain`` with a built-in dataset; follow it with the handle."""
+        """Queue a training job on ``brain``; follow it with the handle.
+
+        ``dataset`` is a built-in dataset or a stored one: ``"name"`` (its latest version,
+        pinned when the job is queued), ``"name@3"`` or ``"name@tag"``.
+        """
         response = await self._send(calls.train(brain, dataset, epochs, idempotency_key))
         return AsyncJob(self.jobs, parse(response, JobRecord), self._sleep)
 

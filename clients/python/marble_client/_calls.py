@@ -27,6 +27,7 @@ from marble_client._exceptions import (
 )
 from marble_client._models import CypherResult
 from marble_client._retry import IDEMPOTENT_METHODS
+from marble_client._uploads import UploadBody, json_value, upload_body
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -48,8 +49,10 @@ class Call:
 
     method: str
     path: str
-    params: Mapping[str, str | int] = field(default_factory=dict)
+    params: Mapping[str, str | int | float | Sequence[str]] = field(default_factory=dict)
     json: Any = None
+    # A body sent as it is (a dataset file) instead of ``json``.
+    body: UploadBody | None = None
     # Safe to repeat: reads, and POSTs that only read (/infer, GraphQL queries).
     idempotent: bool = False
     idempotency_key: str | None = None
@@ -69,18 +72,26 @@ class Call:
         timeout: httpx.Timeout | None = None,
     ) -> httpx.Request:
         """The httpx request for this call (built anew for every attempt)."""
-        headers = {IDEMPOTENCY_HEADER: key} if key is not None else None
+        headers = {IDEMPOTENCY_HEADER: key} if key is not None else {}
+        content: Any = None
+        if self.body is not None:
+            # A file is streamed; its length is declared so a server can refuse it at once.
+            headers["Content-Type"] = self.body.media_type
+            headers["Content-Length"] = str(self.body.size)
+            is_async = isinstance(http, httpx.AsyncClient)
+            content = self.body.async_chunks() if is_async else self.body.chunks()
         return http.build_request(
             self.method,
             self.path,
             params=dict(self.params) or None,
             json=self.json,
-            headers=headers,
+            content=content,
+            headers=headers or None,
             timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
         )
 
 
-def _read(method: str, path: str, **params: str | int | None) -> Call:
+def _read(method: str, path: str, **params: str | int | float | None) -> Call:
     given = {k: v for k, v in params.items() if v is not None}
     return Call(method, path, params=given, idempotent=method in IDEMPOTENT_METHODS)
 
@@ -133,8 +144,20 @@ def export_graph(name: str, tables: Sequence[str] | None, offset: int, limit: in
     )
 
 
-def infer(brain: str, inputs: Rows, version: int | None) -> Call:
-    body: dict[str, Any] = {"brain": brain, "inputs": rows_of(inputs)}
+def infer(
+    brain: str,
+    inputs: Rows | None,
+    version: int | str | None,
+    objects: Sequence[Any] | None = None,
+) -> Call:
+    if (inputs is None) == (objects is None):
+        raise ValidationFailed("infer: give either inputs (feature rows) or objects (raw values)")
+    body: dict[str, Any] = {"brain": brain}
+    if objects is not None:
+        body["objects"] = json_value(list(objects), "objects")
+    else:
+        assert inputs is not None
+        body["inputs"] = rows_of(inputs)
     if version is not None:
         body["version"] = version
     return Call("POST", "/infer", json=body, idempotent=True)
@@ -187,6 +210,132 @@ def graphql(
 def cypher(brain: str, query: str, params: Mapping[str, Any] | None) -> Call:
     variables = {"brain": brain, "query": query, "params": dict(params) if params else None}
     return graphql(CYPHER_DOCUMENT, variables, "Cypher", None)
+
+
+# -- datasets -----------------------------------------------------------------------------
+
+
+def upload_dataset(
+    name: str,
+    source: Any,
+    target: str | None,
+    inputs: Sequence[str] | None,
+    encoders: Mapping[str, Mapping[str, Any]] | None,
+    parent: str | int | None,
+    note: str | None,
+) -> Call:
+    """``POST /datasets/{name}`` with the source as the body.
+
+    Retried like a read: the same rows again record nothing new (the server answers
+    the latest version with ``created`` False).
+    """
+    params: dict[str, str | int | float | Sequence[str]] = {}
+    if target is not None:
+        params["target"] = target
+    if inputs:
+        params["input"] = list(inputs)
+    if encoders is not None:
+        params["encoders"] = json.dumps(json_value(encoders, "encoders"))
+    if parent is not None:
+        params["parent"] = str(parent)
+    if note is not None:
+        params["note"] = note
+    path = f"/datasets/{_segment(name)}"
+    return Call("POST", path, params=params, body=upload_body(source), idempotent=True)
+
+
+def list_datasets() -> Call:
+    return _read("GET", "/datasets")
+
+
+def dataset_versions(name: str) -> Call:
+    return _read("GET", f"/datasets/{_segment(name)}/versions")
+
+
+def dataset_version(name: str, ref: str | int | None) -> Call:
+    return _read("GET", f"/datasets/{_segment(name)}/versions/{_ref(ref)}")
+
+
+def diff_datasets(name: str, a: str | int, b: str | int, limit: int | None) -> Call:
+    return _read(
+        "GET", f"/datasets/{_segment(name)}/diff", **{"from": str(a), "to": str(b)}, limit=limit
+    )
+
+
+def tag_dataset(name: str, ref: str | int, tag: str, key: str | None) -> Call:
+    path = f"/datasets/{_segment(name)}/versions/{_ref(ref)}/tags"
+    return Call("POST", path, json={"tag": tag}, idempotency_key=key)
+
+
+def untag_dataset(name: str, tag: str) -> Call:
+    return _read("DELETE", f"/datasets/{_segment(name)}/tags/{_segment(tag)}")
+
+
+def revert_dataset(name: str, ref: str | int, note: str | None, key: str | None) -> Call:
+    path = f"/datasets/{_segment(name)}/versions/{_ref(ref)}/revert"
+    body = {"note": note} if note is not None else None
+    return Call("POST", path, json=body, idempotency_key=key)
+
+
+def dataset_rows(
+    name: str,
+    ref: str | int | None,
+    fmt: str,
+    split: str | None,
+    test_fraction: float | None,
+    num_shards: int | None,
+    shard_index: int | None,
+) -> Call:
+    return _read(
+        "GET",
+        f"/datasets/{_segment(name)}/versions/{_ref(ref)}/rows",
+        format=fmt,
+        split=split,
+        test_fraction=test_fraction,
+        num_shards=num_shards,
+        shard_index=shard_index,
+    )
+
+
+def trained_brains(name: str, ref: str | int | None) -> Call:
+    return _read("GET", f"/datasets/{_segment(name)}/versions/{_ref(ref)}/brains")
+
+
+def _ref(ref: str | int | None) -> str:
+    """A version reference as a path segment: a number, a tag, or ``latest`` (None)."""
+    return "latest" if ref is None else _segment(str(ref))
+
+
+# -- brain history (client.versions): a version is a number or a tag --------------------
+
+VersionRef = int | str
+
+
+def _version_segment(ref: VersionRef) -> str:
+    return _segment(str(ref))
+
+
+def show_version(name: str, ref: VersionRef) -> Call:
+    return _read("GET", f"/brains/{_segment(name)}/versions/{_version_segment(ref)}")
+
+
+def diff_versions(name: str, a: VersionRef, b: VersionRef) -> Call:
+    versions = f"/brains/{_segment(name)}/versions"
+    return _read("GET", f"{versions}/{_version_segment(a)}/diff/{_version_segment(b)}")
+
+
+def tag_version(name: str, ref: VersionRef, tag: str, key: str | None) -> Call:
+    path = f"/brains/{_segment(name)}/versions/{_version_segment(ref)}/tags"
+    return Call("POST", path, json={"tag": tag}, idempotency_key=key)
+
+
+def untag_version(name: str, tag: str) -> Call:
+    return _read("DELETE", f"/brains/{_segment(name)}/tags/{_segment(tag)}")
+
+
+def rollback_brain(name: str, ref: VersionRef, key: str | None) -> Call:
+    path = f"/brains/{_segment(name)}/rollback"
+    return Call("POST", path, json={"version": ref}, idempotency_key=key)
 
 
 # -- parsing ------------------------------------------------------------------------------

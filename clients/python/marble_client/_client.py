@@ -14,6 +14,7 @@ import httpx
 from marble_client import _calls as calls
 from marble_client._calls import Call, Rows, parse, parse_list
 from marble_client._config import DEFAULT_TIMEOUT, ClientConfig
+from marble_client._datasets import Datasets
 from marble_client._exceptions import error_from_response, transport_error
 from marble_client._graph import GraphExport
 from marble_client._jobs import Job
@@ -32,6 +33,7 @@ from marble_client._models import (
 )
 from marble_client._retry import RetryPolicy
 from marble_client._sse import job_events
+from marble_client._versions import Versions
 
 
 class MarbleClient:
@@ -47,6 +49,8 @@ class MarbleClient:
 
     brains: Brains
     jobs: Jobs
+    datasets: Datasets
+    versions: Versions
 
     def __init__(
         self,
@@ -72,6 +76,8 @@ class MarbleClient:
         )
         self.brains = Brains(self)
         self.jobs = Jobs(self)
+        self.datasets = Datasets(self)
+        self.versions = Versions(self)
 
     @property
     def base_url(self) -> str:
@@ -105,12 +111,23 @@ class MarbleClient:
         """``GET /ready``: both stores are open and answer (no token needed)."""
         return parse(self._send(calls.ready()), Ready)
 
-    def infer(self, brain: str, inputs: Rows, *, version: int | None = None) -> InferResult:
+    def infer(
+        self,
+        brain: str,
+        inputs: Rows | None = None,
+        *,
+        objects: Sequence[Any] | None = None,
+        version: int | str | None = None,
+    ) -> InferResult:
         """Outputs of ``brain`` for one input row or a batch of rows (retried: it only reads).
 
-        ``version`` asks for exactly that version (it must be the current one).
+        ``objects`` instead of ``inputs``: raw values for a brain trained on a stored dataset
+        (a list of values, or of ``{column: value}`` mappings; bytes as they are), encoded
+        as its training data was; ``decoded`` then holds the outputs decoded. ``version``
+        (a number or a tag) asks for exactly that version, while the server's retention
+        keeps it.
         """
-        return parse(self._send(calls.infer(brain, inputs, version)), InferResult)
+        return parse(self._send(calls.infer(brain, inputs, version, objects)), InferResult)
 
     def train(
         self,
@@ -120,7 +137,11 @@ class MarbleClient:
         epochs: int | None = None,
         idempotency_key: str | None = None,
     ) -> Job:
-        """Queue a training job on ``brain`` with a built-in dataset; follow it with the handle."""
+        """Queue a training job on ``brain``; follow it with the handle.
+
+        ``dataset`` is a built-in dataset or a stored one: ``"name"`` (its latest version,
+        pinned when the job is queued), ``"name@3"`` or ``"name@tag"``.
+        """
         response = self._send(calls.train(brain, dataset, epochs, idempotency_key))
         return Job(self.jobs, parse(response, JobRecord), self._sleep)
 

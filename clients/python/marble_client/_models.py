@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 # Jobs move queued -> running -> one of the finished states.
 FINISHED_STATES = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
@@ -80,6 +80,60 @@ class BrainVersion(MarbleModel):
     run_id: int | None
     created_at: datetime
     committed_at: datetime | None
+    tags: list[str] = Field(default_factory=list)
+    """Tags naming this version."""
+    current: bool = False
+    """Whether this is the brain's current version."""
+    collected: bool = False
+    """Retention removed its snapshot: it can no longer be served, compared or restored."""
+    collected_at: datetime | None = None
+
+
+class VersionSide(MarbleModel):
+    """One side of a ``VersionDiff``."""
+
+    version: int
+    graph_hash: str
+    neuron_count: int
+    synapse_count: int
+
+
+class IdChanges(MarbleModel):
+    """Ids added and removed; the id lists hold at most ``VersionDiff.ids_limit`` each."""
+
+    added: int
+    removed: int
+    added_ids: list[int]
+    removed_ids: list[int]
+
+
+class SynapseChanges(IdChanges):
+    """Synapses added and removed (a synapse is its id with its endpoints)."""
+
+    common: int
+
+
+class WeightChanges(MarbleModel):
+    """Weight changes over the synapses in both versions."""
+
+    compared: int
+    changed: int
+    mean_abs_change: float
+    max_abs_change: float
+    mean_change: float
+    rms_change: float
+
+
+class VersionDiff(MarbleModel):
+    """``GET /brains/{name}/versions/{a}/diff/{b}``: what changed from ``a`` to ``b``."""
+
+    brain: str
+    a: VersionSide
+    b: VersionSide
+    neurons: IdChanges
+    synapses: SynapseChanges
+    weights: WeightChanges
+    ids_limit: int
 
 
 class InferResult(MarbleModel):
@@ -90,6 +144,9 @@ class InferResult(MarbleModel):
     outputs: list[list[float]]
     labels: list[int] | None = None
     probabilities: list[list[float]] | None = None
+    decoded: list[Any] | None = None
+    """For ``objects``: each output decoded by the target's encoder (a label, a number,
+    or bytes as ``{"base64": ...}``); None when it cannot decode."""
 
 
 class JobRecord(MarbleModel):
@@ -170,3 +227,57 @@ class GraphRow(MarbleModel):
 
     table: str
     values: dict[str, Any]
+
+
+class DatasetSummary(MarbleModel):
+    """A stored dataset as listed: its name and how many versions it has."""
+
+    name: str
+    description: str | None
+    created_at: datetime
+    versions: int
+    latest_version: int | None
+
+
+class DatasetVersion(MarbleModel):
+    """One immutable version of a stored dataset; ``spec`` (NAME@N) names it for training."""
+
+    dataset: str
+    version: int
+    spec: str
+    content_hash: str
+    n_rows: int
+    n_features: int
+    columns: list[dict[str, Any]]
+    encoding: dict[str, Any] | None = None
+    parent: str | None
+    note: str | None
+    tags: list[str]
+    created_at: datetime
+    created: bool | None = None
+    """After ``upload`` or ``revert``: False when the rows equal the latest version's, which
+    is the version returned (nothing new was recorded); None on reads."""
+
+
+class DatasetDiff(MarbleModel):
+    """Rows added and removed (counting repeats) from one version to another."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    from_: str = Field(alias="from")
+    to: str
+    added: int
+    removed: int
+    base_hash: str
+    target_hash: str
+    added_rows: list[dict[str, Any]]
+    """Up to ``limit`` added rows; bytes as ``{"base64": ...}``."""
+    removed_rows: list[dict[str, Any]]
+
+
+class TrainedBrain(MarbleModel):
+    """A brain version trained directly on a dataset version."""
+
+    brain: str
+    version: int
+    graph_hash: str

@@ -232,8 +232,26 @@ class BrainVersion(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     committed_at: Mapped[datetime | None]
+    # When retention (``versions.keep``) removed this version's snapshot and
+    # shared layer from blobs/; NULL while the version can still be served.
+    collected_at: Mapped[datetime | None]
 
     brain: Mapped[Brain] = relationship(back_populates="versions")
+
+
+class BrainVersionTag(Base):
+    """A name for one committed version of a brain; a tag names one version at a time."""
+
+    __tablename__ = "brain_version_tags"
+    __table_args__ = (sa.UniqueConstraint("brain_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brain_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("brains.id", ondelete="CASCADE"), index=True
+    )
+    tag: Mapped[str] = mapped_column(sa.String(64))
+    version: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TrainingRun(Base):
@@ -339,12 +357,37 @@ class DatasetVersion(Base):
     content_hash: Mapped[str] = mapped_column(sa.String(64))
     n_rows: Mapped[int]
     n_features: Mapped[int]
-    # Schema description: one mapping per column, e.g. {"name": "x0", "dtype": "float32"}.
+    # Schema description: one mapping per column, e.g. {"name": "x0", "type": "double"}.
     columns: Mapped[list[dict[str, Any]]]
     blob_path: Mapped[str] = mapped_column(sa.String(1024))
+    # The rows as one Parquet blob (its digest); NULL for versions registered
+    # before row storage, whose arrays are the ``.npz`` at ``blob_path``.
+    rows_blob: Mapped[str | None] = mapped_column(sa.String(64))
+    # The TableEncoding record (datasets/encoders): how rows become tensors.
+    encoding: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON(none_as_null=True))
+    # The version this one was derived from (a diff applied, a revert), if any.
+    parent_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("dataset_versions.id", ondelete="SET NULL")
+    )
+    note: Mapped[str | None] = mapped_column(sa.String(512))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     dataset: Mapped[Dataset] = relationship(back_populates="versions")
+
+
+class DatasetTag(Base):
+    """A name for one version of a dataset; a tag names one version at a time."""
+
+    __tablename__ = "dataset_tags"
+    __table_args__ = (sa.UniqueConstraint("dataset_id", "tag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(sa.ForeignKey("datasets.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(sa.String(64))
+    version_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("dataset_versions.id", ondelete="CASCADE")
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Pipeline(Base):

@@ -1,4 +1,4 @@
-"""/brains: create, list, get, delete, repair, and each brain's versions."""
+"""/brains: create, list, get, delete, repair (versions: routes/versions.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from marble_server.api.models import (
     BrainCreate,
     BrainDetails,
     BrainPath,
-    BrainVersion,
     RepairReport,
 )
 from marble_server.auth import require_brain, require_new_brain
@@ -66,10 +65,3 @@ async def repair_brain(name: BrainPath, state: StateDep, token: AdminToken) -> R
     require_brain(token, name)
     report = await asyncio.to_thread(state.service.repair_brain, name)
     return RepairReport.model_validate(dataclasses.asdict(report))
-
-
-@router.get("/{name}/versions", response_model=list[BrainVersion])
-async def brain_versions(name: BrainPath, state: StateDep, token: ReadToken) -> list[BrainVersion]:
-    require_brain(token, name)
-    rows = await asyncio.to_thread(state.service.list_versions, name)
-    return [BrainVersion.model_validate(row) for row in rows]

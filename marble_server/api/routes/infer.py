@@ -17,6 +17,7 @@ would send.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -32,6 +33,7 @@ from marble_graph.tokens import Scope as TokenScope
 from marble_server.api.deps import InferToken, state_of
 from marble_server.api.models import InferRequest, InferResponse
 from marble_server.auth import require_brain
+from marble_server.row_json import json_value, objects_from_json
 from marble_server.state import ServerState
 
 PATH = "/infer"
@@ -41,22 +43,35 @@ router = APIRouter(tags=["inference"])
 
 @router.post(PATH, response_model=InferResponse)
 async def infer(body: InferRequest, request: Request, token: InferToken) -> InferResponse:
-    """Outputs of the brain's last committed version (also while it trains)."""
+    """Outputs of the brain's last committed version (also while it trains).
+
+    With ``objects`` instead of ``inputs``, raw values are encoded as the brain's
+    training dataset version was, and ``decoded`` holds the outputs decoded by the
+    target's encoder.
+    """
     require_brain(token, body.brain)
     # The state read directly, not through StateDep: each dependency FastAPI solves
     # costs about 0.1 ms, and this route is the one called per row of a client's data.
     state = state_of(request)
+    if body.objects is not None:
+        objects = objects_from_json(body.objects)
+        found = await asyncio.to_thread(
+            state.service.infer_objects, body.brain, objects, None, body.version
+        )
+        return _response(body.brain, found.inference, json_value(found.decoded))
+    assert body.inputs is not None  # InferRequest holds inputs or objects
     answer = await state.batcher.infer(body.brain, body.inputs, body.version)
     return _response(body.brain, answer)
 
 
-def _response(brain: str, answer: Inference) -> InferResponse:
+def _response(brain: str, answer: Inference, decoded: list[Any] | None = None) -> InferResponse:
     return InferResponse(
         brain=brain,
         version=answer.version,
         outputs=answer.outputs.tolist(),
         labels=answer.labels.astype(int).tolist() if answer.labels is not None else None,
         probabilities=answer.probabilities.tolist() if answer.probabilities is not None else None,
+        decoded=decoded,
     )
 
 
