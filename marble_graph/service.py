@@ -76,22 +76,20 @@ from marble_graph.store.metadata import (
     training_runs,
 )
 from marble_graph.store.metadata.brain_records import BrainInfo
-from marble_graph.store.metadata.dataset_records import TAG as DATASET_TAG
 from marble_graph.store.metadata.dataset_records import DatasetVersionInfo
 from marble_graph.store.metadata.idempotency import IdempotencyKeyStore, StoredResponse
 from marble_graph.store.metadata.job_records import JOB_STATES, RESUMABLE, JobRecords, JobView
 from marble_graph.store.metadata.models import JobState, RunState
-from marble_graph.store.metadata.version_history import TAG_PATTERN as VERSION_TAG
+from marble_graph.store.metadata.tag_names import TAG_PATTERN as TAG
 from marble_graph.store.metadata.version_history import VersionRef
 from marble_graph.tokens import TokenStore
 
 __all__ = [
     "BRAIN_NAME",
     "DATASET_NAME",
-    "DATASET_TAG",
     "JOB_STATES",
     "RESUMABLE",
-    "VERSION_TAG",
+    "TAG",
     "BrainDetails",
     "BrainInfo",
     "BrainService",

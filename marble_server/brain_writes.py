@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING
 from marble_graph.config import with_overrides
 from marble_graph.datasets import BUILTIN_DATASETS
 from marble_graph.errors import Conflict, NotFound, ValidationFailed
-from marble_graph.service import DATASET_NAME, DATASET_TAG
+from marble_graph.service import DATASET_NAME, TAG
 
 if TYPE_CHECKING:  # the state holds the job manager, which imports this module
     from marble_graph.service import BrainInfo, BrainService
     from marble_server.state import ServerState
 
 # A version reference: a number or a tag (tags cannot look like numbers).
-_VERSION_REF = r"(?:[0-9]{1,18}|" + DATASET_TAG.pattern.strip("^$") + ")"
+_VERSION_REF = r"(?:[0-9]{1,18}|" + TAG.pattern.strip("^$") + ")"
 # What the API accepts as a dataset: a name (built-in or stored), optionally @VERSION or
 # @TAG. The OpenAPI schema states the same pattern; no path can match it.
 API_DATASET_SPEC = re.compile(

@@ -29,6 +29,7 @@ from marble_graph.store.home_stores import Stores
 from marble_graph.store.metadata import BrainVersion
 from marble_graph.store.metadata.brain_records import BrainInfo, brain_config, get_brain
 from marble_graph.store.metadata.dataset_records import DatasetLink, dataset_version_by_id
+from marble_graph.store.metadata.tag_names import validate_tag
 from marble_graph.store.metadata.version_history import (
     StoredVersion,
     VersionRef,
@@ -37,7 +38,6 @@ from marble_graph.store.metadata.version_history import (
     list_version_history,
     remove_tag,
     stored_version,
-    validate_tag,
     version_history_record,
     version_refs,
 )

@@ -20,7 +20,7 @@ from pydantic_core import PydanticCustomError
 
 from marble_graph.datasets import BUILTIN_DATASETS
 from marble_graph.errors import ValidationFailed
-from marble_graph.service import BRAIN_NAME, DATASET_NAME, DATASET_TAG, VERSION_TAG
+from marble_graph.service import BRAIN_NAME, DATASET_NAME, TAG
 from marble_server.brain_writes import API_DATASET_SPEC, check_api_dataset
 
 
@@ -136,21 +136,21 @@ class BrainVersion(BaseModel):
     collected_at: datetime | None = None
 
 
-# A brain version in a path: a number, or a tag (a tag starts with a letter).
-BRAIN_VERSION_REF = r"^(?:[0-9]{1,18}|" + VERSION_TAG.pattern.strip("^$") + ")$"
+# A version in a path: a number, or a tag (a tag starts with a letter).
+VERSION_REF = r"^(?:[0-9]{1,18}|" + TAG.pattern.strip("^$") + ")$"
 BrainVersionRefPath = Annotated[
-    str, Path(pattern=BRAIN_VERSION_REF, description="A version number or a tag.")
+    str, Path(pattern=VERSION_REF, description="A version number or a tag.")
 ]
 # ... and in a JSON body: a number, or a tag.
 BrainVersionRefValue = (
     Annotated[int, Field(ge=1, le=JSON_SAFE_MAX), WHOLE_NUMBER]
-    | Annotated[str, Field(pattern=BRAIN_VERSION_REF)]
+    | Annotated[str, Field(pattern=VERSION_REF)]
 )
 
 
 class TagCreate(StrictModel):
     tag: str = Field(
-        pattern=VERSION_TAG.pattern,
+        pattern=TAG.pattern,
         description="1-64 letters, digits, _ - ., starting with a letter.",
     )
 
@@ -296,12 +296,11 @@ DatasetPath = Annotated[
     str,
     Path(pattern=DATASET_NAME.pattern, description="1-128 letters, digits, _ - ., a letter first."),
 ]
-# A version of a dataset: its number, a tag, or "latest".
-VERSION_REF = r"^(?:[0-9]{1,18}|" + DATASET_TAG.pattern.strip("^$") + ")$"
+# A version of a dataset: its number, a tag, or "latest" (which is tag-shaped).
 VersionRefPath = Annotated[
     str, Path(pattern=VERSION_REF, description="A version number, a tag, or `latest`.")
 ]
-TagPath = Annotated[str, Path(pattern=DATASET_TAG.pattern, description="A tag of the dataset.")]
+TagPath = Annotated[str, Path(pattern=TAG.pattern, description="A tag of the dataset.")]
 
 
 class DatasetSummary(BaseModel):
@@ -352,7 +351,7 @@ class DatasetDiff(BaseModel):
 
 class DatasetTagCreate(StrictModel):
     tag: str = Field(
-        pattern=DATASET_TAG.pattern, description="1-64 letters, digits, _ - ., a letter first."
+        pattern=TAG.pattern, description="1-64 letters, digits, _ - ., a letter first."
     )
 
 

@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-import pytest
-from typer.testing import CliRunner
 
-from marble_graph.cli.app import app
-
-runner = CliRunner()
-SMALL = (
-    "seed:\n  width: 6\n  height: 6\n  output_fanin: 16\n  random_seed: 7\n"
-    "learning:\n  epochs: 1\ndataset:\n  stratify: false\nlogging:\n  level: WARNING\n"
-)
-
-
-@pytest.fixture
-def marble(tmp_path: Path):  # type: ignore[no-untyped-def]
-    config = tmp_path / "small.yaml"
-    config.write_text(SMALL)
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(
-            app, ["--home", str(tmp_path / "home"), "--config", str(config), *args]
-        )
-
-    return invoke
+from tests.cli.conftest import Marble, json_of
 
 
 def _csv(path: Path, rows: int, seed: int) -> Path:
@@ -40,13 +18,8 @@ def _csv(path: Path, rows: int, seed: int) -> Path:
     return path
 
 
-def json_of(result) -> object:  # type: ignore[no-untyped-def]
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def test_a_csv_dataset_trains_twice_and_rolls_back_to_version_2(  # type: ignore[no-untyped-def]
-    marble, tmp_path: Path
+def test_a_csv_dataset_trains_twice_and_rolls_back_to_version_2(
+    marble: Marble, tmp_path: Path
 ) -> None:
     created = json_of(
         marble("dataset", "create", "pts", str(_csv(tmp_path / "a.csv", 120, 0)), "-f", "json")
@@ -70,8 +43,8 @@ def test_a_csv_dataset_trains_twice_and_rolls_back_to_version_2(  # type: ignore
     assert [row["version"] for row in lineage] == [2, 3, 4]
 
 
-def test_versions_diff_apply_tag_and_export_from_the_command_line(  # type: ignore[no-untyped-def]
-    marble, tmp_path: Path
+def test_versions_diff_apply_tag_and_export_from_the_command_line(
+    marble: Marble, tmp_path: Path
 ) -> None:
     marble("dataset", "create", "pts", str(_csv(tmp_path / "a.csv", 60, 0)))
     second = json_of(
@@ -128,7 +101,7 @@ def test_versions_diff_apply_tag_and_export_from_the_command_line(  # type: igno
     assert [(d["name"], d["versions"]) for d in listed] == [("pts", 3)]
 
 
-def test_a_malformed_csv_row_is_refused_with_its_line(marble, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_malformed_csv_row_is_refused_with_its_line(marble: Marble, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text("x1,x2,label\n1,2,hi\n3,4\n", encoding="utf-8")
     result = marble("dataset", "create", "bad", str(bad))

@@ -6,11 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from marble_graph.cli.app import app
+from tests.cli.conftest import Marble, marble_in
 
-runner = CliRunner()
 SMALL = (
     "seed:\n  width: 5\n  height: 5\n  output_fanin: 8\n"
     "learning:\n  epochs: 2\ndataset:\n  stratify: false\nlogging:\n  level: WARNING\n"
@@ -18,16 +16,8 @@ SMALL = (
 
 
 @pytest.fixture
-def marble(tmp_path: Path):  # type: ignore[no-untyped-def]
-    config = tmp_path / "small.yaml"
-    config.write_text(SMALL)
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(
-            app, ["--home", str(tmp_path / "home"), "--config", str(config), *args]
-        )
-
-    return invoke
+def marble(tmp_path: Path) -> Marble:
+    return marble_in(tmp_path, SMALL)
 
 
 def test_train_infer_and_runs_from_the_command_line(marble) -> None:  # type: ignore[no-untyped-def]

@@ -2,41 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import pytest
-from typer.testing import CliRunner
-
-from marble_graph.cli.app import app
-
-runner = CliRunner()
-# The server tests' 6x6 sine brain.
-SMALL = (
-    "seed:\n  width: 6\n  height: 6\n  output_fanin: 16\n  random_seed: 7\n"
-    "learning:\n  epochs: 1\ndataset:\n  stratify: false\nlogging:\n  level: WARNING\n"
-)
+from tests.cli.conftest import Marble, json_of
 
 
-@pytest.fixture
-def marble(tmp_path: Path):  # type: ignore[no-untyped-def]
-    config = tmp_path / "small.yaml"
-    config.write_text(SMALL)
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(
-            app, ["--home", str(tmp_path / "home"), "--config", str(config), *args]
-        )
-
-    return invoke
-
-
-def json_of(result) -> object:  # type: ignore[no-untyped-def]
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def test_rollback_from_the_command_line_restores_the_graph_hash(marble) -> None:  # type: ignore[no-untyped-def]
+def test_rollback_from_the_command_line_restores_the_graph_hash(marble: Marble) -> None:
     json_of(marble("brain", "create", "B", "--dataset", "sine", "-f", "json"))
     for _ in range(2):
         assert marble("train", "B", "--dataset", "sine", "--epochs", "1").exit_code == 0
@@ -56,7 +25,7 @@ def test_rollback_from_the_command_line_restores_the_graph_hash(marble) -> None:
     assert after["version"] == 4 and after["outputs"] == before["outputs"]
 
 
-def test_tag_diff_and_untag_from_the_command_line(marble) -> None:  # type: ignore[no-untyped-def]
+def test_tag_diff_and_untag_from_the_command_line(marble: Marble) -> None:
     marble("brain", "create", "B", "--dataset", "sine")
     assert marble("train", "B", "--dataset", "sine", "--epochs", "1").exit_code == 0
     tagged = json_of(marble("version", "tag", "B", "1", "seed-state", "-f", "json"))

@@ -10,7 +10,6 @@ Versions never change once recorded.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,13 +17,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from marble_graph.errors import Conflict, NotFound, ValidationFailed
+from marble_graph.errors import Conflict, NotFound
 from marble_graph.store.metadata.database import MetadataStore
 from marble_graph.store.metadata.models import Dataset as DatasetRow
 from marble_graph.store.metadata.models import DatasetTag, DatasetVersion
-
-# Tags name versions in specs like "wine@prod", so they cannot look like numbers.
-TAG = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+from marble_graph.store.metadata.tag_names import validate_tag
 
 
 @dataclass(frozen=True)
@@ -96,14 +93,6 @@ class NewDatasetVersion:
     parent_id: int | None = None
     note: str | None = None
     description: str | None = None
-
-
-def validate_tag(tag: str) -> None:
-    if not TAG.match(tag):
-        raise ValidationFailed(
-            f"invalid tag {tag!r}: use 1-64 letters, digits, '_', '-' or '.', "
-            "starting with a letter"
-        )
 
 
 def record_dataset_version(

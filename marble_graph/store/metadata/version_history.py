@@ -10,7 +10,6 @@ never collected.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from marble_graph.errors import Conflict, NotFound, ValidationFailed
+from marble_graph.errors import Conflict, NotFound
 from marble_graph.store.metadata.brain_records import committed_brain_row, version_record
 from marble_graph.store.metadata.database import MetadataStore
 from marble_graph.store.metadata.models import (
@@ -27,9 +26,7 @@ from marble_graph.store.metadata.models import (
     BrainVersionTag,
     VersionState,
 )
-
-# A tag starts with a letter, so it can never be mistaken for a version number.
-TAG_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+from marble_graph.store.metadata.tag_names import validate_tag
 
 VersionRef = int | str
 # Tags an error message lists (a brain may have many).
@@ -81,16 +78,6 @@ class VersionRefs:
         if len(named) > TAGS_LISTED:
             tags += f" and {len(named) - TAGS_LISTED} more"
         return f"versions: {versions}; tags: {tags}"
-
-
-def validate_tag(tag: str) -> str:
-    """``tag`` if it is a valid tag; ValidationFailed naming the rule otherwise."""
-    if not isinstance(tag, str) or not TAG_PATTERN.match(tag):
-        raise ValidationFailed(
-            f"invalid tag {tag!r}: use 1-64 letters, digits, '_', '-' or '.', "
-            "starting with a letter (a tag must not look like a version number)"
-        )
-    return tag
 
 
 def version_refs(metadata: MetadataStore, name: str) -> VersionRefs:

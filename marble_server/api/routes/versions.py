@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, status
 
-from marble_graph.service import VERSION_TAG
+from marble_graph.service import TAG
 from marble_server import brain_writes
 from marble_server.api.deps import ReadToken, StateDep, TrainToken
 from marble_server.api.models import (
@@ -33,7 +33,7 @@ from marble_server.auth import require_brain
 
 router = APIRouter(prefix="/brains", tags=["versions"])
 
-TagPath = Annotated[str, Path(pattern=VERSION_TAG.pattern, description="A tag.")]
+TagPath = Annotated[str, Path(pattern=TAG.pattern, description="A tag.")]
 
 
 @router.get("/{name}/versions", response_model=list[BrainVersion])
