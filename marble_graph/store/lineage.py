@@ -221,7 +221,11 @@ def trained_on(graph: GraphStore, brain: str, version: int) -> list[dict[str, An
         "ORDER BY brain_version DESC",
         {"id": version_id(brain, version)},
     )
-    return [{**row, "derived_from": sorted(row["derived_from"])} for row in table.to_pylist()]
+    # With nothing to derive from, collect() gives [] on LadybugDB and null on Kùzu.
+    return [
+        {**row, "derived_from": sorted(p for p in row["derived_from"] or [] if p is not None)}
+        for row in table.to_pylist()
+    ]
 
 
 def trained_brains(graph: GraphStore, dataset: str, version: int) -> list[dict[str, Any]]:
