@@ -8,8 +8,9 @@ first is still running gets 409. Server errors (5xx) release the key, so a
 retry runs the request again. Keys are scoped to the caller's token and kept
 for ``KEY_TTL``.
 
-Dataset uploads (``POST /datasets/{name}``) pass through unkeyed: their body is a
-file, and uploading the same rows again already records nothing new.
+Dataset uploads (``POST /datasets/{name}``) and diffs to apply (``.../apply``) pass
+through unkeyed: their body is a file, and sending the same rows (or the same diff
+onto the same version) again records nothing new while its result is the latest.
 """
 
 from __future__ import annotations

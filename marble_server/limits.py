@@ -1,7 +1,8 @@
 """Request body size limits, enforced before a route reads the body.
 
 Every body is bounded by ``max_body_bytes``, except a dataset upload
-(``POST /datasets/{name}``), which is bounded by ``max_upload_bytes``. A
+(``POST /datasets/{name}``) or a diff to apply (``POST /datasets/{name}/apply``),
+which is bounded by ``max_upload_bytes``. A
 declared ``Content-Length`` over the limit is refused at once. A chunked
 body is counted as it streams and cut off when it passes the limit: by this
 middleware for ordinary bodies, and by the upload route itself, which counts
@@ -18,12 +19,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from marble_server.problems import Problem, problem_response
 
-# The one path that takes a file as its body: POST /datasets/{name}.
-_UPLOAD_PATH = re.compile(r"^/datasets/[^/]+$")
+# The paths that take a file as their body: POST /datasets/{name} and .../apply.
+_UPLOAD_PATH = re.compile(r"^/datasets/[^/]+(?:/apply)?$")
 
 
 def is_dataset_upload(scope: Scope) -> bool:
-    """Whether a request is a dataset upload (its body is a file, not JSON)."""
+    """Whether a request is a dataset upload or a diff to apply (its body is a file)."""
     return (
         scope["type"] == "http"
         and scope.get("method") == "POST"

@@ -26,6 +26,8 @@ from marble_client import (
     ValidationFailed,
 )
 
+from marble_graph.cli.dataset_cmd import save_diff
+from marble_graph.datasets.rowsets import diff_rows
 from tests.client.conftest import Marble
 
 pytestmark = pytest.mark.anyio
@@ -174,6 +176,44 @@ async def test_upload_refusals_carry_the_detail(
     with pytest.raises(Forbidden) as refused:
         await marble.run(lambda c: c.datasets.upload(dataset, good), reader)
     assert refused.value.required_scope == "train"
+
+
+async def test_apply_sends_a_saved_diff_directory_onto_its_parent(
+    marble: Marble, dataset: str, tmp_path: Path
+) -> None:
+    table = points(40)
+    await marble(
+        lambda c: c.datasets.upload(dataset, write_csv(table.slice(0, 30), tmp_path / "a.csv"))
+    )
+    second = await marble(
+        lambda c: c.datasets.upload(
+            dataset, write_csv(table.slice(5), tmp_path / "b.csv"), parent=1
+        )
+    )
+    # The diff as `marble dataset diff --out` writes it, from the server's own rows.
+    rows = [
+        pq.read_table(
+            await marble(lambda c, v=v: c.datasets.download(dataset, v, tmp_path / f"v{v}.parquet"))
+        )
+        for v in (1, 2)
+    ]
+    changes = diff_rows(rows[0], rows[1])
+    summary = {"base_hash": changes.base_hash, "target_hash": changes.target_hash}
+    save_diff(changes, tmp_path / "d12", summary)
+
+    applied = await marble(
+        lambda c: c.datasets.apply(dataset, tmp_path / "d12", onto=1, note="again")
+    )
+    assert isinstance(applied, DatasetVersion)
+    assert (applied.version, applied.parent, applied.note) == (3, f"{dataset}@1", "again")
+    assert applied.content_hash == second.content_hash and applied.created is True
+    with pytest.raises(ValidationFailed) as elsewhere:
+        await marble(lambda c: c.datasets.apply(dataset, str(tmp_path / "d12"), onto=2))
+    assert "apply it to its parent" in elsewhere.value.detail
+    assert changes.base_hash[:12] in elsewhere.value.detail
+    with pytest.raises(ValidationFailed) as not_a_diff:
+        await marble(lambda c: c.datasets.apply(dataset, tmp_path / "a.csv"))
+    assert "marble dataset diff --out" in not_a_diff.value.detail
 
 
 async def test_train_on_a_stored_version_then_infer_objects_and_lineage(

@@ -100,6 +100,7 @@ def test_async_client_mirrors_the_sync_one_name_for_name() -> None:
         "versions",
         "show",
         "diff",
+        "apply",
         "tag",
         "untag",
         "revert",

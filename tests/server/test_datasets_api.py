@@ -18,6 +18,7 @@ import pyarrow.feather as feather
 import pyarrow.parquet as pq
 import pytest
 
+from marble_graph.cli.dataset_cmd import save_diff
 from tests.server.conftest import LiveApp, running_app
 
 pytestmark = pytest.mark.anyio
@@ -319,6 +320,52 @@ async def test_revert_makes_a_new_version_with_the_parents_rows(live: LiveApp) -
         "/datasets/reverted/versions/2/revert", headers=live.auth("read")
     )
     assert refused.status_code == 403
+
+
+async def test_apply_a_saved_diff_onto_its_parent_and_refuse_it_elsewhere(
+    live: LiveApp, tmp_path: Path
+) -> None:
+    table = points_table()
+    await created(live, "applied", csv_bytes(table.slice(0, 40)))
+    second = await created(live, "applied", csv_bytes(table.slice(4)), parent="1")
+    changes, _, _ = live.state.service.diff_datasets("applied", "1", "2")
+    hashes = {"base_hash": changes.base_hash, "target_hash": changes.target_hash}
+    save_diff(changes, tmp_path / "d12", {"added": changes.n_added, **hashes})
+    added = pq.read_table(tmp_path / "d12" / "added.parquet")
+    removed = pq.read_table(tmp_path / "d12" / "removed.parquet")
+    body = parquet_bytes(
+        pa.concat_tables(
+            [
+                added.append_column("_side", pa.array(["added"] * added.num_rows)),
+                removed.append_column("_side", pa.array(["removed"] * removed.num_rows)),
+            ]
+        )
+    )
+
+    async def apply(scope: str = "train", **params: Any) -> Any:
+        return await live.client.post(
+            "/datasets/applied/apply",
+            content=body,
+            params={**hashes, **params},
+            headers={**live.auth(scope), "Content-Type": PARQUET},
+        )
+
+    onto_parent = await apply(onto="1", note="replayed")
+    assert onto_parent.status_code == 201, onto_parent.text
+    answer = onto_parent.json()
+    assert answer["content_hash"] == second["content_hash"] and answer["version"] == 3
+    assert (answer["parent"], answer["note"], answer["created"]) == ("applied@1", "replayed", True)
+
+    elsewhere = await apply(onto="2")
+    assert elsewhere.status_code == 422, elsewhere.text
+    detail = elsewhere.json()["detail"]
+    assert "apply it to its parent" in detail
+    # Both hashes, shortened: the diff's base and version 2's rows.
+    assert changes.base_hash[:12] in detail and second["content_hash"][:12] in detail
+    unknown = await apply(onto="9")
+    assert unknown.status_code == 404
+    refused = await apply(scope="read", onto="1")
+    assert refused.status_code == 403 and refused.json()["required_scope"] == "train"
 
 
 async def test_rows_download_in_each_format_and_by_split_and_shard(live: LiveApp) -> None:

@@ -277,6 +277,36 @@ def revert_dataset(name: str, ref: str | int, note: str | None, key: str | None)
     return Call("POST", path, json=body, idempotency_key=key)
 
 
+@dataclass(frozen=True)
+class SavedDiff:
+    """A saved diff as the API takes it: one Parquet body and the hashes it joins."""
+
+    body: UploadBody
+    base_hash: str
+    target_hash: str
+
+
+def apply_dataset_diff(
+    name: str, diff: SavedDiff, onto: str | int | None, note: str | None
+) -> Call:
+    """``POST /datasets/{name}/apply`` with the diff's rows as the body.
+
+    Retried like a read: a diff never applies twice. Onto the same version again it
+    makes the same rows (nothing new while they are the latest); onto its own result
+    it is refused, naming both hashes.
+    """
+    params: dict[str, str | int | float | Sequence[str]] = {
+        "base_hash": diff.base_hash,
+        "target_hash": diff.target_hash,
+    }
+    if onto is not None:
+        params["onto"] = str(onto)
+    if note is not None:
+        params["note"] = note
+    path = f"/datasets/{_segment(name)}/apply"
+    return Call("POST", path, params=params, body=diff.body, idempotent=True)
+
+
 def dataset_rows(
     name: str,
     ref: str | int | None,

@@ -1,13 +1,20 @@
-"""``client.datasets``: upload, list, show, diff, tag, revert and download stored datasets.
+"""``client.datasets``: upload, list, show, diff, apply, tag, revert and download datasets.
 
 ``Datasets`` (sync) and ``AsyncDatasets`` mirror each other name for name. A
 version is named by its number, a tag, or None for the latest; ``DatasetVersion.spec``
 (``"name@3"``) is what ``client.train`` and ``client.brains.create`` take.
+
+``apply`` sends a diff directory written by ``marble dataset diff --out`` as one
+Parquet body (both sides, told apart by a ``_side`` column), which needs pyarrow;
+pyarrow is not a dependency of the client, so it is imported only there.
 """
 
 from __future__ import annotations
 
 import builtins
+import importlib
+import io
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +23,7 @@ from marble_client import _calls as calls
 from marble_client._calls import parse, parse_list
 from marble_client._exceptions import ValidationFailed
 from marble_client._models import DatasetDiff, DatasetSummary, DatasetVersion, TrainedBrain
-from marble_client._uploads import SUFFIX_FORMATS
+from marble_client._uploads import SUFFIX_FORMATS, UploadBody
 
 if TYPE_CHECKING:
     from marble_client._async_client import AsyncMarbleClient
@@ -25,6 +32,9 @@ if TYPE_CHECKING:
 Ref = str | int | None
 Encoders = Mapping[str, Mapping[str, Any]]
 DOWNLOAD_FORMATS = ("parquet", "csv", "jsonl", "arrow")
+# The column of an apply body that says which side of the diff a row is on.
+SIDE_COLUMN = "_side"
+DIFF_SIDES = ("added", "removed")
 
 
 class Datasets:
@@ -72,6 +82,24 @@ class Datasets:
     ) -> DatasetDiff:
         """Rows added and removed from version ``a`` to ``b``, listing up to ``limit`` of each."""
         return parse(self._client._send(calls.diff_datasets(name, a, b, limit)), DatasetDiff)
+
+    def apply(
+        self,
+        name: str,
+        diff_dir: str | Path,
+        *,
+        onto: str | int | None = None,
+        note: str | None = None,
+    ) -> DatasetVersion:
+        """A new version: the diff saved in ``diff_dir`` applied onto ``onto`` (default: latest).
+
+        ``diff_dir`` is a directory written by ``marble dataset diff --out`` (diff.json,
+        added.parquet, removed.parquet); reading it needs pyarrow. A diff made against
+        other rows than ``onto``'s raises ``ValidationFailed`` naming both hashes.
+        """
+        diff = read_saved_diff(diff_dir)
+        call = calls.apply_dataset_diff(name, diff, onto, note)
+        return parse(self._client._send(call), DatasetVersion)
 
     def tag(
         self, name: str, ref: str | int, tag: str, *, idempotency_key: str | None = None
@@ -165,6 +193,19 @@ class AsyncDatasets:
         response = await self._client._send(calls.diff_datasets(name, a, b, limit))
         return parse(response, DatasetDiff)
 
+    async def apply(
+        self,
+        name: str,
+        diff_dir: str | Path,
+        *,
+        onto: str | int | None = None,
+        note: str | None = None,
+    ) -> DatasetVersion:
+        """A new version: the diff in ``diff_dir`` applied onto ``onto`` (see ``Datasets``)."""
+        diff = read_saved_diff(diff_dir)
+        call = calls.apply_dataset_diff(name, diff, onto, note)
+        return parse(await self._client._send(call), DatasetVersion)
+
     async def tag(
         self, name: str, ref: str | int, tag: str, *, idempotency_key: str | None = None
     ) -> DatasetVersion:
@@ -226,3 +267,55 @@ def _download_target(path: str | Path, given: str | None) -> tuple[Path, str]:
             f"{', '.join(DOWNLOAD_FORMATS)} (or a path ending in .parquet, .csv, .jsonl, .arrow)"
         )
     return target, fmt
+
+
+def read_saved_diff(diff_dir: str | Path) -> calls.SavedDiff:
+    """The diff in a directory written by ``marble dataset diff --out``, as one Parquet body.
+
+    The body holds the added and the removed rows, each marked in a ``_side`` column.
+    """
+    directory = Path(diff_dir)
+    not_a_diff = f"{directory}: not a diff written by `marble dataset diff --out`"
+    try:
+        summary = json.loads((directory / "diff.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ValidationFailed(f"{not_a_diff} ({exc})") from None
+    fields = summary if isinstance(summary, dict) else {}
+    base_hash, target_hash = fields.get("base_hash"), fields.get("target_hash")
+    if not isinstance(base_hash, str) or not isinstance(target_hash, str):
+        raise ValidationFailed(f"{not_a_diff}: diff.json needs base_hash and target_hash")
+    pa, parquet = _pyarrow()
+    sides = []
+    for side in DIFF_SIDES:
+        path = directory / f"{side}.parquet"
+        try:
+            rows = parquet.read_table(path)
+        except (OSError, pa.ArrowException) as exc:
+            raise ValidationFailed(f"{not_a_diff}: {path}: {exc}") from None
+        if SIDE_COLUMN in rows.column_names:
+            raise ValidationFailed(
+                f"{path}: has a column {SIDE_COLUMN!r}, the name the request uses to mark "
+                "each row's side; rename it to apply this diff over the API"
+            )
+        sides.append(rows.append_column(SIDE_COLUMN, pa.repeat(side, rows.num_rows)))
+    try:
+        both = pa.concat_tables(sides)
+    except pa.ArrowInvalid as exc:
+        raise ValidationFailed(
+            f"{directory}: added.parquet and removed.parquet have different columns ({exc})"
+        ) from None
+    out = io.BytesIO()
+    parquet.write_table(both, out)
+    body = UploadBody("parquet", data=out.getvalue())
+    return calls.SavedDiff(body, base_hash, target_hash)
+
+
+def _pyarrow() -> tuple[Any, Any]:
+    """pyarrow and pyarrow.parquet, imported now: the client does not depend on them."""
+    try:
+        return importlib.import_module("pyarrow"), importlib.import_module("pyarrow.parquet")
+    except ImportError:
+        raise ValidationFailed(
+            "applying a saved diff needs pyarrow (its rows travel as one Parquet file): "
+            "pip install pyarrow"
+        ) from None

@@ -7,6 +7,13 @@ moment the count passes ``max_upload_bytes``; the engine then reads the
 spooled file on a worker thread. Uploading rows equal to the latest
 version's records nothing new and answers 200 with that version.
 
+Applying a saved diff (``POST /datasets/{name}/apply``) takes one Parquet body
+holding both sides of the diff: the diff's columns plus a string column
+``_side`` whose value is ``added`` or ``removed`` on each row; the hashes the
+diff was made from and leads to come as query parameters. It is spooled and
+limited the same way as an upload. (One body, not a multipart form: multipart
+parsing would need a further dependency.)
+
 Reads need the ``read`` scope; uploads, tags and reverts ``train``. Datasets
 belong to no brain, so a token limited to brains may use them, but the
 brains it lists as trained on a version are only those it may use.
@@ -20,13 +27,17 @@ import os
 import tempfile
 from pathlib import Path
 from tempfile import SpooledTemporaryFile
-from typing import Annotated, Any, Literal
+from typing import IO, Annotated, Any, Literal
 
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from marble_graph.datasets.row_files import write_rows
+from marble_graph.datasets.rowsets import RowDiff
 from marble_graph.errors import ValidationFailed
 from marble_graph.service import DATASET_NAME, DatasetVersionInfo
 from marble_server.api.deps import ReadToken, StateDep, TrainToken
@@ -62,6 +73,7 @@ FORMAT_MEDIA_TYPES: dict[str, RowFormat] = {
     "application/vnd.apache.arrow.stream": "arrow",
 }
 OCTET_STREAM = "application/octet-stream"
+PARQUET_MEDIA_TYPE = "application/vnd.apache.parquet"
 DOWNLOAD_MEDIA_TYPES: dict[RowFormat, str] = {
     "csv": "text/csv",
     "jsonl": "application/x-ndjson",
@@ -70,6 +82,11 @@ DOWNLOAD_MEDIA_TYPES: dict[RowFormat, str] = {
 }
 # Small uploads stay in memory; larger ones go to a temporary file as they arrive.
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
+# A diff body's column that says which side of the diff each row is on.
+SIDE_COLUMN = "_side"
+DIFF_SIDES = ("added", "removed")
+# A row-multiset hash (rows_hash): SHA-256 in hex.
+ROWS_HASH = "^[0-9a-f]{64}$"
 # A parent: a version of this dataset ("3", "prod") or of another ("wine@3").
 _PARENT = f"^(?:{DATASET_NAME.pattern.strip('^$')}@)?{VERSION_REF.strip('^$')}$"
 
@@ -80,6 +97,15 @@ _UPLOAD_BODY = {
         "description": "The file: CSV, JSON Lines, Parquet or Arrow IPC. Its format comes "
         "from ?format=, else from Content-Type.",
         "content": {media: _FILE_BODY for media in [*FORMAT_MEDIA_TYPES, OCTET_STREAM]},
+    }
+}
+
+_DIFF_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "One Parquet file holding both sides of the diff: the diff's columns "
+        f"plus a string column {SIDE_COLUMN!r}, 'added' or 'removed' on each row.",
+        "content": {media: _FILE_BODY for media in (PARQUET_MEDIA_TYPE, OCTET_STREAM)},
     }
 }
 
@@ -247,6 +273,67 @@ async def untag_dataset(
 
 
 @router.post(
+    "/{name}/apply",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DatasetVersionWritten,
+    openapi_extra=_DIFF_BODY,
+    responses={
+        200: {
+            "model": DatasetVersionWritten,
+            "description": "The changed rows equal the latest version's: that version.",
+        },
+        413: _problem("The body passed max_upload_bytes"),
+        415: _problem("The body is not sent as Parquet"),
+    },
+)
+async def apply_dataset_diff(
+    name: DatasetPath,
+    request: Request,
+    response: Response,
+    state: StateDep,
+    token: TrainToken,
+    base_hash: Annotated[
+        str, Query(pattern=ROWS_HASH, description="The hash of the rows the diff was made from.")
+    ],
+    target_hash: Annotated[
+        str, Query(pattern=ROWS_HASH, description="The hash of the rows the diff leads to.")
+    ],
+    onto: Annotated[
+        str | None,
+        Query(pattern=VERSION_REF, description="Apply onto this version (default: the latest)."),
+    ] = None,
+    note: Annotated[
+        str | None, Query(max_length=512, description="A note kept with the version.")
+    ] = None,
+) -> DatasetVersionWritten:
+    """A new version of ``name``: a saved diff applied onto version ``onto``.
+
+    A diff made against other rows than ``onto``'s is 422 naming both hashes.
+    """
+    media = (request.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if media not in (PARQUET_MEDIA_TYPE, OCTET_STREAM):
+        shown = f"Content-Type {media}" if media else "no Content-Type"
+        raise Problem(
+            415,
+            "unsupported-media-type",
+            f"{shown}: a diff is sent as one Parquet file ({PARQUET_MEDIA_TYPE})",
+        )
+    limit = state.settings.max_upload_bytes
+    with SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES) as spool:
+        await spool_body(request, spool, limit)
+        spool.seek(0)
+
+        def apply() -> tuple[DatasetVersionInfo, bool]:
+            diff = read_diff_body(spool, base_hash, target_hash)
+            return state.service.apply_dataset_diff(name, diff, onto, note)
+
+        info, created = await asyncio.to_thread(apply)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return DatasetVersionWritten.model_validate({**version_fields(info), "created": created})
+
+
+@router.post(
     "/{name}/versions/{ref}/revert",
     status_code=status.HTTP_201_CREATED,
     response_model=DatasetVersionWritten,
@@ -406,6 +493,34 @@ def parse_encoders(text: str | None) -> dict[str, dict[str, Any]] | None:
         # The engine takes {"kind": ..., **options}; options may also be given flat.
         specs[column] = {**{k: v for k, v in spec.items() if k != "options"}, **options}
     return specs
+
+
+def read_diff_body(body: IO[bytes], base_hash: str, target_hash: str) -> RowDiff:
+    """The diff in a Parquet body whose ``_side`` column splits its rows into added and removed."""
+    try:
+        table = pq.read_table(body)
+    except (pa.ArrowException, OSError) as exc:
+        raise ValidationFailed(f"the body is not a Parquet file: {exc}") from None
+    found = table.column_names.count(SIDE_COLUMN)
+    if found != 1:
+        raise ValidationFailed(
+            f"the diff body needs exactly one {SIDE_COLUMN!r} column ('added' or 'removed' "
+            f"on each row), found {found}; columns: {', '.join(table.column_names)}"
+        )
+    side = table.column(SIDE_COLUMN)
+    if not (pa.types.is_string(side.type) or pa.types.is_large_string(side.type)):
+        raise ValidationFailed(f"column {SIDE_COLUMN!r}: expected strings, got {side.type}")
+    is_added = pc.fill_null(pc.equal(side, "added"), False)
+    is_removed = pc.fill_null(pc.equal(side, "removed"), False)
+    neither = pc.invert(pc.or_(is_added, is_removed))
+    if pc.any(neither).as_py():
+        row = pc.index(neither, True).as_py()
+        raise ValidationFailed(
+            f"column {SIDE_COLUMN!r}, row {row}: expected one of {', '.join(DIFF_SIDES)}, "
+            f"got {side[row].as_py()!r}"
+        )
+    rows = table.drop_columns([SIDE_COLUMN])
+    return RowDiff(base_hash, target_hash, rows.filter(is_added), rows.filter(is_removed))
 
 
 async def spool_body(request: Request, spool: SpooledTemporaryFile[bytes], limit: int) -> int:
