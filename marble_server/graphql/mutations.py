@@ -104,7 +104,7 @@ class Mutation:
         self,
         info: Info,
         brain: str,
-        version: VersionRef,  # type: ignore[valid-type]
+        version: VersionRef,
         tag: str,
     ) -> BrainVersion:
         ctx = info.context
@@ -130,7 +130,7 @@ class Mutation:
         self,
         info: Info,
         brain: str,
-        version: VersionRef,  # type: ignore[valid-type]
+        version: VersionRef,
     ) -> Brain:
         ctx = info.context
         ctx.require(Scope.TRAIN)

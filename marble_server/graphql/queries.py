@@ -58,7 +58,7 @@ class Query:
         self,
         info: Info,
         brain: str,
-        version: VersionRef,  # type: ignore[valid-type]
+        version: VersionRef,
     ) -> BrainVersion:
         ctx = info.context
         ctx.require(Scope.READ)
@@ -75,8 +75,8 @@ class Query:
         self,
         info: Info,
         brain: str,
-        a: VersionRef,  # type: ignore[valid-type]
-        b: VersionRef,  # type: ignore[valid-type]
+        a: VersionRef,
+        b: VersionRef,
     ) -> VersionDiff:
         ctx = info.context
         ctx.require(Scope.READ)

@@ -8,6 +8,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types import ExecutionContext
 from strawberry.types.unset import UNSET, UnsetType
@@ -19,6 +20,7 @@ from marble_server.graphql.extensions import schema_extensions
 from marble_server.graphql.mutations import Mutation
 from marble_server.graphql.queries import Query
 from marble_server.graphql.subscriptions import Subscription
+from marble_server.graphql.version_types import VERSION_REF_SCALAR, VersionRef
 from marble_server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -71,6 +73,7 @@ def build_schema(settings: ServerSettings) -> strawberry.Schema:
         mutation=Mutation,
         subscription=Subscription,
         extensions=schema_extensions(settings),
+        config=StrawberryConfig(scalar_map={VersionRef: VERSION_REF_SCALAR}),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NewType
+from typing import TYPE_CHECKING, Any, NewType, TypeAlias
 
 import strawberry
 
@@ -18,8 +18,13 @@ def _parse_version_ref(value: Any) -> EngineVersionRef:
     return value
 
 
-VersionRef = strawberry.scalar(
-    NewType("VersionRef", object),
+if TYPE_CHECKING:
+    # To the type checker a VersionRef argument is what the engine takes.
+    VersionRef: TypeAlias = EngineVersionRef
+else:
+    VersionRef = NewType("VersionRef", object)
+# The schema maps VersionRef to this definition (router.py's StrawberryConfig.scalar_map).
+VERSION_REF_SCALAR = strawberry.scalar(
     name="VersionRef",
     description='A brain version: its number (3, or "3") or one of its tags ("best").',
     serialize=lambda value: value,
