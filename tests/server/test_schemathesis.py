@@ -15,9 +15,9 @@ checks, a bounded and deterministic number of examples. Nothing is excluded:
   422 naming a width mismatch between the rows or dataset and the brain, or
   objects for a brain not trained on a stored dataset: the brain is state
   (brains the run itself created), which no schema can state. So is a dataset
-  upload's body: a file whose rows no schema describes (a 422 names the line
-  or column at fault), in a format that ?format= or its Content-Type must
-  name (415 when neither does). Any other 422 to schema-valid data still fails.
+  upload's body (and a diff's, to apply): a file whose rows no schema describes
+  (a 422 names the line or column at fault), in a format that ?format= or its
+  Content-Type must name (415 when neither does). Any other 422 to schema-valid data still fails.
 - ``ensure_resource_availability`` is replaced by a version that also lets pass
   a 404 naming a brain version (unknown, or collected by retention) of a brain
   the run created: ``POST /brains/{name}/rollback`` takes the version in its
@@ -60,8 +60,9 @@ BRAIN_STATE_FAULTS = (
     "was not trained on a stored dataset",
     "objects: ",
 )
-# The one operation whose body is a file: its rows are valid or not, whatever the schema.
-UPLOAD = ("POST", "/datasets/{name}")
+# The operations whose body is a file: its rows are valid or not, whatever the schema
+# (an upload's rows; a diff's rows, which must also fit the version it is applied to).
+UPLOADS = {("POST", "/datasets/{name}"), ("POST", "/datasets/{name}/apply")}
 
 
 @schemathesis.check
@@ -72,7 +73,7 @@ def positive_data_acceptance_unless_brain_width(
     refusing an uploaded file's rows."""
     if isinstance(case.operation.schema, GraphQLSchema):  # the GraphQL run has its own check
         return None
-    is_upload = (case.operation.method.upper(), case.operation.path) == UPLOAD
+    is_upload = (case.operation.method.upper(), case.operation.path) in UPLOADS
     # An upload's rows are valid or not, and its format named (415 when neither ?format=
     # nor the Content-Type does, which the schema cannot tie together), whatever the schema.
     if is_upload and response.status_code in (415, 422):
