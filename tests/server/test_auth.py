@@ -47,6 +47,7 @@ PROTECTED = [
     ("POST", "/datasets/wave/versions/1/tags", {"tag": "gold"}, "train"),
     ("DELETE", "/datasets/wave/tags/gold", None, "train"),
     ("POST", "/datasets/wave/versions/1/revert", None, "train"),
+    ("POST", "/datasets/wave/apply", None, "train"),
     ("GET", "/datasets/wave/versions/1/rows", None, "read"),
     ("GET", "/datasets/wave/versions/1/brains", None, "read"),
 ]
