@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from marble_graph.config import MarbleConfig, load_config
 from marble_graph.data_home import DataHome
-from marble_graph.datasets import ingest
+from marble_graph.datasets import python_rows
 from marble_graph.errors import NotFound, ValidationFailed
 from marble_graph.service import BrainService, DatasetVersionInfo, RunSummary
 
@@ -131,8 +131,8 @@ def rows_from_data(data: object) -> pa.Table:
         if not inputs:
             raise ValidationFailed("the DataLoader yielded no batches")
         x, y = np.concatenate(inputs), np.concatenate(targets)
-        return ingest.rows_from_objects((x.reshape(len(x), -1), y))
-    return ingest.rows_from_objects(data)
+        return python_rows.rows_from_objects((x.reshape(len(x), -1), y))
+    return python_rows.rows_from_objects(data)
 
 
 def _is_data_loader(data: object) -> bool:

@@ -51,7 +51,7 @@ from marble_graph.data_home import DataHome
 from marble_graph.dataset_versions import DatasetRef
 from marble_graph.dataset_versions.creation import DATASET_NAME
 from marble_graph.dataset_versions.loading import select_rows
-from marble_graph.datasets import ingest
+from marble_graph.datasets import ingest, python_rows
 from marble_graph.datasets.rowsets import RowDiff
 from marble_graph.devices import resolve_device
 from marble_graph.errors import Conflict, NotFound, StoreError
@@ -454,7 +454,7 @@ class BrainService:
         if isinstance(source, str | Path):
             table = ingest.read_rows_file(source, fmt)
         else:
-            table = ingest.rows_from_objects(source)
+            table = python_rows.rows_from_objects(source)
         return self._create_dataset_from_table(
             name, table, input_columns, target_column, encoders, parent, note, description
         )

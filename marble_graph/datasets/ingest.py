@@ -1,8 +1,7 @@
-"""Reading a dataset's rows from any source into one ``pyarrow.Table``.
+"""Reading a dataset's rows from a file or an upload into one ``pyarrow.Table``.
 
-Files and uploads (CSV, JSON Lines, Parquet, Arrow IPC) and Python objects
-(tables, DataFrames, dicts of columns, ``(X, y)`` arrays, ``(input, target)``
-pairs) all end as one table. The fast path is pyarrow's own multithreaded
+CSV, JSON Lines, Parquet and Arrow IPC all end as one table (rows held in
+Python objects: ``python_rows.py``). The fast path is pyarrow's own multithreaded
 reader; only when it refuses a text file does a second, plain pass over the
 file find the line at fault, so a slow scan never runs on good data.
 
@@ -18,16 +17,12 @@ import codecs
 import csv
 import io
 import json
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import repeat
-from operator import itemgetter
 from pathlib import Path
-from typing import BinaryIO, NoReturn, cast
+from typing import BinaryIO
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -35,6 +30,11 @@ import pyarrow.ipc as pa_ipc
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from marble_graph.datasets.table_checks import (
+    check_column_names,
+    checked_table,
+    is_variable_list,
+)
 from marble_graph.errors import ValidationFailed
 
 FORMATS = ("csv", "jsonl", "parquet", "arrow")
@@ -51,15 +51,6 @@ FORMAT_SUFFIXES: dict[str, str] = {
     ".feather": "arrow",
     ".ipc": "arrow",
 }
-
-# A list array's offsets are int32, so one chunk holds at most this many values.
-_MAX_LIST_VALUES = 2**31 - 1
-
-_VECTOR = pa.list_(pa.float32())
-_ACCEPTED_OBJECTS = (
-    "a pyarrow Table, a pandas DataFrame, a dict of column name -> values, "
-    "an (X, y) tuple of arrays or a list of (input, target) pairs"
-)
 
 
 def detect_format(name: str) -> str:
@@ -97,41 +88,6 @@ def read_rows_stream(stream: BinaryIO, fmt: str, source: str = "upload") -> pa.T
     if seekable is None or not seekable():
         stream = io.BytesIO(stream.read())
     return _read(_Source(name=source, stream=stream, start=stream.tell()), resolved)
-
-
-def rows_from_objects(obj: object) -> pa.Table:
-    """Turn rows held in Python objects into one table.
-
-    Accepted: a pyarrow Table; a pandas DataFrame; a dict of column name ->
-    list or numpy array; an ``(X, y)`` tuple (columns ``input`` and
-    ``target``; a 2-D ``X`` becomes one ``list<float32>`` vector per row); a
-    list of ``(input, target)`` tuples, each value a number, a vector of
-    numbers, a str or bytes (vectors -> ``list<float32>``, numbers -> int64 or
-    float64, str -> string, bytes -> binary).
-    """
-    what: str
-    if isinstance(obj, pa.Table):
-        what, table = "the table", obj
-    elif _is_dataframe(obj):
-        what = "the DataFrame"
-        try:
-            table = pa.Table.from_pandas(obj, preserve_index=False)
-        except (pa.ArrowException, TypeError, ValueError) as exc:
-            raise ValidationFailed(f"{what}: {exc}") from exc
-    elif isinstance(obj, dict):
-        what = "the dict of columns"
-        table = _table_from_columns(obj, what)
-    elif isinstance(obj, tuple):
-        what = "the (X, y) tuple"
-        table = _table_from_arrays(obj, what)
-    elif isinstance(obj, list):
-        what = "the list of (input, target) pairs"
-        table = _table_from_pairs(obj, what)
-    else:
-        raise ValidationFailed(
-            f"cannot read rows from a {type(obj).__name__}: expected {_ACCEPTED_OBJECTS}"
-        )
-    return _checked_table(table, what)
 
 
 def _checked_format(fmt: str) -> str:
@@ -191,13 +147,13 @@ class _Source:
 def _read(source: _Source, fmt: str) -> pa.Table:
     try:
         if fmt == "csv":
-            return _checked_table(_read_csv(source), source.name)
+            return checked_table(_read_csv(source), source.name)
         if fmt == "jsonl":
             table = _read_jsonl(source)
-            return _checked_table(table, source.name, lambda row: _jsonl_line(source, row))
+            return checked_table(table, source.name, lambda row: _jsonl_line(source, row))
         if fmt == "parquet":
-            return _checked_table(_read_parquet(source), source.name)
-        return _checked_table(_read_arrow(source), source.name)
+            return checked_table(_read_parquet(source), source.name)
+        return checked_table(_read_arrow(source), source.name)
     except OSError as exc:
         raise ValidationFailed(f"cannot read {source.name}: {exc}") from exc
 
@@ -260,21 +216,8 @@ def _raise_first_csv_fault(source: _Source) -> None:
 def _checked_csv_header(name: str, columns: list[str]) -> list[str]:
     """The header's names with surrounding spaces dropped; refuses empty and repeated names."""
     stripped = [column.strip() for column in columns]
-    _check_column_names(f"{name}, header", stripped)
+    check_column_names(f"{name}, header", stripped)
     return stripped
-
-
-def _check_column_names(where: str, names: Sequence[str]) -> None:
-    first_position: dict[str, int] = {}
-    for position, name in enumerate(names, start=1):
-        if not name:
-            raise ValidationFailed(f"{where}: column {position} has no name")
-        if name in first_position:
-            raise ValidationFailed(
-                f"{where}: column '{name}' appears twice "
-                f"(columns {first_position[name]} and {position})"
-            )
-        first_position[name] = position
 
 
 # --- JSON Lines ------------------------------------------------------------------
@@ -289,7 +232,7 @@ def _read_jsonl(source: _Source) -> pa.Table:
         raise ValidationFailed(f"{source.name} is not valid JSON Lines: {exc}") from exc
     # Lists of numbers are vectors: int lists ([1, 2]) become list<double> too.
     for index, field in enumerate(table.schema):
-        if _is_variable_list(field.type) and (
+        if is_variable_list(field.type) and (
             pa.types.is_integer(field.type.value_type)
             or pa.types.is_floating(field.type.value_type)
         ):
@@ -435,268 +378,3 @@ def _read_arrow(source: _Source) -> pa.Table:
                 f"{source.name} is not a readable Arrow IPC file "
                 f"(as the file format: {file_error}; as the stream format: {stream_error})"
             ) from stream_error
-
-
-# --- checks every table passes ---------------------------------------------------
-
-
-def _checked_table(
-    table: pa.Table, name: str, line_of_row: Callable[[int], int] | None = None
-) -> pa.Table:
-    """The table, once its column names, row count and vector widths are valid.
-
-    ``line_of_row`` maps a 0-based data row to its file line, for text files.
-    """
-    _check_column_names(name, table.column_names)
-    if table.num_rows == 0:
-        raise ValidationFailed(f"{name} has no rows")
-    for column_name, column in zip(table.column_names, table.columns, strict=True):
-        if _is_variable_list(column.type):
-            _check_widths(name, column_name, column, line_of_row)
-    return table
-
-
-def _is_variable_list(data_type: pa.DataType) -> bool:
-    return bool(pa.types.is_list(data_type) or pa.types.is_large_list(data_type))
-
-
-def _check_widths(
-    name: str,
-    column_name: str,
-    column: pa.ChunkedArray,
-    line_of_row: Callable[[int], int] | None,
-) -> None:
-    """Refuse a list column whose rows hold different numbers of values (nulls aside)."""
-    widths = pc.list_value_length(column).fill_null(-1).to_numpy()  # [rows]
-    present = np.flatnonzero(widths >= 0)
-    if present.size == 0:
-        return
-    expected = widths[present[0]]
-    bad = present[widths[present] != expected]
-    if bad.size:
-        row = int(bad[0])
-        where = name if line_of_row is None else f"{name} line {line_of_row(row)}"
-        _raise_width(where, row, column_name, int(widths[row]), int(expected))
-
-
-def _raise_width(where: str, row: int, column: str, width: int, expected: int) -> NoReturn:
-    raise ValidationFailed(
-        f"{where}, row {row}: {column} has width {width}, earlier rows have width {expected}"
-    )
-
-
-# --- Python objects --------------------------------------------------------------
-
-
-def _is_dataframe(obj: object) -> bool:
-    # Only a loaded pandas can have made a DataFrame, so this never imports it.
-    pandas = sys.modules.get("pandas")
-    return pandas is not None and isinstance(obj, pandas.DataFrame)
-
-
-def _table_from_columns(columns: dict[object, object], what: str) -> pa.Table:
-    arrays: dict[str, pa.Array | pa.ChunkedArray] = {}
-    for name, values in columns.items():
-        if not isinstance(name, str):
-            raise ValidationFailed(f"{what}: column names must be strings, got {name!r}")
-        arrays[name] = _column(values, name, what)
-    if not arrays:
-        raise ValidationFailed(f"{what} has no columns")
-    lengths = {name: len(array) for name, array in arrays.items()}
-    if len(set(lengths.values())) > 1:
-        shown = ", ".join(f"'{name}' has {length}" for name, length in lengths.items())
-        raise ValidationFailed(f"{what}: columns differ in length ({shown} rows)")
-    return pa.table(arrays)
-
-
-def _table_from_arrays(pair: tuple[object, ...], what: str) -> pa.Table:
-    if len(pair) != 2:
-        raise ValidationFailed(f"{what}: expected (X, y), two items, got {len(pair)}")
-    inputs = _column(pair[0], "input", what)
-    targets = _column(pair[1], "target", what)
-    if len(inputs) != len(targets):
-        raise ValidationFailed(f"{what}: X has {len(inputs)} rows, y has {len(targets)}")
-    return pa.table({"input": inputs, "target": targets})
-
-
-def _table_from_pairs(pairs: list[object], what: str) -> pa.Table:
-    if not pairs:
-        raise ValidationFailed(f"{what} has no rows")
-    # Whole-list checks run in C; the scans naming the bad pair run only on failure.
-    if not all(map(isinstance, pairs, repeat(tuple))):
-        row, pair = next((row, p) for row, p in enumerate(pairs) if not isinstance(p, tuple))
-        raise ValidationFailed(
-            f"{what}, row {row}: expected an (input, target) tuple, got a {type(pair).__name__}"
-        )
-    tuples = cast("list[tuple[object, ...]]", pairs)
-    if set(map(len, tuples)) != {2}:
-        row = next(row for row, pair in enumerate(tuples) if len(pair) != 2)
-        raise ValidationFailed(
-            f"{what}, row {row}: expected an (input, target) tuple, "
-            f"got a tuple of {len(tuples[row])} items"
-        )
-    inputs = list(map(itemgetter(0), tuples))
-    targets = list(map(itemgetter(1), tuples))
-    return pa.table(
-        {"input": _column(inputs, "input", what), "target": _column(targets, "target", what)}
-    )
-
-
-def _column(values: object, column: str, what: str) -> pa.Array | pa.ChunkedArray:
-    """One column from a numpy array, a pyarrow array, or a list/tuple of Python values."""
-    if isinstance(values, pa.Array | pa.ChunkedArray):
-        return values
-    if isinstance(values, np.ndarray):
-        return _column_from_array(values, column, what)
-    if isinstance(values, list | tuple):
-        return _column_from_values(values, column, what)
-    raise ValidationFailed(
-        f"{what}: {column} is a {type(values).__name__}; expected a list or a numpy array"
-    )
-
-
-def _column_from_array(array: np.ndarray, column: str, what: str) -> pa.Array | pa.ChunkedArray:
-    if array.ndim == 2 and array.dtype.kind in "iuf":
-        return _vectors(array, column, what)
-    if array.ndim != 1:
-        raise ValidationFailed(
-            f"{what}: {column} is a {array.ndim}-D {array.dtype} array; expected 1-D "
-            "(one value per row) or 2-D numbers (one vector per row)"
-        )
-    kind = array.dtype.kind
-    if kind == "O":
-        return _column_from_values(list(array), column, what)
-    try:
-        if kind in "iu":
-            return pa.array(array).cast(pa.int64())  # refuses uint64 values past int64
-        if kind == "f":
-            return pa.array(array.astype(np.float64, copy=False))
-        if kind == "b":
-            return pa.array(array)
-        if kind == "U":
-            return pa.array(array, type=pa.string())
-        if kind == "S":
-            return pa.array(array, type=pa.binary())
-    except pa.ArrowInvalid as exc:
-        raise ValidationFailed(f"{what}: {column}: {exc}") from exc
-    raise ValidationFailed(
-        f"{what}: {column} has dtype {array.dtype}; expected numbers, booleans, str or bytes"
-    )
-
-
-def _vectors(matrix: np.ndarray, column: str, what: str) -> pa.ChunkedArray:
-    """A [rows, width] matrix as one list<float32> vector per row, without a row loop."""
-    rows, width = matrix.shape
-    if width == 0:
-        raise ValidationFailed(f"{what}: {column} vectors have width 0")
-    values = np.ascontiguousarray(matrix, dtype=np.float32)
-    rows_per_chunk = max(1, _MAX_LIST_VALUES // width)
-    chunks = []
-    for start in range(0, rows, rows_per_chunk):
-        block = values[start : start + rows_per_chunk]
-        offsets = np.arange(0, block.size + 1, width, dtype=np.int32)  # [len(block) + 1]
-        chunks.append(pa.ListArray.from_arrays(pa.array(offsets), pa.array(block.reshape(-1))))
-    return pa.chunked_array(chunks, type=_VECTOR)
-
-
-# Every Python value in a column must be of one kind.
-_KINDS: tuple[tuple[str, tuple[type, ...]], ...] = (
-    ("a boolean", (bool, np.bool_)),  # before numbers: bool is an int
-    ("a number", (int, float, np.integer, np.floating)),
-    ("a string", (str,)),
-    ("bytes", (bytes, bytearray)),
-    ("a vector", (list, tuple, np.ndarray)),
-)
-_SUPPORTED = "a number, a vector of numbers, a string or bytes"
-
-
-def _kind(value_type: type) -> str:
-    for kind, types in _KINDS:
-        if issubclass(value_type, types):
-            return kind
-    return "None" if value_type is type(None) else f"a {value_type.__name__}"
-
-
-def _column_from_values(
-    values: Sequence[object], column: str, what: str
-) -> pa.Array | pa.ChunkedArray:
-    if not values:
-        raise ValidationFailed(f"{what} has no rows")
-    value_types = set(map(type, values))
-    kinds = {_kind(value_type) for value_type in value_types}
-    expected = _kind(type(values[0]))
-    if expected not in {kind for kind, _ in _KINDS}:
-        raise ValidationFailed(f"{what}, row 0: {column} is {expected}; expected {_SUPPORTED}")
-    if len(kinds) > 1:
-        _raise_first_value_fault(values, column, what, expected)
-    try:
-        if expected == "a number":
-            numbers = np.asarray(values)
-            if numbers.dtype.kind not in "iuf":  # ints past 64 bits stay Python objects
-                raise ValidationFailed(f"{what}: {column} holds an integer outside 64 bits")
-            return _column_from_array(numbers, column, what)
-        if expected == "a boolean":
-            return pa.array(values, type=pa.bool_())
-        if expected == "a string":
-            return pa.array(values, type=pa.string())
-        if expected == "bytes":
-            return pa.array(values, type=pa.binary())
-        vectors = _stacked_vectors(values, value_types, column, what)
-        if vectors is None:
-            vectors = pa.array(values, type=_VECTOR)
-            if pc.list_flatten(vectors).null_count:  # a None among a vector's numbers
-                _raise_first_value_fault(values, column, what, expected)
-        return vectors
-    except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
-        _raise_first_value_fault(values, column, what, expected)
-        raise ValidationFailed(f"{what}: {column}: {exc}") from exc
-
-
-def _stacked_vectors(
-    values: Sequence[object], value_types: set[type], column: str, what: str
-) -> pa.ChunkedArray | None:
-    """numpy vectors of one width stacked into list<float32>; None when they are not that."""
-    if value_types != {np.ndarray}:
-        return None
-    try:
-        matrix = np.stack(cast("list[np.ndarray]", values))
-    except ValueError:  # shapes differ: the width check names the row
-        return None
-    if matrix.ndim != 2 or matrix.dtype.kind not in "iuf":
-        return None
-    return _vectors(matrix, column, what)
-
-
-def _raise_first_value_fault(
-    values: Sequence[object], column: str, what: str, expected: str
-) -> None:
-    """Raise for the first value of another kind, bad vector item or width; return if none."""
-    width: int | None = None
-    for row, value in enumerate(values):
-        kind = _kind(type(value))
-        at = f"{what}, row {row}"
-        if kind != expected:
-            raise ValidationFailed(f"{at}: {column} is {kind}, expected {expected} (as in row 0)")
-        if kind != "a vector":
-            continue
-        assert isinstance(value, list | tuple | np.ndarray)
-        if isinstance(value, np.ndarray):
-            if value.ndim != 1:
-                raise ValidationFailed(
-                    f"{at}: {column} is a {value.ndim}-D array, expected a 1-D vector"
-                )
-            if value.dtype.kind not in "iufb":
-                raise ValidationFailed(
-                    f"{at}: {column} holds {value.dtype} values, expected numbers"
-                )
-        else:
-            for position, item in enumerate(value):
-                item_kind = _kind(type(item))
-                if item_kind not in ("a number", "a boolean"):
-                    raise ValidationFailed(
-                        f"{at}: {column}[{position}] is {item_kind}, expected a number"
-                    )
-        if width is None:
-            width = len(value)
-        elif len(value) != width:
-            _raise_width(what, row, column, len(value), width)

@@ -19,8 +19,8 @@ from marble_graph.datasets.ingest import (
     detect_format,
     read_rows_file,
     read_rows_stream,
-    rows_from_objects,
 )
+from marble_graph.datasets.python_rows import rows_from_objects
 from marble_graph.errors import ValidationFailed
 
 VECTOR = pa.list_(pa.float32())
