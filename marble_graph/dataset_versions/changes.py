@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from marble_graph.dataset_versions.creation import record_table
 from marble_graph.dataset_versions.loading import DatasetRef, table_encoding, version_rows
-from marble_graph.datasets.rowsets import RowDiff, apply_diff, diff_rows, revert_diff
+from marble_graph.datasets.rowsets import RowDiff, apply_diff, diff_rows
 from marble_graph.errors import ValidationFailed
 from marble_graph.store.home_stores import Stores
 from marble_graph.store.metadata import dataset_records
@@ -35,27 +35,32 @@ def apply_changes(
     A diff made against other rows is refused, naming both hashes.
     """
     parent, rows = version_rows(stores, DatasetRef(name, onto))
-    changed = apply_diff(rows, diff)
-    return _record_child(stores, parent, changed, note or f"applied a diff onto {parent.spec}")
+    changed = apply_diff(rows, diff)  # checks that its rows hash to diff.target_hash
+    note = note or f"applied a diff onto {parent.spec}"
+    return _record_child(stores, parent, changed, note, diff.target_hash)
 
 
 def revert_version(
     stores: Stores, name: str, ref: str | None, note: str | None = None
 ) -> tuple[DatasetVersionInfo, bool]:
-    """A new version that undoes version ``ref``'s change to its parent (its parent's rows)."""
-    info, rows = version_rows(stores, DatasetRef(name, ref))
+    """A new version that undoes version ``ref``'s change to its parent.
+
+    Undoing the change leaves exactly the parent's rows, so those are recorded
+    (as a child of ``ref``), with no diff to compute.
+    """
+    info = dataset_records.get_dataset_version(stores.metadata, name, ref)
     if info.parent is None:
         raise ValidationFailed(
             f"dataset version {info.spec} has no parent: there is no change to revert"
         )
-    parent_info = dataset_records.get_dataset_version(stores.metadata, *info.parent)
-    _, parent_rows = version_rows(stores, DatasetRef(parent_info.dataset, str(parent_info.version)))
-    reverted = revert_diff(rows, diff_rows(parent_rows, rows))
-    return _record_child(stores, info, reverted, note or f"reverted {info.spec}")
+    parent_name, parent_version = info.parent
+    parent, parent_rows = version_rows(stores, DatasetRef(parent_name, str(parent_version)))
+    note = note or f"reverted {info.spec}"
+    return _record_child(stores, info, parent_rows, note, parent.content_hash)
 
 
 def _record_child(
-    stores: Stores, parent: DatasetVersionInfo, table: pa.Table, note: str
+    stores: Stores, parent: DatasetVersionInfo, table: pa.Table, note: str, content_hash: str
 ) -> tuple[DatasetVersionInfo, bool]:
     encoding = table_encoding(stores, parent)
     if encoding is None:
@@ -63,4 +68,6 @@ def _record_child(
             f"dataset version {parent.spec} was registered from ready arrays by a training "
             "run; create a dataset from its rows to change it"
         )
-    return record_table(stores, parent.dataset, table, encoding, parent=parent, note=note)
+    return record_table(
+        stores, parent.dataset, table, encoding, parent=parent, note=note, content_hash=content_hash
+    )

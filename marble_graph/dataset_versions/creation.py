@@ -17,7 +17,7 @@ from marble_graph.dataset_versions.row_storage import ROWS_SUFFIX, get_rows, put
 from marble_graph.dataset_versions.vocabularies import VOCABULARY_SUFFIX, vocabulary_lookup
 from marble_graph.datasets import BUILTIN_DATASETS, Dataset
 from marble_graph.datasets.encoders import TableEncoding, build_vocabulary
-from marble_graph.datasets.rowsets import row_digests, rows_hash
+from marble_graph.datasets.rowsets import rows_hash
 from marble_graph.errors import ValidationFailed
 from marble_graph.store.home_stores import Stores
 from marble_graph.store.lineage import DatasetVersionNode, record_dataset_version
@@ -71,7 +71,8 @@ def create_version(
     validate_dataset_name(name)
     if table.num_rows == 0:
         raise ValidationFailed(f"dataset {name!r}: the rows are empty")
-    table = _stored_order_if_unchanged(stores, name, table)
+    content_hash = rows_hash(table)
+    table = _stored_order_if_unchanged(stores, name, table, content_hash)
     encoders = _store_built_vocabularies(stores, table, encoders or {})
     encoding = TableEncoding.fit(
         table,
@@ -81,7 +82,14 @@ def create_version(
         vocabularies=vocabulary_lookup(stores.blobs),
     )
     return record_table(
-        stores, name, table, encoding, parent=parent, note=note, description=description
+        stores,
+        name,
+        table,
+        encoding,
+        parent=parent,
+        note=note,
+        description=description,
+        content_hash=content_hash,
     )
 
 
@@ -94,10 +102,13 @@ def record_table(
     parent: DatasetVersionInfo | None = None,
     note: str | None = None,
     description: str | None = None,
+    content_hash: str | None = None,
 ) -> tuple[DatasetVersionInfo, bool]:
-    """Record ``table`` with an encoding already chosen (a parent's, or a fitted one)."""
+    """Record ``table`` with an encoding already chosen (a parent's, or a fitted one).
+
+    ``content_hash`` is ``rows_hash(table)`` when the caller has it already.
+    """
     dataset = encoding.encode(table, name)
-    digests = row_digests(table)
     roles = {column: "input" for column, _ in encoding.inputs}
     roles[encoding.target[0]] = "target"
     columns = [
@@ -106,7 +117,7 @@ def record_table(
     ]
     rows_blob = put_rows(stores.blobs, table)
     new = NewDatasetVersion(
-        content_hash=rows_hash(table, digests),
+        content_hash=content_hash or rows_hash(table),
         n_rows=table.num_rows,
         n_features=dataset.n_features,
         columns=columns,
@@ -164,7 +175,9 @@ def _record(
     return info, created
 
 
-def _stored_order_if_unchanged(stores: Stores, name: str, table: pa.Table) -> pa.Table:
+def _stored_order_if_unchanged(
+    stores: Stores, name: str, table: pa.Table, content_hash: str
+) -> pa.Table:
     """The latest version's stored rows when ``table`` holds the same rows in any order.
 
     Fitted encoders (means, deviations) depend on the order floats are summed
@@ -176,7 +189,7 @@ def _stored_order_if_unchanged(stores: Stores, name: str, table: pa.Table) -> pa
     latest = dataset_records.get_dataset_version(stores.metadata, name, None)
     if latest.rows_blob is None or latest.n_rows != table.num_rows:
         return table
-    if rows_hash(table) != latest.content_hash:
+    if content_hash != latest.content_hash:
         return table
     return get_rows(stores.blobs, latest.rows_blob)
 
