@@ -27,6 +27,7 @@ app = typer.Typer(
     help="Versioned datasets: create from files, list, diff, tag, export.", no_args_is_help=True
 )
 
+SpecArgument = Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@TAG.")]
 EncoderOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -126,7 +127,7 @@ def versions(ctx: typer.Context, name: str, fmt: FormatOption = "table") -> None
 @app.command()
 def show(
     ctx: typer.Context,
-    spec: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@TAG.")],
+    spec: SpecArgument,
     fmt: FormatOption = "table",
 ) -> None:
     """Show one version: rows, columns and their encoders, hash, parent, tags."""
@@ -226,7 +227,7 @@ def untag(ctx: typer.Context, name: str, tag_name: str) -> None:
 @app.command("export")
 def export_(
     ctx: typer.Context,
-    spec: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@TAG.")],
+    spec: SpecArgument,
     path: Annotated[Path, typer.Argument(help="The file to write.")],
     out_format: Annotated[
         str | None,
@@ -260,7 +261,7 @@ def export_(
 @app.command()
 def lineage(
     ctx: typer.Context,
-    spec: Annotated[str, typer.Argument(help="NAME, NAME@VERSION or NAME@TAG.")],
+    spec: SpecArgument,
     fmt: FormatOption = "table",
 ) -> None:
     """The brain versions trained on a dataset version."""
