@@ -93,6 +93,7 @@ __all__ = [
     "BrainDetails",
     "BrainInfo",
     "BrainService",
+    "DatasetRef",
     "DatasetVersionInfo",
     "GraphReads",
     "IdempotencyKeyStore",
@@ -490,8 +491,9 @@ class BrainService:
     ) -> tuple[DatasetVersionInfo, bool]:
         parent_info = None
         if parent is not None:
-            parent_name, _, ref = parent.rpartition("@") if "@" in parent else (name, "", parent)
-            parent_info = dataset_records.get_dataset_version(self.metadata, parent_name, ref)
+            # "3" or a tag names a version of this dataset; "other@3" one of another.
+            ref = DatasetRef.parse(parent) if "@" in parent else DatasetRef(name, parent)
+            parent_info = dataset_records.get_dataset_version(self.metadata, ref.name, ref.ref)
         return dataset_versions.create_version(
             self.stores,
             name,

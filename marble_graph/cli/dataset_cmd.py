@@ -21,7 +21,7 @@ from marble_graph.datasets.ingest import detect_format
 from marble_graph.datasets.row_files import WRITE_FORMATS, write_rows
 from marble_graph.datasets.rowsets import RowDiff
 from marble_graph.errors import ValidationFailed
-from marble_graph.service import DatasetVersionInfo
+from marble_graph.service import DatasetRef, DatasetVersionInfo
 
 app = typer.Typer(
     help="Versioned datasets: create from files, list, diff, tag, export.", no_args_is_help=True
@@ -132,9 +132,9 @@ def show(
 ) -> None:
     """Show one version: rows, columns and their encoders, hash, parent, tags."""
     check_format(fmt, ("table", "json"))
-    name, ref = split_spec(spec)
+    dataset = DatasetRef.parse(spec)
     with state(ctx).service() as service:
-        info = service.dataset_version(name, ref)
+        info = service.dataset_version(dataset.name, dataset.ref)
     _print_version(info, fmt)
 
 
@@ -241,14 +241,14 @@ def export_(
     shard_index: Annotated[int, typer.Option(help="Which shard to write (0-based).")] = 0,
 ) -> None:
     """Write a version's rows (or one split, one shard of them) to a file."""
-    name, ref = split_spec(spec)
+    dataset = DatasetRef.parse(spec)
     kind = out_format or detect_format(path.name)
     if kind not in WRITE_FORMATS:
         raise ValidationFailed(f"--format {kind!r}: expected one of {', '.join(WRITE_FORMATS)}")
     with state(ctx).service() as service:
         rows = service.dataset_rows(
-            name,
-            ref,
+            dataset.name,
+            dataset.ref,
             split=split,
             test_fraction=test_fraction,
             num_shards=num_shards,
@@ -266,9 +266,9 @@ def lineage(
 ) -> None:
     """The brain versions trained on a dataset version."""
     check_format(fmt, ("table", "json"))
-    name, ref = split_spec(spec)
+    dataset = DatasetRef.parse(spec)
     with state(ctx).service() as service:
-        rows = service.brains_trained_on(name, ref)
+        rows = service.brains_trained_on(dataset.name, dataset.ref)
     if fmt == "json":
         print_json(rows)
         return
@@ -280,12 +280,6 @@ def lineage(
 
 
 # -- helpers ----------------------------------------------------------------------
-
-
-def split_spec(spec: str) -> tuple[str, str | None]:
-    """``"name@ref"`` -> (name, ref); ``"name"`` -> (name, None): the latest."""
-    name, _, ref = spec.partition("@")
-    return name, ref or None
 
 
 def parse_encoders(items: list[str]) -> dict[str, dict[str, Any]]:

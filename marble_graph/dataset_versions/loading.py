@@ -30,6 +30,12 @@ class DatasetRef:
     def __str__(self) -> str:
         return self.name if self.ref is None else f"{self.name}@{self.ref}"
 
+    @classmethod
+    def parse(cls, spec: str) -> DatasetRef:
+        """``"name@ref"`` -> (name, ref); ``"name"`` or ``"name@"`` -> the latest."""
+        name, _, ref = spec.partition("@")
+        return cls(name, ref or None)
+
 
 def parse_spec(stores: Stores, spec: str) -> DatasetRef | None:
     """The stored dataset ``spec`` names, or None when it names a built-in set or a file.
@@ -38,8 +44,7 @@ def parse_spec(stores: Stores, spec: str) -> DatasetRef | None:
     version of a stored dataset unless it is a built-in name or a path.
     """
     if "@" in spec:
-        name, _, ref = spec.partition("@")
-        return DatasetRef(name, ref or None)
+        return DatasetRef.parse(spec)
     if spec in BUILTIN_DATASETS or Path(spec).suffix or "/" in spec:
         return None
     if dataset_records.find_dataset(stores.metadata, spec):
