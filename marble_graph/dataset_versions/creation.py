@@ -8,11 +8,11 @@ the one it changed.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pyarrow as pa
 
+from marble_graph.brain_names import BRAIN_NAME
 from marble_graph.dataset_versions.row_storage import ROWS_SUFFIX, get_rows, put_rows
 from marble_graph.dataset_versions.vocabularies import VOCABULARY_SUFFIX, vocabulary_lookup
 from marble_graph.datasets import BUILTIN_DATASETS, Dataset
@@ -28,7 +28,8 @@ from marble_graph.store.metadata.dataset_records import (
     NewDatasetVersion,
 )
 
-DATASET_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
+# Dataset names follow the brain-name rule (brain_names.py).
+DATASET_NAME = BRAIN_NAME
 # The encoding of versions registered from ready arrays (built-in and file
 # datasets): the input column is the feature vector, the target column the
 # target, exactly as the Dataset held them.

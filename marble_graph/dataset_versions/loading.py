@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 
 from marble_graph.dataset_versions.creation import ARRAYS_ENCODING
@@ -105,21 +104,12 @@ def select_rows(
 
 
 def _arrays_dataset(info: DatasetVersionInfo, table: pa.Table) -> Dataset:
+    """A version registered from ready arrays, read back (``Dataset.as_table``'s inverse)."""
     encoding = info.encoding or {}
-    inputs = table.column("input").combine_chunks()
-    width = len(encoding.get("feature_names", []))
-    features = inputs.flatten().to_numpy(zero_copy_only=False).reshape(-1, width)
-    target = table.column("target").combine_chunks()
-    if encoding.get("task") == "classification":
-        targets = target.to_numpy(zero_copy_only=False)
-    else:
-        k = len(encoding.get("target_names", []))
-        targets = target.flatten().to_numpy(zero_copy_only=False).reshape(-1, k)
-    return Dataset(
+    return Dataset.from_table(
+        table,
         name=info.spec,
         task=encoding.get("task", "regression"),
-        features=np.asarray(features, dtype=np.float32),
-        targets=targets,
         feature_names=list(encoding.get("feature_names", [])),
         target_names=list(encoding.get("target_names", [])),
         source=info.spec,

@@ -179,6 +179,39 @@ class Dataset:
             )
         return pa.table({"input": inputs, "target": targets})
 
+    @classmethod
+    def from_table(
+        cls,
+        table: pa.Table,
+        *,
+        name: str,
+        task: Task,
+        feature_names: list[str],
+        target_names: list[str],
+        source: str = "",
+        prescaled: bool = False,
+    ) -> Dataset:
+        """The dataset ``as_table`` wrote: ``input`` vectors and ``target`` values."""
+        width = len(feature_names)
+        inputs = table.column("input").combine_chunks().flatten()
+        features = inputs.to_numpy(zero_copy_only=False).reshape(-1, width)
+        target = table.column("target").combine_chunks()
+        if task == "classification":
+            targets = target.to_numpy(zero_copy_only=False)
+        else:
+            values = target.flatten().to_numpy(zero_copy_only=False)
+            targets = values.reshape(-1, len(target_names))
+        return cls(
+            name=name,
+            task=task,
+            features=np.asarray(features, dtype=np.float32),
+            targets=targets,
+            feature_names=feature_names,
+            target_names=target_names,
+            source=source,
+            prescaled=prescaled,
+        )
+
     def keys(self) -> np.ndarray:
         """``row_keys``, or the digests of ``as_table``'s rows when it has none."""
         return self.row_keys if self.row_keys is not None else row_digests(self.as_table())

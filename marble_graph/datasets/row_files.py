@@ -11,6 +11,7 @@ import pyarrow.csv as pcsv
 import pyarrow.feather as feather
 import pyarrow.parquet as pq
 
+from marble_graph.datasets.ingest import BASE64_KEY
 from marble_graph.errors import ValidationFailed
 
 WRITE_FORMATS = ("csv", "jsonl", "parquet", "arrow")
@@ -40,7 +41,7 @@ def write_rows(table: pa.Table, path: Path, fmt: str) -> Path:
         with path.open("w", encoding="utf-8") as out:
             for row in table.to_pylist():
                 for column in binary:
-                    row[column] = {"base64": base64.b64encode(row[column]).decode("ascii")}
+                    row[column] = {BASE64_KEY: base64.b64encode(row[column]).decode("ascii")}
                 out.write(json.dumps(row) + "\n")
     return path
 

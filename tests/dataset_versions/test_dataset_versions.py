@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from marble_graph.dataset_versions import DatasetRef, load_training_dataset
+from marble_graph.dataset_versions import DatasetRef, load_training_dataset, register_dataset
 from marble_graph.dataset_versions.loading import table_encoding
-from marble_graph.datasets import split_dataset
+from marble_graph.datasets import load_dataset, split_dataset
 from marble_graph.datasets.rowsets import row_digests
 from marble_graph.errors import Conflict, NotFound, ValidationFailed
 from marble_graph.service import BrainService
@@ -192,3 +192,19 @@ def test_a_built_vocabulary_is_stored_once_and_shared_by_another_dataset(
     assert encoding is not None
     [(_, encoder)] = encoding.inputs
     assert encoder.decode(encoder.encode(pa.array(payloads[:20]))) == payloads[:20]
+
+
+def test_a_built_in_dataset_a_run_trained_on_reads_back_as_the_same_arrays(
+    service: BrainService,
+) -> None:
+    wine = load_dataset("wine")
+    link = register_dataset(service.stores, wine)
+    stored, info = load_training_dataset(service.stores, DatasetRef("wine", str(link.version)))
+    assert info.content_hash == link.content_hash
+    assert np.array_equal(stored.features, wine.features)
+    assert np.array_equal(stored.targets, wine.targets)
+    assert (stored.task, stored.feature_names, stored.target_names) == (
+        wine.task,
+        wine.feature_names,
+        wine.target_names,
+    )
