@@ -264,7 +264,9 @@ def _referenced_blobs(rows: dict[str, list[dict[str, Any]]], blobs: BlobStore) -
     for version in rows["brain_versions"]:
         if version.get("collected_at") is not None:
             continue  # retention removed its blobs (brains/retention.py)
-        digests.update(d for d in (version["params_blob"], version["snapshot_blob"]) if d)
+        # A backup made before experience buffers existed has no such column.
+        tensor_blobs = (version["params_blob"], version.get("experience_blob"))
+        digests.update(d for d in (*tensor_blobs, version["snapshot_blob"]) if d)
         if version["snapshot_blob"]:
             # A snapshot is a manifest naming one blob per graph table (snapshots.py).
             digests.update(d for d, _ in snapshot_blob_files(blobs, version["snapshot_blob"]))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -32,16 +33,20 @@ from marble_graph.brain_graph import BrainGraph, graph_hash
 from marble_graph.brain_names import BRAIN_NAME, validate_brain_name
 from marble_graph.brains import (
     brain_datasets,
+    dreams,
     evaluation,
     history,
     lifecycle,
+    memories,
     object_inference,
     serving,
     signal_settings,
     training,
     transfer,
 )
+from marble_graph.brains.dreams import DreamSummary
 from marble_graph.brains.lifecycle import BrainDetails, Progress, report
+from marble_graph.brains.memories import MemoryPage, MemoryRecord
 from marble_graph.brains.pathway import StrongestPath, find_pathway
 from marble_graph.brains.serving import Inference, ModelCache, ServingModel
 from marble_graph.brains.training import EpochCallback, RunSummary
@@ -95,12 +100,15 @@ __all__ = [
     "BrainService",
     "DatasetRef",
     "DatasetVersionInfo",
+    "DreamSummary",
     "GraphReads",
     "IdempotencyKeyStore",
     "Inference",
     "JobRecords",
     "JobState",
     "JobView",
+    "MemoryPage",
+    "MemoryRecord",
     "ModelCache",
     "NeuronSelection",
     "ObjectInference",
@@ -155,6 +163,8 @@ class BrainService:
         self.idempotency_keys = IdempotencyKeyStore(metadata)
         # API tokens, stored hashed.
         self.tokens = TokenStore(metadata)
+        # Serving models that embed remembered inputs and recall queries.
+        self.memory_models = ModelCache(self.stores, self.device())
         try:
             graph.migrate(graph_schema_dir())
             self.reconcile()
@@ -268,8 +278,10 @@ class BrainService:
         return self.create_brain(name, sized, exist_ok=exist_ok, progress=progress)
 
     def delete_brain(self, name: str) -> None:
-        """Delete a brain from both stores."""
+        """Delete a brain from both stores (its memories too)."""
         lifecycle.delete_brain(self.stores, name)
+        self.stores.memories.drop(name)
+        self.memory_models.forget(name)
 
     # -- reads ---------------------------------------------------------------------
 
@@ -425,6 +437,31 @@ class BrainService:
         brain_datasets.load_dataset_for_brain(
             self.stores, dataset_spec, config, kinds.get("input", 0), kinds.get("output", 0)
         )
+
+    def dream(
+        self,
+        name: str,
+        cycles: int,
+        *,
+        device: str | None = None,
+        on_cycle: Callable[[int, float], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> DreamSummary:
+        """Replay ``cycles`` batches of the brain's recorded experiences; a completed dream
+        is committed as a new version, a cancelled one writes nothing (brains/dreams.py)."""
+        return dreams.dream_brain(
+            self.stores,
+            name,
+            cycles,
+            device=self.device(device),
+            on_cycle=on_cycle,
+            should_stop=should_stop,
+        )
+
+    def check_dream(self, name: str, cycles: int) -> None:
+        """Raise unless ``name`` can dream ``cycles`` cycles now: ValidationFailed for cycles
+        out of 1..100000, NotFound, or Conflict when it has recorded no experiences."""
+        dreams.check_dream(self.stores, name, cycles)
 
     def set_neuromodulation(self, name: str, **signals: Any) -> dict[str, Any]:
         """Set the signals the brain's next training run starts from; returns the section."""
@@ -596,6 +633,74 @@ class BrainService:
         features = encoding.encode_inputs(object_inference.objects_table(encoding, objects))
         result = self.infer(name, features, device, number)
         return ObjectInference(result, encoding.decode_outputs(result.outputs))
+
+    # -- memories (brains/memories.py, docs/memory.md) --------------------------------
+
+    def remember(
+        self,
+        name: str,
+        *,
+        inputs: Any = None,
+        objects: object | None = None,
+        key: str | None = None,
+        keys: list[str | None] | None = None,
+        value: Any = None,
+        values: list[Any] | None = None,
+    ) -> list[int]:
+        """Remember feature rows or raw objects (embedded by the current version) or, with
+        neither, facts (a key and a value each); returns the new memories' ids."""
+        return memories.remember(
+            self.stores,
+            self.memory_models,
+            name,
+            inputs=inputs,
+            objects=objects,
+            key=key,
+            keys=keys,
+            value=value,
+            values=values,
+        )
+
+    def recall(
+        self,
+        name: str,
+        *,
+        features: Any = None,
+        obj: object | None = None,
+        embedding: Any = None,
+        k: int = 10,
+        exact: bool = False,
+    ) -> list[MemoryRecord]:
+        """The ``k`` memories nearest one query (features, an object or an embedding) by
+        cosine, nearest first; ``exact`` scans the graph instead of the index."""
+        return memories.recall(
+            self.stores,
+            self.memory_models,
+            name,
+            features=features,
+            obj=obj,
+            embedding=embedding,
+            k=k,
+            exact=exact,
+        )
+
+    def lookup_memory(self, name: str, key: str) -> list[MemoryRecord]:
+        """The memories and facts with ``key``, newest first (NotFound when none)."""
+        return memories.lookup(self.stores, name, key)
+
+    def forget_memories(
+        self, name: str, *, older_than: datetime | None = None, keep_last: int | None = None
+    ) -> int:
+        """Remove memories older than a time, or all but the newest ``keep_last``; the count."""
+        return memories.forget(self.stores, name, older_than=older_than, keep_last=keep_last)
+
+    def list_memories(self, name: str, limit: int = 50, before: int | None = None) -> MemoryPage:
+        """A page of the brain's memories, newest first (ids below ``before``)."""
+        return memories.list_memories(self.stores, name, limit, before)
+
+    def memory_embedding_width(self, name: str) -> int:
+        """Values in one of the brain's embeddings: outputs x representation_size."""
+        return memories.embedding_width(self.memory_models, name)
 
     # -- backups -------------------------------------------------------------------
 

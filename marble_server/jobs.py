@@ -1,10 +1,11 @@
-"""Background training jobs, run by worker threads of the server process.
+"""Background jobs (training runs and dreams), run by worker threads of the server process.
 
 The server process owns the graph database, so jobs run here, in threads, and
 share its one ``BrainService``. A job's state lives in the SQL ``jobs`` table
 (queued -> running -> succeeded | failed | cancelled | interrupted); events go
 to subscribers through the ``EventHub``. Cancelling sets a flag the trainer
-checks before every step, and a cancelled run writes no partial version. A
+checks before every step (and every dream cycle), and a cancelled run or dream
+writes no partial version. A
 server that stops (or dies) mid-job leaves it ``interrupted`` on the next
 start; ``resume`` continues it from its last committed checkpoint.
 """
@@ -106,9 +107,23 @@ class JobManager:
         self._changed(view, "state")
         return view
 
+    def submit_dream(self, brain: str, cycles: int | None = None) -> JobView:
+        """Queue a dream of ``cycles`` replay steps (default: the brain's ``dreams.cycles``)."""
+        # check_dream names bad cycles before it looks the brain up (NotFound names it).
+        planned = self.service.brain_config(brain).dreams.cycles if cycles is None else cycles
+        self.service.check_dream(brain, planned)
+        with self._submit_lock:
+            view = self.service.jobs.add("dream", brain, {"brain": brain, "cycles": planned})
+        self._cancel[view.id] = threading.Event()
+        self._queue.put(view.id)
+        self._changed(view, "state")
+        return view
+
     def resume(self, job_id: str) -> JobView:
         """A new job that continues an interrupted or cancelled one from its last checkpoint."""
         old = self.get(job_id)
+        if old.kind != "train":
+            raise Conflict(f"job {job_id} is a {old.kind} job; only training jobs can be resumed")
         if old.state not in {s.value for s in RESUMABLE}:
             raise Conflict(
                 f"job {job_id} is {old.state}; only interrupted or cancelled jobs can be resumed"
@@ -198,6 +213,9 @@ class JobManager:
             return  # cancelled while queued
         payload = view.payload
         self._changed(view, "state")
+        if view.kind == "dream":
+            self._run_dream(job_id, payload, flag)
+            return
         planned = self._planned_epochs(payload)
 
         def on_epoch(metrics: dict[str, Any]) -> None:
@@ -231,6 +249,50 @@ class JobManager:
             elif summary.state == RunState.CANCELLED.value:
                 state = JobState.INTERRUPTED if self._stopping.is_set() else JobState.CANCELLED
                 error = "server stopped during the run" if self._stopping.is_set() else "cancelled"
+            else:
+                error = summary.reason
+        except MarbleError as exc:
+            error = str(exc)
+        except Exception as exc:
+            log.exception("job %s failed", job_id)
+            error = f"{type(exc).__name__}: {exc}"
+        final = self.service.jobs.finish(job_id, state, error, result)
+        self._changed(final, "state")
+        self._changed(final, TERMINAL_EVENT)
+
+    def _run_dream(self, job_id: str, payload: dict[str, Any], flag: threading.Event) -> None:
+        """A dream job: a progress event per cycle, the new version in the result."""
+        planned = int(payload["cycles"])
+        # An event every cycle, but the job's row at most about every 1% of the dream:
+        # a commit per replay step would cost as much as the step on a small brain.
+        row_every = max(1, planned // 100)
+        current = self.get(job_id)
+
+        def on_cycle(done: int, loss: float) -> None:
+            nonlocal current
+            metrics = {"cycle": done, "cycles": planned, "loss": loss}
+            if done % row_every == 0 or done == planned:
+                current = self.service.jobs.progress(job_id, done / planned, metrics, "last_cycle")
+            self.events.publish(job_id, JobEvent("progress", current.as_dict(), metrics))
+
+        state, error = JobState.FAILED, None
+        result: dict[str, Any] | None = None
+        try:
+            summary = self.service.dream(
+                str(payload["brain"]),
+                planned,
+                device=self.device,
+                on_cycle=on_cycle,
+                should_stop=flag.is_set,
+            )
+            result = summary.as_dict()
+            if summary.state == "completed":
+                state = JobState.SUCCEEDED
+            elif summary.state == "cancelled":
+                state = JobState.INTERRUPTED if self._stopping.is_set() else JobState.CANCELLED
+                error = (
+                    "server stopped during the dream" if self._stopping.is_set() else "cancelled"
+                )
             else:
                 error = summary.reason
         except MarbleError as exc:

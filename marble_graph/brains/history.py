@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import torch
+from torch import Tensor
 
 from marble_graph.brain_graph import BrainGraph, graph_hash
 from marble_graph.brains.versions import LoadedBrain, load_brain_tensors, write_back
@@ -162,6 +163,7 @@ def load_version_tensors(
         tensors=BrainTensors.from_graph(graph, device),
         shared_state=shared,
         metrics=dict(stored.metrics),
+        experience=_experience_of(stores, stored),
     )
 
 
@@ -206,6 +208,8 @@ def rollback(stores: Stores, name: str, ref: VersionRef) -> BrainInfo:
         note=f"rollback to version {number}",
         dataset=_dataset_of(stores, stored.id),
         parent_version=number,
+        # The restored version's buffers ({} when it had none), not the current one's.
+        experience=_experience_of(stores, stored) or {},
     )
 
 
@@ -357,3 +361,8 @@ def _ids(table: pa.Table) -> np.ndarray:
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
     return table.column(name).to_numpy()
+
+
+def _experience_of(stores: Stores, stored: StoredVersion) -> dict[str, Tensor] | None:
+    """A version's experience buffers (None when it recorded none)."""
+    return stores.blobs.get_tensors(stored.experience_blob) if stored.experience_blob else None

@@ -4,7 +4,8 @@ After each successful write-back the brain's committed versions beyond the
 ``versions.keep`` most recent (tagged versions and the current one are always
 kept) are collected: the blob files no retained version of any brain still
 references are deleted (a snapshot's table blobs, its manifest, the shared
-layer's tensors, an older home's single-envelope snapshot) and the version's
+layer's tensors, the experience buffers, an older home's single-envelope snapshot)
+and the version's
 ``collected_at`` is set. Its record stays listed; serving, comparing or
 rolling back to it raises ``VersionCollected``.
 
@@ -44,7 +45,7 @@ from marble_graph.store.metadata.version_history import (
 
 log = logging.getLogger(__name__)
 
-PARAMS_SUFFIX = ".pt"  # BlobStore.put_tensors
+PARAMS_SUFFIX = ".pt"  # BlobStore.put_tensors: shared layers and experience buffers
 
 
 def collect_old_versions(stores: Stores, name: str) -> list[int]:
@@ -77,8 +78,8 @@ def collect_old_versions(stores: Stores, name: str) -> list[int]:
 
 def _files_in_use(stores: Stores, excluding: set[int]) -> set[tuple[str, str]]:
     """(digest, suffix) of every blob file a version not collected (nor about to be) needs."""
-    params, snapshots = blobs_in_use(stores.metadata, excluding_ids=excluding)
-    files = {(digest, PARAMS_SUFFIX) for digest in params}
+    tensor_blobs, snapshots = blobs_in_use(stores.metadata, excluding_ids=excluding)
+    files = {(digest, PARAMS_SUFFIX) for digest in tensor_blobs}
     for digest in snapshots:
         if not snapshot_exists(stores.blobs, digest):
             # Without its manifest, which tables a kept version shares is unknown:
@@ -98,8 +99,9 @@ def _files_to_delete(
     tables_and_params: list[tuple[str, str]] = []
     manifests: list[tuple[str, str]] = []
     for version in doomed:
-        if version.params_blob:
-            tables_and_params.append((version.params_blob, PARAMS_SUFFIX))
+        for tensor_blob in (version.params_blob, version.experience_blob):
+            if tensor_blob:
+                tables_and_params.append((tensor_blob, PARAMS_SUFFIX))
         if version.snapshot_blob:
             for file in snapshot_blob_files(stores.blobs, version.snapshot_blob):
                 (manifests if file[1] == MANIFEST_SUFFIX else tables_and_params).append(file)
@@ -140,3 +142,17 @@ def keep_written_blobs(
     if not snapshot_complete(stores.blobs, snapshot_blob):
         snapshot_blob = put_graph_snapshot(stores.blobs, graph)
     return params_blob, snapshot_blob
+
+
+def keep_experience_blob(
+    stores: Stores, experience: dict[str, Tensor] | None, experience_blob: str | None
+) -> str | None:
+    """The experience blob of a write-back, put back if retention removed it meanwhile
+    (as ``keep_written_blobs`` does for the others; called under the write lock)."""
+    if (
+        experience
+        and experience_blob is not None
+        and not stores.blobs.path(experience_blob, PARAMS_SUFFIX).exists()
+    ):
+        return stores.blobs.put_tensors(experience)
+    return experience_blob

@@ -83,6 +83,33 @@ class ServingModel:
         # One TorchScript call per forward pass, so a server's forward thread does
         # not queue for the GIL behind its event loop (model/scripted_forward.py).
         self.scripted = ScriptedForward.build(self.model, self.reward, self.stress)
+        # The eager model caches synapse matrices per batch size: one embedding at a time.
+        self._eager = threading.Lock()
+
+    @property
+    def embedding_width(self) -> int:
+        """Values in one embedding: outputs x representation_size (``embed``)."""
+        return self.output_width * self.loaded.tensors.representation_size
+
+    def embed(self, features: np.ndarray, carriers: int) -> tuple[np.ndarray, np.ndarray]:
+        """The brain's state for each input (docs/model.md, Embeddings).
+
+        ``features`` [B, I] are in the data's units (checked, then scaled as in
+        training). Returns the embeddings [B, O*R] float32, the output neurons'
+        final states concatenated, and per input the ids of the ``carriers``
+        output neurons whose final states have the largest norm [B, C], largest first.
+        """
+        checked = check_features(features, self.input_width)
+        batch = torch.from_numpy(self.normalisation.features(checked)).to(self.device)
+        tensors = self.loaded.tensors
+        with self._eager, torch.inference_mode():
+            states = self.model.embed(batch, self.reward, self.stress)  # [B, O*R]
+            per_output = states.view(states.shape[0], self.output_width, -1)  # [B, O, R]
+            count = min(carriers, self.output_width)
+            strongest = torch.topk(per_output.norm(dim=-1), count, dim=1).indices  # [B, C]
+            output_ids = tensors.neuron_id.index_select(0, tensors.output_rows)  # [O]
+            carried_by = output_ids.to(strongest.device)[strongest]  # [B, C]
+        return _numpy(states.float()), _numpy(carried_by)
 
     @classmethod
     def load(

@@ -96,6 +96,7 @@ def train_brain(
         loaded.shared_state,
         device,
         step=int(loaded.metrics.get("step", 0)),
+        experience=loaded.experience,
     )
     base_version, history, stop_reason = loaded.info.version, [], None
     every = config.learning.checkpoint_every
@@ -120,6 +121,14 @@ def train_brain(
             trained_to = int(result.history[-1]["epoch"]) if result.history else epoch - 1
             finished = result.stopped_early or trained_to >= planned
             best_epoch = trainer.restore_best() if finished else None
+            # After the best epoch is restored, so restoring does not undo the dream.
+            dream = trainer.dream_after_run(should_stop) if finished else None
+            if dream is not None and dream.status != "completed":
+                state = RunState.FAILED if dream.status == "non_finite" else RunState.CANCELLED
+                finish_run(stores.metadata, run_id, state, error=dream.reason)
+                return RunSummary(
+                    run_id, state.value, None, len(history), history=history, reason=dream.reason
+                )
             test_metrics = trainer.evaluate(test)
             tensors, shared = trainer.result()
             metrics = {
@@ -131,6 +140,8 @@ def train_brain(
                 "last_epoch": result.history[-1] if result.history else {},
                 "best_epoch": best_epoch,
                 METRICS_KEY: normalisation.to_record(),
+                "experience": trainer.buffers.stats(),
+                **({"dream_after_run": dream.metrics()} if dream is not None else {}),
             }
             info = write_back(
                 stores,
@@ -142,6 +153,7 @@ def train_brain(
                 run_id=run_id,
                 dataset=link,
                 note=f"run {run_id}, epoch {trained_to} of {planned}",
+                experience=trainer.experience_state(),
             )
             base_version = info.version
             update_run_summary(

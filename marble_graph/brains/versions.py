@@ -26,7 +26,11 @@ from sqlalchemy.orm import Session
 from torch import Tensor
 
 from marble_graph.brain_graph import BrainGraph, graph_hash
-from marble_graph.brains.retention import collect_after_write_back, keep_written_blobs
+from marble_graph.brains.retention import (
+    collect_after_write_back,
+    keep_experience_blob,
+    keep_written_blobs,
+)
 from marble_graph.config import MarbleConfig
 from marble_graph.errors import BrainDamaged, Conflict, StoreError
 from marble_graph.failpoints import failpoint
@@ -59,6 +63,8 @@ class LoadedBrain:
     tensors: BrainTensors
     shared_state: dict[str, Tensor] | None  # None until the brain has been trained
     metrics: dict[str, Any]  # the version's recorded metrics (step, signals, task...)
+    # The experience buffers dreams replay (learning/experience.py); None: nothing recorded.
+    experience: dict[str, Tensor] | None = None
 
 
 def load_brain_tensors(
@@ -79,6 +85,7 @@ def load_brain_tensors(
     with stores.metadata.session() as session:
         version = current_version_row(session, name, info.version)
         params_blob, metrics = version.params_blob, dict(version.metrics)
+        experience_blob = version.experience_blob
     shared = stores.blobs.get_tensors(params_blob) if params_blob else None
     return LoadedBrain(
         info=info,
@@ -86,6 +93,7 @@ def load_brain_tensors(
         tensors=BrainTensors.from_graph(graph, device),
         shared_state=shared,
         metrics=metrics,
+        experience=stores.blobs.get_tensors(experience_blob) if experience_blob else None,
     )
 
 
@@ -101,12 +109,16 @@ def write_back(
     run_id: int | None = None,
     dataset: DatasetLink | None = None,
     parent_version: int | None = None,
+    experience: dict[str, Tensor] | None = None,
 ) -> BrainInfo:
     """Persist ``tensors`` as version ``base_version + 1``; return the brain's new record.
 
     ``parent_version`` is the version the new one came from (default
     ``base_version``; a rollback names the version it restores), recorded in
     SQL and as the lineage's PARENT edge.
+
+    ``experience`` is the version's experience buffers (``DreamBuffers.state_dict``):
+    None carries the base version's forward unchanged, ``{}`` records none.
 
     The version's whole graph is written before the SQL commit that makes it
     current, and none of it after: a crash at any instant leaves either the
@@ -118,6 +130,7 @@ def write_back(
     digest = graph_hash(graph)
     # None: a version never trained (a rollback to one) has no shared layer.
     params_blob = stores.blobs.put_tensors(shared_state) if shared_state is not None else None
+    experience_blob = stores.blobs.put_tensors(experience) if experience else None
     snapshot_blob = put_graph_snapshot(stores.blobs, graph)
     with stores.write_lock:
         # The generation the current version superseded goes now, while nothing
@@ -126,6 +139,7 @@ def write_back(
         params_blob, snapshot_blob = keep_written_blobs(
             stores, graph, shared_state, params_blob, snapshot_blob
         )
+        experience_blob = keep_experience_blob(stores, experience, experience_blob)
         version_id, old_key, new_key = _add_pending_version(
             stores,
             name,
@@ -139,6 +153,8 @@ def write_back(
             params_blob,
             snapshot_blob,
             base_version if parent_version is None else parent_version,
+            experience_blob,
+            carry_experience=experience is None,
         )
         new_version = base_version + 1
         try:
@@ -194,6 +210,8 @@ def _add_pending_version(
     params_blob: str | None,
     snapshot_blob: str,
     parent_version: int,
+    experience_blob: str | None,
+    carry_experience: bool,
 ) -> tuple[int, int, int]:
     """The intent row of a write-back; returns (version row id, old key, new key)."""
     with stores.metadata.session() as session:
@@ -206,6 +224,9 @@ def _add_pending_version(
         if brain.damage:
             raise BrainDamaged(damage_message(name, brain.damage))
         old_key, new_key = brain.graph_key, next_graph_key(session)
+        if carry_experience:
+            # Read under the write lock with the base version's check: it is the base's.
+            experience_blob = current_version_row(session, name, base_version).experience_blob
         version = BrainVersion(
             brain_id=brain.id,
             version=base_version + 1,
@@ -221,6 +242,7 @@ def _add_pending_version(
             graph_key=new_key,
             params_blob=params_blob,
             snapshot_blob=snapshot_blob,
+            experience_blob=experience_blob,
             run_id=run_id,
         )
         session.add(version)

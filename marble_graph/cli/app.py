@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from marble_graph.cli import brain, config_cmd, dataset_cmd, token_cmd, version_cmd
+from marble_graph.cli import brain, config_cmd, dataset_cmd, memory_cmd, token_cmd, version_cmd
 from marble_graph.cli.backup_cmd import backup, restore
 from marble_graph.cli.context import (
     CliState,
@@ -19,6 +19,7 @@ from marble_graph.cli.context import (
     print_table,
     state,
 )
+from marble_graph.cli.dream_cmd import dream
 from marble_graph.cli.serve import serve
 from marble_graph.cli.train import evaluate, infer_command, runs, train
 from marble_graph.errors import ValidationFailed
@@ -33,9 +34,11 @@ app = typer.Typer(
 app.add_typer(brain.app, name="brain")
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(dataset_cmd.app, name="dataset")
+app.add_typer(memory_cmd.app, name="memory")
 app.add_typer(token_cmd.app, name="token")
 app.add_typer(version_cmd.app, name="version")
 app.command()(train)
+app.command()(dream)
 app.command("infer")(infer_command)
 app.command()(evaluate)
 app.command()(runs)

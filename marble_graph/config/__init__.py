@@ -9,8 +9,10 @@ per fault naming the file, line and dotted key.
 from marble_graph.config.brain_sections import (
     CoreConfig,
     DatasetConfig,
+    DreamsConfig,
     LearningConfig,
     LobesConfig,
+    MemoriesConfig,
     NeuromodulationConfig,
     NeuronenblitzConfig,
     PlasticityConfig,
@@ -38,10 +40,12 @@ from marble_graph.config.sections import MarbleConfig
 __all__ = [
     "CoreConfig",
     "DatasetConfig",
+    "DreamsConfig",
     "LearningConfig",
     "LobesConfig",
     "LoggingConfig",
     "MarbleConfig",
+    "MemoriesConfig",
     "NeuromodulationConfig",
     "NeuronenblitzConfig",
     "PlasticityConfig",

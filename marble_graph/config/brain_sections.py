@@ -403,6 +403,72 @@ class NeuromodulationConfig(ConfigSection):
         return self
 
 
+class DreamsConfig(ConfigSection):
+    """Experience replay: what training records, and when the brain dreams it back."""
+
+    record: bool = Field(
+        default=True,
+        description=(
+            "Record training examples with their salience into the brain's experience "
+            "buffers (kept with each version; dreams replay them)."
+        ),
+    )
+    instant_capacity: int = Field(
+        default=10,
+        ge=1,
+        le=100_000,
+        description="Experiences the instant buffer keeps from each step before merging.",
+    )
+    long_term_capacity: int = Field(
+        default=100,
+        ge=1,
+        le=1_000_000,
+        description="Experiences the long-term buffer keeps; the least salient are evicted.",
+    )
+    sampling: Literal["linear", "exponential", "uniform"] = Field(
+        default="linear",
+        description=(
+            "How a dream picks experiences: in proportion to salience (linear), to "
+            "exp(salience / temperature) (exponential), or all alike (uniform)."
+        ),
+    )
+    temperature: float = Field(
+        default=0.25,
+        gt=0.0,
+        le=100.0,
+        description="Temperature of exponential sampling: lower favours salient ones more.",
+    )
+    cycles: int = Field(
+        default=20,
+        ge=1,
+        le=100_000,
+        description="Replay steps (one batch of sampled experiences each) per scheduled dream.",
+    )
+    every_epochs: int = Field(
+        default=0,
+        ge=0,
+        le=100_000,
+        description="Dream after every this many training epochs (0: never during a run).",
+    )
+    after_run: bool = Field(
+        default=False, description="Dream once at the end of every training run."
+    )
+
+
+class MemoriesConfig(ConfigSection):
+    """Hybrid memory: embeddings recalled by cosine, and facts looked up by key."""
+
+    carrier_neurons: int = Field(
+        default=3,
+        ge=0,
+        le=1024,
+        description=(
+            "Output neurons linked to each remembered input: those whose final states "
+            "carried most of its embedding (largest norm)."
+        ),
+    )
+
+
 class LobesConfig(ConfigSection):
     """Groups of neurons whose attention steers per-lobe learning rates."""
 

@@ -7,8 +7,10 @@ from pydantic import Field
 from marble_graph.config.brain_sections import (
     CoreConfig,
     DatasetConfig,
+    DreamsConfig,
     LearningConfig,
     LobesConfig,
+    MemoriesConfig,
     NeuromodulationConfig,
     NeuronenblitzConfig,
     PlasticityConfig,
@@ -41,6 +43,12 @@ class MarbleConfig(ConfigSection):
         default_factory=NeuromodulationConfig, description="Reward, stress and arousal signals."
     )
     lobes: LobesConfig = Field(default_factory=LobesConfig, description="Neuron groups.")
+    dreams: DreamsConfig = Field(
+        default_factory=DreamsConfig, description="Experience buffers and dream replay."
+    )
+    memories: MemoriesConfig = Field(
+        default_factory=MemoriesConfig, description="Remembered inputs and facts."
+    )
     storage: StorageConfig = Field(
         default_factory=StorageConfig, description="Graph database and metadata store."
     )

@@ -9,6 +9,11 @@ lobes, and clamp weights. Every ``plasticity_interval`` steps the structure
 changes (shortcuts, concepts, splits, prunes) and the parameters and
 optimizer state follow the new shapes; neurogenesis fires when validation
 loss plateaus. Every epoch yields one metrics dict.
+
+Each step's batch is also recorded, with the salience of the current
+neuromodulation signals, into the brain's experience buffers
+(``learning/experience.py``); ``dream`` replays batches sampled from them
+through the same step, after every ``dreams.every_epochs`` epochs or on request.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ from torch import Tensor
 from marble_graph.config import MarbleConfig
 from marble_graph.datasets import Dataset
 from marble_graph.devices import resolve_device
+from marble_graph.errors import ValidationFailed
 from marble_graph.learning import plasticity as plastic
 from marble_graph.learning.averaging import ParameterAverage
+from marble_graph.learning.experience import DreamBuffers, salience
 from marble_graph.learning.lobes import (
     kmeans_lobes,
     lobe_boost,
@@ -53,6 +60,7 @@ from marble_graph.tensors import BrainTensors
 
 EpochCallback = Callable[[dict[str, Any]], None]
 StopCheck = Callable[[], bool]
+CycleCallback = Callable[[int, float], None]  # (cycles done, that cycle's loss)
 _MIN_IMPROVEMENT = 1e-4
 PLASTICITY_COUNTS = ("shortcut", "concept", "split", "prune", "neurogenesis")
 # A CPU step whose states ([batch x neurons, R] floats) stay under this runs
@@ -76,6 +84,20 @@ class TrainResult:
     stopped_early: bool = False  # completed before the planned epochs (early stopping)
 
 
+@dataclass
+class DreamResult:
+    """What one dream did: cycles replayed and their mean loss."""
+
+    status: Literal["completed", "non_finite", "cancelled"]
+    cycles: int = 0
+    loss: float | None = None  # mean replay loss of the cycles run (None: none ran)
+    reason: str | None = None
+
+    def metrics(self) -> dict[str, Any]:
+        """``dream_cycles`` and ``dream_loss`` as an epoch or version records them."""
+        return {"dream_cycles": self.cycles, "dream_loss": self.loss}
+
+
 def _to_device(tensor: Tensor, device: torch.device) -> Tensor:
     """Copy to ``device``; to a GPU from pinned memory, without blocking the host."""
     if device.type != "cuda":
@@ -92,6 +114,7 @@ class Trainer:
         shared_state: dict[str, Tensor] | None = None,
         device: torch.device | None = None,
         step: int = 0,
+        experience: dict[str, Tensor] | None = None,
     ) -> None:
         self.config = config
         self.objective = objective
@@ -104,6 +127,14 @@ class Trainer:
         self.step = step
         self.generator = torch.Generator().manual_seed(seed + step)  # batches, dropout (CPU)
         self.walk_generator = torch.Generator(device=self.device).manual_seed(seed + step + 1)
+        # Recording and dreaming draw from their own streams, so recording on or off
+        # leaves training's batches, dropout and walks exactly as they were.
+        self.experience_generator = torch.Generator().manual_seed(seed + step + 2)
+        self.dream_generator = torch.Generator().manual_seed(seed + step + 3)
+        dreams = config.dreams
+        self.buffers = DreamBuffers.from_state_dict(
+            experience, dreams.instant_capacity, dreams.long_term_capacity, self.device
+        )
         self.optimizer = self._make_optimizer()
         self.neuromodulator = Neuromodulator.from_config(config.neuromodulation)
         self.out_edges = OutEdges.build(self.tensors.edge_index, self.tensors.num_neurons)
@@ -149,11 +180,17 @@ class Trainer:
                     result.status = "non_finite"
                     result.reason = f"loss became {loss} at epoch {epoch}, step {self.step}"
                     return result
+                if self.config.dreams.record:
+                    self._record(features[batch], targets[batch])
                 loss_sum += loss * len(batch)
                 seen += len(batch)
                 if self._plasticity_due():
                     counts.update(self._restructure())
             train_loss = loss_sum / max(seen, 1)
+            dream = self._scheduled_dream(epoch, should_stop)
+            if dream.status != "completed":
+                result.status, result.reason = dream.status, f"{dream.reason} (epoch {epoch})"
+                return result
             evaluation = self._validate(validation) if validation is not None else {}
             if "loss" in evaluation:
                 self.validation_history.append(evaluation["loss"])
@@ -168,6 +205,7 @@ class Trainer:
                 "lr_effective": lr * self.neuromodulator.lr_factor(),
                 **self.neuromodulator.snapshot(),
                 **{name: counts.get(name, 0) for name in PLASTICITY_COUNTS},
+                **dream.metrics(),
                 "neurons": self.tensors.num_neurons,
                 "synapses": self.tensors.num_synapses,
                 "grad_norm": grad_norm,
@@ -184,6 +222,76 @@ class Trainer:
                 )
                 break
         return result
+
+    def dream(
+        self,
+        cycles: int,
+        on_cycle: CycleCallback | None = None,
+        should_stop: StopCheck | None = None,
+    ) -> DreamResult:
+        """Replay ``cycles`` batches of ``learning.batch_size`` experiences, sampled from the
+        long-term buffer by ``dreams.sampling``, through the training step.
+
+        Runs at the current learning rate; dreamt batches are not recorded again.
+        Stops at ``should_stop`` (status ``cancelled``) or a non-finite loss.
+        """
+        if cycles < 1:
+            raise ValidationFailed(f"cycles must be at least 1, got {cycles}")
+        if self.buffers.empty_of_experience:
+            raise ValidationFailed(
+                "the experience buffer is empty: there is nothing to replay "
+                "(train with dreams.record: true first)"
+            )
+        dreams, batch_size = self.config.dreams, self.config.learning.batch_size
+        result, loss_sum = DreamResult(status="completed"), 0.0
+        for cycle in range(1, cycles + 1):
+            if should_stop is not None and should_stop():
+                result.status, result.reason = "cancelled", f"dream cancelled at cycle {cycle}"
+                break
+            features, targets = self.buffers.sample(
+                batch_size, dreams.sampling, dreams.temperature, self.dream_generator
+            )
+            with self._step_threads(batch_size):
+                loss, _ = self._train_step(features, targets)
+            if not math.isfinite(loss):
+                result.status = "non_finite"
+                result.reason = f"dream loss became {loss} at cycle {cycle}, step {self.step}"
+                break
+            loss_sum += loss
+            result.cycles = cycle
+            if on_cycle is not None:
+                on_cycle(cycle, loss)
+        result.loss = loss_sum / result.cycles if result.cycles else None
+        return result
+
+    def dream_after_run(self, should_stop: StopCheck | None = None) -> DreamResult | None:
+        """The dream ``dreams.after_run`` asks for at the end of a run (after the best epoch
+        is restored, so the dream is not undone); None when it is off or nothing is held."""
+        if not self.config.dreams.after_run or self.buffers.empty_of_experience:
+            return None
+        return self.dream(self.config.dreams.cycles, should_stop=should_stop)
+
+    def start_dreaming(self) -> float:
+        """Set the learning rate for a dream outside a run (the configured rate, neuromodulated,
+        no schedule); returns that base rate."""
+        return self._set_learning_rate(1, 1)
+
+    def experience_state(self) -> dict[str, Tensor] | None:
+        """The experience buffers as CPU tensors to persist; None when they hold nothing."""
+        return self.buffers.state_dict() or None
+
+    def _record(self, features: Tensor, targets: Tensor) -> None:
+        signals = self.neuromodulator
+        value = salience(signals.reward, signals.emotion, signals.arousal, signals.stress)
+        self.buffers.record(features, targets, value, self.experience_generator)
+
+    def _scheduled_dream(self, epoch: int, should_stop: StopCheck | None) -> DreamResult:
+        """The dream ``dreams.every_epochs`` asks for after the run's ``epoch`` (none: 0
+        cycles); it comes before validation, so the epoch's scores include it."""
+        every = self.config.dreams.every_epochs
+        if not every or epoch % every or self.buffers.empty_of_experience:
+            return DreamResult(status="completed")
+        return self.dream(self.config.dreams.cycles, should_stop=should_stop)
 
     def _validate(self, validation: Dataset) -> dict[str, float]:
         """``evaluate`` on the C kernels where training uses them: validation runs every

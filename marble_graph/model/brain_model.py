@@ -183,14 +183,41 @@ class BrainModel(nn.Module):
                     for part in features.split(slice_size)
                 ]
             )
-        batch = features.shape[0]
-        h = first_states(features, self.state, self.input_rows)
-        effective = self.effective_weight(reward, stress)  # [E]
-        for synapses in self._round_matrices(batch, edge_mask):
-            if synapses.rows:  # a round with nothing that reaches an output is skipped
-                h = self.conv(h, synapses, effective, self.bias)
+        h = self._final_states(features, edge_mask, reward, stress)
         skip = self.input_skip if self.core.linear_skip else None
         return read_out(h, features, self.output_rows, self.readout_weight, self.readout_bias, skip)
+
+    def embed(
+        self,
+        features: Tensor,  # [B, I]
+        reward: float = 0.0,
+        stress: float = 0.0,
+    ) -> Tensor:  # [B, O*R]
+        """The brain's state for each input: its output neurons' final states, concatenated.
+
+        These are the states the readout reads (the same message passing as
+        ``forward``), in output-neuron id order; reshape to [B, O, R] for one
+        state per output neuron.
+        """
+        slice_size = self.slice_size()
+        if features.shape[0] > slice_size:
+            return torch.cat(
+                [self.embed(part, reward, stress) for part in features.split(slice_size)]
+            )
+        h = self._final_states(features, None, reward, stress)  # [B*N, R]
+        out_state = output_states(h, features.shape[0], self.output_rows)  # [B, O, R]
+        return out_state.reshape(features.shape[0], -1)
+
+    def _final_states(
+        self, features: Tensor, edge_mask: Tensor | None, reward: float, stress: float
+    ) -> Tensor:  # [B*N, R]
+        """Every neuron's state after the K rounds of message passing (one slice of a batch)."""
+        h = first_states(features, self.state, self.input_rows)
+        effective = self.effective_weight(reward, stress)  # [E]
+        for synapses in self._round_matrices(features.shape[0], edge_mask):
+            if synapses.rows:  # a round with nothing that reaches an output is skipped
+                h = self.conv(h, synapses, effective, self.bias)
+        return h
 
     def slice_size(self) -> int:
         """Most examples one forward pass takes at once (larger batches run in slices)."""
@@ -270,6 +297,11 @@ def first_states(features: Tensor, state: Tensor, input_rows: Tensor) -> Tensor:
     return (scale.unsqueeze(-1) * state.unsqueeze(0)).view(batch * num_neurons, size)
 
 
+def output_states(h: Tensor, batch: int, output_rows: Tensor) -> Tensor:  # [B, O, R]
+    """The output neurons' states out of batch-major states ``h`` [B*N, R]."""
+    return h.view(batch, -1, h.shape[1]).index_select(1, output_rows)
+
+
 def read_out(
     h: Tensor,  # [B*N, R]
     features: Tensor,  # [B, I]
@@ -279,8 +311,7 @@ def read_out(
     input_skip: Tensor | None,  # [I, O] (core.linear_skip) or None
 ) -> Tensor:  # [B, O]
     """One linear readout per output neuron of its last state, plus the linear skip."""
-    batch = features.shape[0]
-    out_state = h.view(batch, -1, h.shape[1]).index_select(1, output_rows)  # [B, O, R]
+    out_state = output_states(h, features.shape[0], output_rows)  # [B, O, R]
     out = (out_state * readout_weight).sum(dim=-1) + readout_bias
     if input_skip is not None:
         out = out + features.to(h.dtype) @ input_skip  # [B, I] @ [I, O]

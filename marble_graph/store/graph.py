@@ -30,7 +30,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from marble_graph.brain_graph import BrainGraph
+from marble_graph.brain_graph import MEMORY_SCHEMA, BrainGraph
 from marble_graph.errors import StoreError, StoreLocked
 from marble_graph.failpoints import failpoint
 from marble_graph.store.exploration import ExplorationPool
@@ -199,7 +199,17 @@ class GraphStore:
 
     def brain_names(self) -> set[str]:
         """Names of every brain with any data in the graph (complete or not)."""
-        return set(self.brain_node_keys()) | {brain for brain, _ in self.generations()}
+        generations = {brain for brain, _ in self.generations()}
+        return set(self.brain_node_keys()) | generations | self.memory_brains()
+
+    @_serialized
+    def memory_brains(self) -> set[str]:
+        """Names of the brains with memories (store/memories.py) or a memory id sequence."""
+        found: set[str] = set()
+        for table in ("Memory", "MemorySequence"):
+            rows = self.arrow(f"MATCH (m:{table}) RETURN DISTINCT m.brain AS brain")
+            found.update(rows["brain"].to_pylist())
+        return found
 
     @_serialized
     def generations(self, brain: str | None = None) -> set[tuple[str, int]]:
@@ -209,7 +219,8 @@ class GraphStore:
         params: dict[str, Any] = {"span": 1 << UID_SHIFT}
         if brain is not None:
             params["brain"] = brain
-        for table in ("Neuron", "Lobe", "Memory"):
+        # Memories are per brain, not per generation (store/memories.py).
+        for table in ("Neuron", "Lobe"):
             rows = self.arrow(
                 f"MATCH (n:{table}) {where}RETURN DISTINCT n.brain AS brain, n.uid / $span AS key",
                 params,
@@ -239,18 +250,14 @@ class GraphStore:
             "RETURN n.id AS neuron, l.id AS lobe",
             params,
         )
-        memories = self.arrow(
-            "MATCH (m:Memory) WHERE m.uid >= $lo AND m.uid < $hi RETURN m.id AS id, "
-            "m.kind AS kind, m.key AS key, m.vector AS vector, m.value AS value, "
-            "m.salience AS salience, m.created_at AS created_at",
-            params,
-        )
         return {
             "neurons": neurons,
             "synapses": synapses,
             "lobes": lobes,
             "memberships": memberships,
-            "memories": memories,
+            # Always empty: memories live per brain, beside the generations
+            # (store/memories.py); the table stays for the versions' graph hashes.
+            "memories": MEMORY_SCHEMA.empty_table(),
         }
 
     def _read_synapses(self, graph_key: int) -> pa.Table:
@@ -354,6 +361,12 @@ class GraphStore:
         service does, and reconciles after crashes).
         """
         check_local_ids(graph)
+        if graph.memories.num_rows:
+            raise StoreError(
+                f"brain {brain!r}: the graph holds {graph.memories.num_rows} rows in its "
+                "'memories' table, which generations no longer store; remember them through "
+                "the memory operations instead (docs/memory.md)"
+            )
         # Slices, not whole tables: each COPY must fit the buffer pool, and only
         # one slice's store-side columns exist at a time.
         for table, rows in store_row_slices(brain, graph_key, graph, self.copy_max_rows):
@@ -380,13 +393,16 @@ class GraphStore:
         """Remove every node and relationship of ``brain``; safe to repeat."""
         params = {"brain": brain}
         for statement in (
+            # Memories first: a delete cut short leaves the rest, which names the
+            # brain to reconcile, never memories that a new brain of the name would inherit.
+            "MATCH (m:Memory) WHERE m.brain = $brain DETACH DELETE m",
+            "MATCH (s:MemorySequence) WHERE s.brain = $brain DELETE s",
             "MATCH (b:Brain {name: $brain}) DETACH DELETE b",
             "MATCH (v:BrainVersion) WHERE v.brain = $brain DETACH DELETE v",
             "MATCH ()-[m:MEMBER_OF]->() WHERE m.brain = $brain DELETE m",
             "MATCH ()-[s:Synapse]->() WHERE s.brain = $brain DELETE s",
             "MATCH (n:Neuron) WHERE n.brain = $brain DETACH DELETE n",
             "MATCH (l:Lobe) WHERE l.brain = $brain DETACH DELETE l",
-            "MATCH (m:Memory) WHERE m.brain = $brain DETACH DELETE m",
         ):
             self._conn.execute(statement, params)
 
@@ -401,7 +417,6 @@ class GraphStore:
             "FAILPOINT graph.delete_generation.after_synapses",
             "MATCH (n:Neuron) WHERE n.uid >= $lo AND n.uid < $hi DETACH DELETE n",
             "MATCH (l:Lobe) WHERE l.uid >= $lo AND l.uid < $hi DETACH DELETE l",
-            "MATCH (m:Memory) WHERE m.uid >= $lo AND m.uid < $hi DETACH DELETE m",
         ):
             if statement.startswith("FAILPOINT "):
                 failpoint(statement.removeprefix("FAILPOINT "))
@@ -426,6 +441,10 @@ class GraphStore:
     def query_as_torch_geometric(self, query: str, params: dict[str, Any] | None = None) -> Any:
         """The engine's own conversion of a query result to PyG (for comparison benches)."""
         return self._conn.execute(query, params or {}).get_as_torch_geometric()
+
+    def copy_rows(self, table: str, data: pa.Table) -> None:
+        """Bulk-copy ``data`` (columns in the table's order) into node table ``table``."""
+        self._copy(table, data)
 
     @_serialized
     def _copy(self, table: str, data: pa.Table) -> None:

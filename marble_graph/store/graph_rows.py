@@ -1,7 +1,7 @@
 """How a brain's per-brain rows become rows of the shared graph store.
 
-Every brain shares the node and relationship tables. A neuron's (lobe's,
-memory's) store-wide primary key is ``uid = (graph_key << 32) | id``, so one
+Every brain shares the node and relationship tables. A neuron's (lobe's)
+store-wide primary key is ``uid = (graph_key << 32) | id``, so one
 generation of one brain is the uid range ``[graph_key << 32, (graph_key + 1) << 32)``
 and its per-brain ids stay stable across versions.
 """
@@ -17,17 +17,17 @@ import pyarrow.compute as pc
 from marble_graph.brain_graph import BrainGraph
 from marble_graph.errors import StoreError
 
-UID_SHIFT = 32  # neuron/lobe/memory uid = (graph_key << 32) | per-brain id
+UID_SHIFT = 32  # neuron/lobe uid = (graph_key << 32) | per-brain id
 MAX_LOCAL_ID = (1 << UID_SHIFT) - 1
 
 
 # Store table each BrainGraph table is copied into, in copy order (nodes first).
+# The `memories` table is not copied: memories are per brain (store/memories.py).
 _STORE_TABLES = (
     ("Neuron", "neurons"),
     ("Synapse", "synapses"),
     ("Lobe", "lobes"),
     ("MEMBER_OF", "memberships"),
-    ("Memory", "memories"),
 )
 
 

@@ -14,6 +14,7 @@ from marble_graph.blobs import BlobStore
 from marble_graph.config import StorageConfig, VersionsConfig
 from marble_graph.data_home import DataHome
 from marble_graph.store.graph import GraphStore
+from marble_graph.store.memories import MemoryStore
 from marble_graph.store.metadata import MetadataStore
 
 
@@ -33,6 +34,11 @@ class Stores:
     # process is the graph database's only writer, so an unchanged count means
     # every brain is still at the version a reader last saw.
     changes: int = 0
+    # Memories in the graph store, with each brain's recall index (store/memories.py).
+    memories: MemoryStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.memories = MemoryStore(self.graph)
 
     def committed(self) -> None:
         """Count one commit (call it after the SQL commit that made it visible)."""

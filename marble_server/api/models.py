@@ -276,6 +276,14 @@ class TrainRequest(StrictModel):
     epochs: Annotated[int, Field(ge=1, le=100_000), WHOLE_NUMBER] | None = None
 
 
+class DreamRequest(StrictModel):
+    cycles: Annotated[int, Field(ge=1, le=100_000), WHOLE_NUMBER] | None = Field(
+        default=None,
+        description="Replay steps, one batch of sampled experiences each (default: the "
+        "brain's dreams.cycles).",
+    )
+
+
 class Job(BaseModel):
     id: str
     kind: str

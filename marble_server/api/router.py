@@ -13,6 +13,7 @@ from marble_server.api.routes import (
     health,
     infer,
     jobs,
+    memories,
     versions,
 )
 from marble_server.problems import PROBLEM_MEDIA_TYPE
@@ -38,7 +39,7 @@ PROTECTED_ERRORS: dict[int | str, dict[str, Any]] = {
 
 api_router = APIRouter()
 api_router.include_router(health.router)
-for module in (brains, versions, jobs, graph, datasets, admin):
+for module in (brains, versions, memories, jobs, graph, datasets, admin):
     api_router.include_router(module.router, responses=PROTECTED_ERRORS)
 
 # Included by the app ahead of ``api_router``: routes are matched in order, one

@@ -1,7 +1,7 @@
 """Mutation root: create and delete brains, train, infer, neuromodulation, job control, and
 tags and reverts of stored datasets.
 
-Scopes: ``infer`` for inference; ``train`` to create brains, train, change
+Scopes: ``infer`` for inference; ``train`` to create brains, train, dream, change
 neuromodulation, cancel or resume jobs, and tag or revert datasets; ``admin`` to delete a brain or
 back up the data home. A token limited to named brains meets other brains
 and their jobs as NOT_FOUND, like unknown ones, and may create only brains of
@@ -19,6 +19,7 @@ from marble_graph.tokens import Scope
 from marble_server import brain_writes
 from marble_server.graphql.dataset_types import DatasetVersion
 from marble_server.graphql.errors import BAD_USER_INPUT, ApiError, engine_errors
+from marble_server.graphql.memory_types import MemoryMutations
 from marble_server.graphql.results import (
     BackupResult,
     InferenceResult,
@@ -31,7 +32,7 @@ from marble_server.graphql.version_types import VersionRef
 
 
 @strawberry.type
-class Mutation:
+class Mutation(MemoryMutations):
     @strawberry.mutation(
         description="Seed a new brain from the server's config; with a dataset, from the "
         "preset of its task, sized to the dataset (like `marble brain create --dataset`)."
@@ -70,6 +71,19 @@ class Mutation:
         ctx.require(Scope.TRAIN)
         ctx.require_brain(brain)
         view = await ctx.engine(ctx.state.jobs.submit_train, brain, dataset, epochs)
+        return Job.from_view(view)
+
+    @strawberry.mutation(
+        description="Queue a dream: replay `cycles` batches (1..100000; default the brain's "
+        "dreams.cycles) of its recorded experiences, sampled by salience, then commit a new "
+        "version; watch it with jobProgress. A cancelled dream writes nothing. CONFLICT when "
+        "the brain recorded no experiences."
+    )
+    async def dream(self, info: Info, brain: str, cycles: int | None = None) -> Job:
+        ctx = info.context
+        ctx.require(Scope.TRAIN)
+        ctx.require_brain(brain)
+        view = await ctx.engine(ctx.state.jobs.submit_dream, brain, cycles)
         return Job.from_view(view)
 
     @strawberry.mutation(

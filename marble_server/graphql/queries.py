@@ -22,6 +22,7 @@ from marble_graph.tokens import Scope
 from marble_server.graphql.dataset_types import Dataset, DatasetDiff, DatasetVersion
 from marble_server.graphql.errors import BAD_USER_INPUT, NOT_FOUND, ApiError
 from marble_server.graphql.json_values import json_safe
+from marble_server.graphql.memory_types import MemoryQueries
 from marble_server.graphql.pagination import page_size
 from marble_server.graphql.results import CypherResult, Job, Pathway
 from marble_server.graphql.types import Brain, BrainVersion, First, Info, Neuron, Synapse
@@ -35,7 +36,7 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 @strawberry.type
-class Query:
+class Query(MemoryQueries):
     @strawberry.field(
         description="One brain by name; NOT_FOUND when there is none the token may use."
     )

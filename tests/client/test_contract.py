@@ -150,6 +150,20 @@ async def test_train_wait_with_progress_returns_the_succeeded_job(
     assert (await marble(lambda c: job.refresh())).state == "succeeded"
 
 
+async def test_dream_wait_with_progress_commits_a_version(
+    marble: Marble, brain: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _create(marble, brain)
+    trained = await marble(lambda c: c.train(brain, "sine", epochs=2))
+    await marble(lambda c: trained.wait(timeout=300))
+    job = await marble(lambda c: c.dream(brain, cycles=3))
+    assert job.record.kind == "dream" and job.record.payload["cycles"] == 3
+    final = await marble(lambda c: job.wait(progress=True, timeout=300))
+    assert final.succeeded and final.result is not None and final.result["version"] == 3
+    assert "cycle 3/3" in capsys.readouterr().err
+    assert (await marble(lambda c: c.brains.get(brain))).version == 3
+
+
 async def test_job_events_stream_state_progress_then_end(marble: Marble, brain: str) -> None:
     await _create(marble, brain)
     job = await marble(lambda c: c.train(brain, "sine", epochs=2))

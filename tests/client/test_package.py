@@ -18,12 +18,14 @@ from marble_client import (
     AsyncJob,
     AsyncJobs,
     AsyncMarbleClient,
+    AsyncMemories,
     Brains,
     Datasets,
     GraphExport,
     Job,
     Jobs,
     MarbleClient,
+    Memories,
 )
 
 CLIENT_DIR = Path(__file__).resolve().parents[2] / "clients" / "python"
@@ -68,6 +70,7 @@ def test_async_client_mirrors_the_sync_one_name_for_name() -> None:
         (Job, AsyncJob),
         (GraphExport, AsyncGraphExport),
         (Datasets, AsyncDatasets),
+        (Memories, AsyncMemories),
     ]
     for sync, asynchronous in pairs:
         assert _surface(sync).keys() == _surface(asynchronous).keys(), sync.__name__
@@ -79,6 +82,7 @@ def test_async_client_mirrors_the_sync_one_name_for_name() -> None:
         "ready",
         "infer",
         "train",
+        "dream",
         "graphql",
         "cypher",
         "backup",
@@ -113,6 +117,13 @@ def test_async_client_mirrors_the_sync_one_name_for_name() -> None:
         "follow",
         "cancel",
         "resume",
+    }
+    assert {n for n, c in _surface(AsyncMemories).items() if c} == {
+        "remember",
+        "recall",
+        "lookup",
+        "forget",
+        "list",
     }
 
 

@@ -32,6 +32,12 @@ PROTECTED = [
     ("POST", "/brains/wave/repair", None, "admin"),
     ("GET", "/brains/wave/graph", None, "read"),
     ("POST", "/brains/wave/train", {"dataset": "sine", "epochs": 1}, "train"),
+    ("POST", "/brains/wave/dream", {"cycles": 2}, "train"),
+    ("POST", "/brains/wave/memories", {"key": "k", "value": 1}, "train"),
+    ("GET", "/brains/wave/memories", None, "read"),
+    ("POST", "/brains/wave/memories/recall", {"features": [0.5]}, "infer"),
+    ("GET", "/brains/wave/memories/keys/k", None, "read"),
+    ("POST", "/brains/wave/memories/forget", {"keep_last": 5}, "train"),
     ("POST", "/infer", {"brain": "wave", "inputs": [0.5]}, "infer"),
     ("GET", "/jobs", None, "read"),
     ("GET", f"/jobs/{JOB}", None, "read"),
@@ -57,6 +63,7 @@ PUBLIC = {("GET", "/"), ("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics
 def _template(path: str) -> str:
     named = path.replace("/wave", "/{name}").replace(JOB, "{job_id}")
     named = named.replace("/versions/1/diff/1", "/versions/{a}/diff/{b}")
+    named = named.replace("/memories/keys/k", "/memories/keys/{key}")
     return named.replace("/versions/1", "/versions/{ref}").replace("/tags/gold", "/tags/{tag}")
 
 

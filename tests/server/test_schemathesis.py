@@ -59,6 +59,11 @@ BRAIN_STATE_FAULTS = (
     "every row must be as wide as the brain's inputs",
     "was not trained on a stored dataset",
     "objects: ",
+    # An embedding to recall by must be as wide as the brain embeds (docs/memory.md).
+    "embeds to",
+    # keys/values to remember must be as many as the rows: a count tied to another
+    # field's length, which no JSON Schema can state.
+    "expected one per row",
 )
 # The operations whose body is a file: its rows are valid or not, whatever the schema
 # (an upload's rows; a diff's rows, which must also fit the version it is applied to).

@@ -46,6 +46,7 @@ def test_older_database_is_upgraded_on_open(tmp_path: Path, engine: str) -> None
         assert upgraded.migrate(graph_schema_dir()) == [
             "0002_lobes_memories_datasets.cypher",
             "0003_version_lineage.cypher",
+            "0004_memories.cypher",
         ]
         assert upgraded.scalar("MATCH (l:Lobe) RETURN count(*)") == 0
         assert upgraded.scalar("MATCH (v:BrainVersion) RETURN count(*)") == 0

@@ -28,6 +28,7 @@ from marble_client._exceptions import (
 )
 from marble_client._graph import AsyncGraphExport, GraphExport
 from marble_client._jobs import AsyncJob, Job
+from marble_client._memories import AsyncMemories, Memories
 from marble_client._models import (
     BackupBrain,
     BackupSummary,
@@ -44,6 +45,8 @@ from marble_client._models import (
     InferResult,
     JobEvent,
     JobRecord,
+    Memory,
+    MemoryPage,
     Ready,
     RepairReport,
     TrainedBrain,
@@ -61,6 +64,7 @@ __all__ = [
     "AsyncJob",
     "AsyncJobs",
     "AsyncMarbleClient",
+    "AsyncMemories",
     "AsyncVersions",
     "BackupBrain",
     "BackupSummary",
@@ -88,6 +92,9 @@ __all__ = [
     "Jobs",
     "MarbleClient",
     "MarbleError",
+    "Memories",
+    "Memory",
+    "MemoryPage",
     "NotFound",
     "QueryRefused",
     "Ready",

@@ -18,6 +18,7 @@ from marble_client._datasets import AsyncDatasets
 from marble_client._exceptions import error_from_response, transport_error
 from marble_client._graph import AsyncGraphExport
 from marble_client._jobs import AsyncJob
+from marble_client._memories import AsyncMemories
 from marble_client._models import (
     BackupSummary,
     Brain,
@@ -46,6 +47,7 @@ class AsyncMarbleClient:
     jobs: AsyncJobs
     datasets: AsyncDatasets
     versions: AsyncVersions
+    memories: AsyncMemories
 
     def __init__(
         self,
@@ -73,6 +75,7 @@ class AsyncMarbleClient:
         self.jobs = AsyncJobs(self)
         self.datasets = AsyncDatasets(self)
         self.versions = AsyncVersions(self)
+        self.memories = AsyncMemories(self)
 
     @property
     def base_url(self) -> str:
@@ -137,6 +140,20 @@ class AsyncMarbleClient:
         pinned when the job is queued), ``"name@3"`` or ``"name@tag"``.
         """
         response = await self._send(calls.train(brain, dataset, epochs, idempotency_key))
+        return AsyncJob(self.jobs, parse(response, JobRecord), self._sleep)
+
+    async def dream(
+        self,
+        brain: str,
+        *,
+        cycles: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> AsyncJob:
+        """Queue a dream on ``brain``: ``cycles`` replay steps (1..100000; default the
+        brain's ``dreams.cycles``) of its recorded experiences, then a new version. Follow
+        it with the handle; each cycle is a progress event. ``Conflict`` when the brain
+        recorded no experiences."""
+        response = await self._send(calls.dream(brain, cycles, idempotency_key))
         return AsyncJob(self.jobs, parse(response, JobRecord), self._sleep)
 
     async def backup(

@@ -170,6 +170,11 @@ def train(brain: str, dataset: str, epochs: int | None, key: str | None) -> Call
     return Call("POST", f"/brains/{_segment(brain)}/train", json=body, idempotency_key=key)
 
 
+def dream(brain: str, cycles: int | None, key: str | None) -> Call:
+    body: dict[str, Any] = {} if cycles is None else {"cycles": cycles}
+    return Call("POST", f"/brains/{_segment(brain)}/dream", json=body, idempotency_key=key)
+
+
 def list_jobs(brain: str | None, state: str | None, limit: int | None) -> Call:
     return _read("GET", "/jobs", brain=brain, state=state, limit=limit)
 

@@ -18,6 +18,7 @@ from marble_client._datasets import Datasets
 from marble_client._exceptions import error_from_response, transport_error
 from marble_client._graph import GraphExport
 from marble_client._jobs import Job
+from marble_client._memories import Memories
 from marble_client._models import (
     BackupSummary,
     Brain,
@@ -51,6 +52,7 @@ class MarbleClient:
     jobs: Jobs
     datasets: Datasets
     versions: Versions
+    memories: Memories
 
     def __init__(
         self,
@@ -78,6 +80,7 @@ class MarbleClient:
         self.jobs = Jobs(self)
         self.datasets = Datasets(self)
         self.versions = Versions(self)
+        self.memories = Memories(self)
 
     @property
     def base_url(self) -> str:
@@ -143,6 +146,20 @@ class MarbleClient:
         pinned when the job is queued), ``"name@3"`` or ``"name@tag"``.
         """
         response = self._send(calls.train(brain, dataset, epochs, idempotency_key))
+        return Job(self.jobs, parse(response, JobRecord), self._sleep)
+
+    def dream(
+        self,
+        brain: str,
+        *,
+        cycles: int | None = None,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """Queue a dream on ``brain``: ``cycles`` replay steps (1..100000; default the
+        brain's ``dreams.cycles``) of its recorded experiences, then a new version. Follow
+        it with the handle; each cycle is a progress event. ``Conflict`` when the brain
+        recorded no experiences."""
+        response = self._send(calls.dream(brain, cycles, idempotency_key))
         return Job(self.jobs, parse(response, JobRecord), self._sleep)
 
     def backup(

@@ -281,3 +281,29 @@ class TrainedBrain(MarbleModel):
     brain: str
     version: int
     graph_hash: str
+
+
+class Memory(MarbleModel):
+    """A remembered input (with its embedding, the brain's state for it) or a fact."""
+
+    id: int
+    similarity: float | None = None
+    """Cosine similarity to the query (``recall`` only)."""
+    key: str | None
+    value: Any
+    created_at: datetime
+    brain_version: int
+    neurons: list[int]
+    """The output neurons that carried the input."""
+    embedded: bool
+    """Whether it holds an embedding (False: a fact)."""
+
+
+class MemoryPage(MarbleModel):
+    """``GET /brains/{name}/memories``: a page of memories, newest first."""
+
+    brain: str
+    total: int
+    next_before: int | None
+    """Pass as ``before`` for the next page; None: no more."""
+    memories: list[Memory]

@@ -18,7 +18,8 @@ SHOWN_METRICS = ("loss", "val_loss", "accuracy", "val_accuracy")
 def render_line(
     job: JobRecord, metrics: dict[str, Any] | None = None, width: int = BAR_WIDTH
 ) -> str:
-    """``job 1a2b3c4d [######------]  50% running epoch 2/4 loss 0.1234``."""
+    """``job 1a2b3c4d [######------]  50% running epoch 2/4 loss 0.1234`` (a dream job:
+    ``cycle 3/10`` instead of the epoch)."""
     fraction = min(1.0, max(0.0, job.progress))
     filled = round(fraction * width)
     parts = [
@@ -29,6 +30,8 @@ def render_line(
     if "epoch" in metrics:
         planned = job.payload.get("epochs")
         parts.append(f"epoch {metrics['epoch']}" + (f"/{planned}" if planned else ""))
+    if "cycle" in metrics:  # a dream job
+        parts.append(f"cycle {metrics['cycle']}/{metrics.get('cycles', '?')}")
     for name in SHOWN_METRICS:
         value = metrics.get(name)
         if isinstance(value, int | float):

@@ -99,6 +99,10 @@ def _active_job(session: Session, brain: str) -> Job | None:
     ).first()
 
 
+def _kind_label(kind: str) -> str:
+    return "training" if kind == "train" else kind
+
+
 def _row(session: Session, job_id: str) -> Job:
     job = session.get(Job, job_id)
     if job is None:
@@ -119,7 +123,8 @@ class JobRecords:
             busy = _active_job(session, brain)
             if busy is not None:
                 raise Conflict(
-                    f"brain {brain!r} already has training job {busy.id} ({busy.state.value}); "
+                    f"brain {brain!r} already has {_kind_label(busy.kind)} job {busy.id} "
+                    f"({busy.state.value}); "
                     "wait for it or cancel it"
                 )
             job = Job(kind=kind, brain_id=brain_id, payload=payload)
@@ -192,11 +197,15 @@ class JobRecords:
             job.state, job.started_at = JobState.RUNNING, datetime.now(UTC)
             return job_view(job, brain_name(session, job))
 
-    def progress(self, job_id: str, progress: float, last_epoch: dict[str, Any]) -> JobView:
+    def progress(
+        self, job_id: str, progress: float, last_epoch: dict[str, Any], key: str = "last_epoch"
+    ) -> JobView:
+        """Record how far the job is, and its latest metrics under ``key`` (a dream's
+        ``last_cycle``)."""
         with self.metadata.session() as session:
             row = _row(session, job_id)
             row.progress = progress
-            row.result = {"last_epoch": last_epoch}
+            row.result = {key: last_epoch}
             return job_view(row, brain_name(session, row))
 
     def finish(
@@ -211,7 +220,8 @@ class JobRecords:
             row.state, row.error, row.finished_at = state, error, datetime.now(UTC)
             if result is not None:
                 row.result = result
-                row.run_id = int(result["run_id"])
+                if result.get("run_id") is not None:  # a dream job has no training run
+                    row.run_id = int(result["run_id"])
             if state == JobState.SUCCEEDED:
                 row.progress = 1.0
             return job_view(row, brain_name(session, row))

@@ -227,6 +227,9 @@ class BrainVersion(Base):
     params_blob: Mapped[str | None] = mapped_column(sa.String(64))
     # Content hash of the version's whole graph as Parquet in blobs/ (repair, backup).
     snapshot_blob: Mapped[str | None] = mapped_column(sa.String(64))
+    # Content hash of the experience buffers dreams replay (learning/experience.py) in
+    # blobs/; None while the brain has recorded nothing.
+    experience_blob: Mapped[str | None] = mapped_column(sa.String(64))
     run_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("training_runs.id", ondelete="SET NULL")
     )

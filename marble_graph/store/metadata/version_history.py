@@ -45,6 +45,7 @@ class StoredVersion:
     synapse_count: int
     params_blob: str | None
     snapshot_blob: str | None
+    experience_blob: str | None  # experience buffers (dream replay); None: none recorded
     metrics: dict[str, Any] = field(repr=False)
     note: str | None
     created_at: datetime
@@ -227,22 +228,23 @@ def mark_collected(metadata: MetadataStore, version_ids: list[int]) -> None:
 def blobs_in_use(
     metadata: MetadataStore, excluding_ids: Collection[int] = ()
 ) -> tuple[set[str], set[str]]:
-    """(params blobs, snapshot blobs) of every version of every brain not collected,
-    leaving out the version rows ``excluding_ids`` (those being collected).
+    """(tensor blobs, snapshot blobs) of every version of every brain not collected,
+    leaving out the version rows ``excluding_ids`` (those being collected). Tensor
+    blobs are shared layers and experience buffers (both ``.pt`` files).
 
     Versions in any state count: a pending row belongs to a write still in flight
     (or to a crash that reconcile will clean up), whose blobs must stay.
     """
     with metadata.session() as session:
-        query = select(BrainVersion.params_blob, BrainVersion.snapshot_blob).where(
-            BrainVersion.collected_at.is_(None)
-        )
+        query = select(
+            BrainVersion.params_blob, BrainVersion.snapshot_blob, BrainVersion.experience_blob
+        ).where(BrainVersion.collected_at.is_(None))
         if excluding_ids:
             query = query.where(BrainVersion.id.not_in(list(excluding_ids)))
         rows = session.execute(query).all()
-    params = {str(p) for p, _ in rows if p}
-    snapshots = {str(s) for _, s in rows if s}
-    return params, snapshots
+    tensors = {str(p) for p, _, _ in rows if p} | {str(e) for _, _, e in rows if e}
+    snapshots = {str(s) for _, s, _ in rows if s}
+    return tensors, snapshots
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -279,6 +281,7 @@ def _stored(row: BrainVersion) -> StoredVersion:
         synapse_count=row.synapse_count,
         params_blob=row.params_blob,
         snapshot_blob=row.snapshot_blob,
+        experience_blob=row.experience_blob,
         metrics=dict(row.metrics),
         note=row.note,
         created_at=row.created_at,

@@ -1,4 +1,5 @@
-"""Training jobs: start one on a brain, follow it (JSON or server-sent events), cancel, resume."""
+"""Jobs: start a training run or a dream on a brain, follow it (JSON or server-sent events),
+cancel, resume."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from marble_graph.service import JOB_STATES
 from marble_server.api.deps import ReadToken, StateDep, TrainToken
-from marble_server.api.models import BrainPath, Job, TrainRequest
+from marble_server.api.models import BrainPath, DreamRequest, Job, TrainRequest
 from marble_server.auth import require_brain, require_job
 
 router = APIRouter(tags=["jobs"])
@@ -27,6 +28,16 @@ async def train(name: BrainPath, body: TrainRequest, state: StateDep, token: Tra
     """Queue a training job; follow it at /jobs/{id} or /jobs/{id}/events."""
     require_brain(token, name)
     view = await asyncio.to_thread(state.jobs.submit_train, name, body.dataset, body.epochs)
+    return Job.model_validate(view.as_dict())
+
+
+@router.post("/brains/{name}/dream", status_code=status.HTTP_202_ACCEPTED, response_model=Job)
+async def dream(name: BrainPath, body: DreamRequest, state: StateDep, token: TrainToken) -> Job:
+    """Queue a dream: replay the brain's recorded experiences, then commit a new version.
+
+    Its events report every cycle; a cancelled dream writes nothing."""
+    require_brain(token, name)
+    view = await asyncio.to_thread(state.jobs.submit_dream, name, body.cycles)
     return Job.model_validate(view.as_dict())
 
 

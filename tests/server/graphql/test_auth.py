@@ -21,6 +21,7 @@ OPERATIONS = [
     ('mutation { createBrain(name: "other") { name } }', "train", "read"),
     ('mutation { deleteBrain(name: "wave") }', "admin", "train"),
     ('mutation { train(brain: "wave", dataset: "sine", epochs: 1) { id } }', "train", "infer"),
+    ('mutation { dream(brain: "wave", cycles: 2) { id } }', "train", "read"),
     ('mutation { infer(brain: "wave", inputs: [[0.5]]) { outputs } }', "infer", "read"),
     ('mutation { setNeuromodulation(brain: "wave", reward: 0.5) { reward } }', "train", "read"),
     ('mutation { cancelJob(id: "no-such-job") { id } }', "train", "infer"),

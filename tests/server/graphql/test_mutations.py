@@ -166,3 +166,31 @@ async def test_set_neuromodulation_stores_signals_and_switches_to_manual(
     error = await gql.error(document, {"reward": 2.0}, scope="train")
     assert error["extensions"]["code"] == "BAD_USER_INPUT" and "reward" in error["message"]
     assert gql.live.state.service.brain_config("moody").neuromodulation.reward == 0.25
+
+
+DREAM = """mutation($brain: String!, $cycles: Int) {
+  dream(brain: $brain, cycles: $cycles) { id state payload } }"""
+
+
+async def test_dream_queues_a_job_that_commits_a_version(gql: GraphQLClient) -> None:
+    trained = (await gql.data(TRAIN, {"brain": "wave", "epochs": 2}, scope="train"))["train"]
+    await _wait_for_job(gql, trained["id"], {"succeeded"})
+    before = gql.live.state.service.get_brain("wave").version
+    job = (await gql.data(DREAM, {"brain": "wave", "cycles": 3}, scope="train"))["dream"]
+    assert job["payload"] == {"brain": "wave", "cycles": 3}
+    final = await _wait_for_job(gql, job["id"], {"succeeded", "failed", "cancelled"})
+    assert final["state"] == "succeeded", final
+    assert gql.live.state.service.get_brain("wave").version == before + 1
+
+
+@pytest.mark.parametrize(
+    ("cycles", "code", "names"),
+    [(0, "BAD_USER_INPUT", "cycles: expected 1..100000, got 0"), (3, "CONFLICT", "no experiences")],
+)
+async def test_dream_errors_are_coded_and_name_the_fault(
+    gql: GraphQLClient, cycles: int, code: str, names: str
+) -> None:
+    service = gql.live.state.service  # "dreamless" is never trained: it recorded nothing
+    service.create_brain_for_dataset("dreamless", "sine", gql.live.state.config, exist_ok=True)
+    error = await gql.error(DREAM, {"brain": "dreamless", "cycles": cycles}, scope="train")
+    assert error["extensions"]["code"] == code and names in error["message"], error
