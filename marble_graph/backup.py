@@ -9,14 +9,18 @@ training compute carry on. The layout is engine- and dialect-neutral::
     manifest.json                  format, versions, engine, schema revision, brains
     metadata/<table>.jsonl         every row of every SQL table (one JSON object a line)
     graph/<graph_key>/             each committed brain's current generation as a
-                                   Parquet brain export (see export_files.py)
+                                   Parquet brain export (see export_files.py), with
+                                   the brain's memories (memory_nodes.parquet)
     blobs/<ab>/<digest><suffix>    trained parameters, snapshots and dataset arrays
 
 It is written into ``<dest>.partial`` and renamed at the end, so a failed
 backup never looks complete. ``restore_backup`` refuses a home that holds
 anything, inserts the rows at the same ids and the graphs at the same
-graph keys, copies the blobs and checks every brain's graph hash. How each
-file is written and read is in ``backup_format.py``.
+graph keys, copies the blobs and checks every brain's graph hash; memories
+come back with their ids, versions and times, each brain's id sequence
+where it was, and their ``WROTE`` edges. A backup taken before memories
+travelled restores without them. How each file is written and read is in
+``backup_format.py``.
 """
 
 from __future__ import annotations
@@ -245,7 +249,10 @@ def _backup_graphs(
             "config_hash": brain["config_hash"],
         }
         config = config_from_mapping(brain["config"], source=f"brain {name!r}")
-        export_files.write_export(graph_dir / str(key), info, config, graph, "parquet")
+        memories = stores.memories.rows(name)
+        export_files.write_export(
+            graph_dir / str(key), info, config, graph, "parquet", memories=memories
+        )
         brains.append(
             BackupBrain(
                 name=name,
@@ -254,6 +261,8 @@ def _backup_graphs(
                 graph_hash=digest,
                 neuron_count=graph.neuron_count,
                 synapse_count=graph.synapse_count,
+                memories=memories.num_rows,
+                memory_next_id=stores.memories.next_id(name),
             )
         )
     return brains
@@ -291,16 +300,21 @@ def restore_backup(stores: Stores, src: Path, progress: Progress | None = None) 
             f"but this MARBLE is at {head!r}; restore it with the MARBLE version that took it"
         )
     _check_empty(stores)
-    # Read and verify every graph before writing anything.
-    graphs = {}
+    # Read and verify every graph (and the memories) before writing anything.
+    exports = {}
     for brain in brains:
         _report(progress, f"checking brain {brain.name!r}")
-        _, graph = export_files.read_export(src / "graph" / str(brain.graph_key))
-        if graph_hash(graph) != brain.graph_hash:
+        exported = export_files.read_brain_export(src / "graph" / str(brain.graph_key))
+        if graph_hash(exported.graph) != brain.graph_hash:
             raise ValidationFailed(
                 f"{src}: brain {brain.name!r} does not hash to its manifest's graph_hash"
             )
-        graphs[brain.name] = graph
+        if exported.memories.num_rows != brain.memories:
+            raise ValidationFailed(
+                f"{src}: brain {brain.name!r} has {exported.memories.num_rows} memories, "
+                f"but the manifest counts {brain.memories}"
+            )
+        exports[brain.name] = exported
     try:
         _report(progress, "copying blobs")
         _restore_blobs(src / "blobs", stores.home.blobs_dir)
@@ -308,11 +322,16 @@ def restore_backup(stores: Stores, src: Path, progress: Progress | None = None) 
         _restore_tables(stores, src / "metadata")
         for brain in brains:
             _report(progress, f"writing brain {brain.name!r}")
-            stores.graph.insert_graph(brain.name, brain.graph_key, graphs[brain.name])
+            stores.graph.insert_graph(brain.name, brain.graph_key, exports[brain.name].graph)
         # Lineage (version and dataset nodes, their edges) mirrors the SQL rows
         # just restored; backups from before it was rebuilt this way still
         # carry a graph/lineage.jsonl, which is not needed.
         sync_lineage(stores.metadata, stores.graph)
+        # After the version nodes: each memory's WROTE edge starts at its version's node.
+        for brain in brains:
+            if brain.memories:
+                _report(progress, f"writing {brain.memories} memories of brain {brain.name!r}")
+            stores.memories.restore(brain.name, exports[brain.name].memories, brain.memory_next_id)
         for brain in brains:
             actual = graph_hash(stores.graph.load_graph(brain.name, brain.graph_key))
             if actual != brain.graph_hash:
@@ -323,6 +342,8 @@ def restore_backup(stores: Stores, src: Path, progress: Progress | None = None) 
     except BaseException:
         log.warning("restore into %s failed; removing what was written", home.root)
         _clear_home(stores)
+        for brain in brains:
+            stores.memories.drop(brain.name)
         raise
     stores.committed()
     _report(progress, f"restored {len(brains)} brains into {home.root}")

@@ -39,7 +39,8 @@ DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 @dataclass(frozen=True)
 class BackupBrain:
-    """One brain as the backup holds it: its current version and that generation's hash."""
+    """One brain as the backup holds it: its current version and that generation's hash,
+    and its memories: how many, and the id its next one gets (None: it never had one)."""
 
     name: str
     version: int
@@ -47,6 +48,8 @@ class BackupBrain:
     graph_hash: str
     neuron_count: int
     synapse_count: int
+    memories: int = 0
+    memory_next_id: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +59,8 @@ class BackupBrain:
             "graph_hash": self.graph_hash,
             "neuron_count": self.neuron_count,
             "synapse_count": self.synapse_count,
+            "memories": self.memories,
+            "memory_next_id": self.memory_next_id,
         }
 
 
@@ -165,8 +170,12 @@ def read_manifest(src: Path) -> dict[str, Any]:
 
 
 def brain_from_manifest(entry: Any, src: Path) -> BackupBrain:
-    """One brain entry of a manifest, checked for its fields and types."""
+    """One brain entry of a manifest, checked for its fields and types.
+
+    Backups taken before memories travelled have no memory fields: no memories.
+    """
     try:
+        next_id = entry.get("memory_next_id")
         return BackupBrain(
             name=str(entry["name"]),
             version=int(entry["version"]),
@@ -174,8 +183,10 @@ def brain_from_manifest(entry: Any, src: Path) -> BackupBrain:
             graph_hash=str(entry["graph_hash"]),
             neuron_count=int(entry["neuron_count"]),
             synapse_count=int(entry["synapse_count"]),
+            memories=int(entry.get("memories", 0)),
+            memory_next_id=None if next_id is None else int(next_id),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ValidationFailed(f"{src}: invalid brain entry in the manifest: {entry!r}") from exc
 
 

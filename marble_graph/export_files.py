@@ -1,12 +1,17 @@
 """Brain export and import files.
 
-An export holds everything that determines a brain version's outputs:
+An export holds everything that determines a brain version's outputs, and
+the brain's memories:
 
 - the graph (neurons, synapses, lobes, memberships) and the brain's config;
 - the shared layer, the version's trained parameters that are not graph
   properties (``null`` for a brain never trained);
 - the version's metrics, which serving reads: task, normalisation record,
-  neuromodulation signals (and the step counter training continues from).
+  neuromodulation signals (and the step counter training continues from);
+- the brain's memories (``Memory`` nodes, docs/memory.md): id, key, JSON
+  value, embedding (null for a fact), carrier neurons, the version that
+  wrote each and when. They belong to the brain, not the version, and do not
+  decide its outputs, so neither hash covers them; the manifest counts them.
 
 Two formats carry the same content:
 
@@ -14,7 +19,11 @@ Two formats carry the same content:
   shared tensors are objects ``{"dtype", "shape", "values"}`` with nested lists;
 - Parquet, a directory with ``manifest.json`` (config, metrics, hashes), one
   ``<table>.parquet`` per table, and ``shared.parquet`` (one row per tensor:
-  name, dtype, shape, raw bytes) when the brain has been trained.
+  name, dtype, shape, raw bytes) when the brain has been trained, and
+  ``memory_nodes.parquet`` when the brain has memories (``memories.parquet``
+  is the graph's old per-generation table, always empty).
+
+JSON holds the memories as a top-level ``memory_nodes`` object of columns.
 
 Both are exact: float32 values survive the trip bit for bit (a float32 widens
 to a float64 exactly, and JSON numbers round-trip float64). The manifest
@@ -22,7 +31,8 @@ records the ``graph_hash`` and the ``model_hash`` (model_hash.py: graph,
 config, shared tensors and metrics); import recomputes both and refuses a
 mismatch. Nothing is unpickled: tensors are rebuilt from numbers or bytes of
 an allowed dtype. Exports of format version 1 (graph and config only) still
-import, as untrained brains.
+import, as untrained brains; exports without a ``memories`` count (made
+before memories travelled) import with none.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import torch
 from torch import Tensor
@@ -54,6 +65,9 @@ FORMAT_VERSION = 2
 READABLE_FORMAT_VERSIONS = (1, 2)
 MANIFEST_FILE = "manifest.json"
 SHARED_FILE = "shared.parquet"
+MEMORY_NODES_FILE = "memory_nodes.parquet"
+# The JSON document's key for the memories' columns (its "tables" are the graph's).
+MEMORY_NODES_KEY = "memory_nodes"
 
 # The dtypes a shared tensor may have; anything else in an export is refused.
 TENSOR_DTYPES: dict[str, torch.dtype] = {
@@ -79,16 +93,33 @@ SHARED_SCHEMA = pa.schema(
         pa.field("data", pa.large_binary(), nullable=False),
     ]
 )
+# A brain's memories as ``MemoryStore.rows`` reads them (store/memories.py):
+# ``created_at`` is naive UTC, ``embedding`` null for a fact.
+MEMORY_NODE_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("key", pa.string()),
+        ("value", pa.string()),
+        ("embedding", pa.list_(pa.float32())),
+        ("neurons", pa.list_(pa.int64())),
+        ("brain_version", pa.int64()),
+        ("created_at", pa.timestamp("us")),
+    ]
+)
+# Columns every memory has a value in (a fact has no embedding, and maybe no key).
+_REQUIRED_MEMORY_COLUMNS = ("id", "value", "neurons", "brain_version", "created_at")
 
 
 @dataclass(frozen=True)
 class BrainExport:
-    """A verified export: its manifest, graph, shared layer and version metrics."""
+    """A verified export: its manifest, graph, shared layer, version metrics and the
+    brain's memories (``MEMORY_NODE_SCHEMA``; no rows when it had none)."""
 
     manifest: dict[str, Any]
     graph: BrainGraph
     shared_state: dict[str, Tensor] | None  # None: the brain was never trained
     metrics: dict[str, Any]
+    memories: pa.Table
 
 
 def export_format(path: Path, fmt: str) -> str:
@@ -108,11 +139,13 @@ def write_export(
     fmt: str = "auto",
     shared_state: Mapping[str, Tensor] | None = None,
     metrics: Mapping[str, Any] | None = None,
+    memories: pa.Table | None = None,
 ) -> Path:
-    """Write ``graph`` with its shared layer, metrics and manifest to ``path``.
+    """Write ``graph`` with its shared layer, metrics, memories and manifest to ``path``.
 
-    ``shared_state`` is the version's shared layer (None: never trained) and
-    ``metrics`` its recorded metrics. Refuses to overwrite.
+    ``shared_state`` is the version's shared layer (None: never trained),
+    ``metrics`` its recorded metrics and ``memories`` the brain's memories as
+    ``MemoryStore.rows`` reads them (None: none). Refuses to overwrite.
     """
     path = Path(path)
     fmt = export_format(path, fmt)
@@ -120,6 +153,9 @@ def write_export(
         raise Conflict(f"export target {path} already exists; choose a new path")
     shared = None if shared_state is None else dict(shared_state)
     metrics = dict(metrics or {})
+    memory_nodes = conform_memory_nodes(
+        MEMORY_NODE_SCHEMA.empty_table() if memories is None else memories, path
+    )
     config_json = config.model_dump(mode="json")
     digest = graph_hash(graph)
     manifest = {
@@ -135,6 +171,7 @@ def write_export(
         "exported_at": datetime.now(UTC).isoformat(),
         "config": config_json,
         "metrics": metrics,
+        "memories": memory_nodes.num_rows,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target, then rename: a failed export leaves no partial file.
@@ -145,6 +182,7 @@ def write_export(
                 **manifest,
                 "shared": None if shared is None else _tensors_to_json(shared),
                 "tables": {name: _table_to_columns(table) for name, table in graph.tables()},
+                MEMORY_NODES_KEY: _table_to_columns(memory_nodes),
             }
             staged = staging / "export.json"
             staged.write_text(json.dumps(document), encoding="utf-8")
@@ -157,6 +195,8 @@ def write_export(
             if shared is not None:
                 pq.write_table(_tensors_to_table(shared), staged / SHARED_FILE)
             manifest["shared"] = None if shared is None else SHARED_FILE
+            if memory_nodes.num_rows:
+                pq.write_table(memory_nodes, staged / MEMORY_NODES_FILE)
             (staged / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
             os.replace(staged, path)
     finally:
@@ -182,6 +222,7 @@ def read_brain_export(path: Path) -> BrainExport:
         for name in TABLE_SCHEMAS:
             tables[name] = _read_parquet(path / f"{name}.parquet", path)
         shared = _read_shared_file(manifest, path)
+        memory_nodes = _read_memory_nodes_file(manifest, path)
     else:
         manifest = _read_json(path)
         _check_manifest(manifest, path)
@@ -189,10 +230,18 @@ def read_brain_export(path: Path) -> BrainExport:
         if not isinstance(raw_tables, dict):
             raise ValidationFailed(f"{path}: no 'tables' object in the export")
         tables = {
-            name: _columns_to_table(raw_tables.get(name), name, path) for name in TABLE_SCHEMAS
+            name: _columns_to_table(raw_tables.get(name), TABLE_SCHEMAS[name], name, path)
+            for name in TABLE_SCHEMAS
         }
         raw_shared = manifest.pop("shared", None)
         shared = None if raw_shared is None else _tensors_from_json(raw_shared, path)
+        raw_memories = manifest.pop(MEMORY_NODES_KEY, None)
+        memory_nodes = (
+            MEMORY_NODE_SCHEMA.empty_table()
+            if raw_memories is None
+            else _columns_to_table(raw_memories, MEMORY_NODE_SCHEMA, MEMORY_NODES_KEY, path)
+        )
+    memory_nodes = _checked_memory_nodes(memory_nodes, manifest, path)
     graph = BrainGraph.from_tables(tables, source=str(path))
     actual = graph_hash(graph)
     if actual != manifest["graph_hash"]:
@@ -209,7 +258,13 @@ def read_brain_export(path: Path) -> BrainExport:
                 f"contents {actual[:12]}...): the graph, config, shared layer or metrics "
                 "of the export are corrupt or were edited"
             )
-    return BrainExport(manifest=manifest, graph=graph, shared_state=shared, metrics=metrics)
+    return BrainExport(
+        manifest=manifest,
+        graph=graph,
+        shared_state=shared,
+        metrics=metrics,
+        memories=memory_nodes,
+    )
 
 
 def _check_manifest(manifest: dict[str, Any], path: Path) -> None:
@@ -271,10 +326,9 @@ def _table_to_columns(table: pa.Table) -> dict[str, list[Any]]:
     return columns
 
 
-def _columns_to_table(columns: Any, name: str, path: Path) -> pa.Table:
+def _columns_to_table(columns: Any, schema: pa.Schema, name: str, path: Path) -> pa.Table:
     if not isinstance(columns, dict):
         raise ValidationFailed(f"{path}: table '{name}' is missing or not an object of columns")
-    schema = TABLE_SCHEMAS[name]
     arrays = {}
     for field in schema:
         if field.name not in columns:
@@ -291,6 +345,72 @@ def _columns_to_table(columns: Any, name: str, path: Path) -> pa.Table:
     if len(lengths) > 1:
         raise ValidationFailed(f"{path}: table '{name}' columns have different lengths {lengths}")
     return pa.table(arrays, schema=schema)
+
+
+# -- memories ---------------------------------------------------------------------------
+
+
+def conform_memory_nodes(rows: pa.Table, where: Path) -> pa.Table:
+    """``rows`` with exactly ``MEMORY_NODE_SCHEMA``'s columns and types (one chunk)."""
+    missing = [name for name in MEMORY_NODE_SCHEMA.names if name not in rows.column_names]
+    if missing:
+        raise ValidationFailed(f"{where}: the memories lack column(s) {', '.join(missing)}")
+    try:
+        conformed = rows.select(MEMORY_NODE_SCHEMA.names).cast(MEMORY_NODE_SCHEMA)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise ValidationFailed(
+            f"{where}: the memories' columns do not fit {MEMORY_NODE_SCHEMA} ({exc})"
+        ) from exc
+    return conformed.combine_chunks()
+
+
+def _memory_count(manifest: dict[str, Any], path: Path) -> int:
+    # An export made before memories travelled has no count (and no memories).
+    count = manifest.get("memories", 0)
+    if type(count) is not int or count < 0:
+        raise ValidationFailed(
+            f"{path}: manifest 'memories' is {count!r}; expected a count (0 or more)"
+        )
+    return count
+
+
+def _read_memory_nodes_file(manifest: dict[str, Any], path: Path) -> pa.Table:
+    if _memory_count(manifest, path) == 0:
+        return MEMORY_NODE_SCHEMA.empty_table()
+    return _read_parquet(path / MEMORY_NODES_FILE, path)
+
+
+def _checked_memory_nodes(rows: pa.Table, manifest: dict[str, Any], path: Path) -> pa.Table:
+    """The export's memories, checked against the manifest's count and for what every
+    memory must hold: an id (unique, not negative), a value, neurons, a version, a time."""
+    expected = _memory_count(manifest, path)
+    rows = conform_memory_nodes(rows, path)
+    if rows.num_rows != expected:
+        raise ValidationFailed(
+            f"{path}: the manifest counts {expected} memories, but the export holds {rows.num_rows}"
+        )
+    if rows.num_rows == 0:
+        return rows
+    for column in _REQUIRED_MEMORY_COLUMNS:
+        nulls = rows.column(column).null_count
+        if nulls:
+            raise ValidationFailed(f"{path}: {nulls} memories have no {column!r}")
+    ids = rows.column("id")
+    if pc.min(ids).as_py() < 0 or pc.count_distinct(ids).as_py() != rows.num_rows:
+        raise ValidationFailed(
+            f"{path}: memory ids must be unique and 0 or more "
+            f"({rows.num_rows} memories, {pc.count_distinct(ids).as_py()} distinct ids, "
+            f"smallest {pc.min(ids).as_py()})"
+        )
+    widths = pc.list_value_length(rows.column("embedding"))
+    if widths.null_count < rows.num_rows:
+        low, high = (int(v.as_py()) for v in pc.min_max(widths).values())
+        if low != high or low == 0:
+            raise ValidationFailed(
+                f"{path}: the memories' embeddings have {low} to {high} values; "
+                "a brain's embeddings all have the same, non-zero width"
+            )
+    return rows
 
 
 # -- the shared layer ------------------------------------------------------------------

@@ -163,8 +163,10 @@ class BrainService:
         self.idempotency_keys = IdempotencyKeyStore(metadata)
         # API tokens, stored hashed.
         self.tokens = TokenStore(metadata)
-        # Serving models that embed remembered inputs and recall queries.
-        self.memory_models = ModelCache(self.stores, self.device())
+        # Serving models that embed remembered inputs and recall queries, on core.device;
+        # made at the first memory operation, so a service for other work never
+        # resolves (or fails on) a device it does not use.
+        self._memory_models: ModelCache | None = None
         try:
             graph.migrate(graph_schema_dir())
             self.reconcile()
@@ -281,7 +283,8 @@ class BrainService:
         """Delete a brain from both stores (its memories too)."""
         lifecycle.delete_brain(self.stores, name)
         self.stores.memories.drop(name)
-        self.memory_models.forget(name)
+        if self._memory_models is not None:
+            self._memory_models.forget(name)
 
     # -- reads ---------------------------------------------------------------------
 
@@ -424,6 +427,13 @@ class BrainService:
     ) -> ServingModel:
         """The brain's current version (or ``version``), held in memory for repeated inference."""
         return ServingModel.load(self.stores, name, self.device(device), version)
+
+    @property
+    def memory_models(self) -> ModelCache:
+        """The serving models memory operations embed with (made on first use)."""
+        if self._memory_models is None:
+            self._memory_models = ModelCache(self.stores, self.device())
+        return self._memory_models
 
     def model_cache(self, device: str | None = None) -> ModelCache:
         """A cache of serving models that follows each brain's current version."""
@@ -720,14 +730,15 @@ class BrainService:
 
     def export_brain(self, name: str, path: Path, fmt: str = "auto") -> Path:
         """Write a brain's current version to ``path`` (``.json`` file or Parquet
-        directory): graph, config, shared layer and metrics (export_files.py)."""
+        directory): graph, config, shared layer and metrics, and the brain's memories
+        (export_files.py)."""
         return transfer.export_brain(self.stores, name, path, fmt)
 
     def import_brain(
         self, path: Path, name: str | None = None, progress: Progress | None = None
     ) -> BrainInfo:
         """Create a brain from an export whose graph and model hashes check out; it
-        infers exactly as the exported version did."""
+        infers exactly as the exported version did and holds the export's memories."""
         return transfer.import_brain(self.stores, path, name, progress)
 
 

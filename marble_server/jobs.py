@@ -214,8 +214,14 @@ class JobManager:
         payload = view.payload
         self._changed(view, "state")
         if view.kind == "dream":
-            self._run_dream(job_id, payload, flag)
-            return
+            self._conclude(job_id, "dream", lambda: self._dream(job_id, payload, flag))
+        else:
+            self._conclude(job_id, "run", lambda: self._train(job_id, payload, flag))
+
+    def _train(
+        self, job_id: str, payload: dict[str, Any], flag: threading.Event
+    ) -> tuple[str, str | None, dict[str, Any]]:
+        """A training job: a progress event per epoch; (run state, reason, result)."""
         planned = self._planned_epochs(payload)
 
         def on_epoch(metrics: dict[str, Any]) -> None:
@@ -223,45 +229,30 @@ class JobManager:
             current = self.service.jobs.progress(job_id, progress, metrics)
             self.events.publish(job_id, JobEvent("progress", current.as_dict(), metrics))
 
-        state, error = JobState.FAILED, None
-        result: dict[str, Any] | None = None
-        try:
-            summary = self.service.train(
-                str(payload["brain"]),
-                str(payload["dataset"]),
-                epochs=payload.get("epochs"),
-                device=self.device,
-                resume=bool(payload.get("resume")),
-                on_epoch=on_epoch,
-                should_stop=flag.is_set,
-            )
-            result = {
-                "run_id": summary.run_id,
-                "version": summary.version,
-                "epochs": summary.epochs,
-                "test": summary.test,
-                "baseline": summary.baseline,
-                "reason": summary.reason,
-                "last_epoch": summary.history[-1] if summary.history else None,
-            }
-            if summary.state == RunState.COMPLETED.value:
-                state = JobState.SUCCEEDED
-            elif summary.state == RunState.CANCELLED.value:
-                state = JobState.INTERRUPTED if self._stopping.is_set() else JobState.CANCELLED
-                error = "server stopped during the run" if self._stopping.is_set() else "cancelled"
-            else:
-                error = summary.reason
-        except MarbleError as exc:
-            error = str(exc)
-        except Exception as exc:
-            log.exception("job %s failed", job_id)
-            error = f"{type(exc).__name__}: {exc}"
-        final = self.service.jobs.finish(job_id, state, error, result)
-        self._changed(final, "state")
-        self._changed(final, TERMINAL_EVENT)
+        summary = self.service.train(
+            str(payload["brain"]),
+            str(payload["dataset"]),
+            epochs=payload.get("epochs"),
+            device=self.device,
+            resume=bool(payload.get("resume")),
+            on_epoch=on_epoch,
+            should_stop=flag.is_set,
+        )
+        result = {
+            "run_id": summary.run_id,
+            "version": summary.version,
+            "epochs": summary.epochs,
+            "test": summary.test,
+            "baseline": summary.baseline,
+            "reason": summary.reason,
+            "last_epoch": summary.history[-1] if summary.history else None,
+        }
+        return summary.state, summary.reason, result
 
-    def _run_dream(self, job_id: str, payload: dict[str, Any], flag: threading.Event) -> None:
-        """A dream job: a progress event per cycle, the new version in the result."""
+    def _dream(
+        self, job_id: str, payload: dict[str, Any], flag: threading.Event
+    ) -> tuple[str, str | None, dict[str, Any]]:
+        """A dream job: a progress event per cycle; (state, reason, result with the version)."""
         planned = int(payload["cycles"])
         # An event every cycle, but the job's row at most about every 1% of the dream:
         # a commit per replay step would cost as much as the step on a small brain.
@@ -275,26 +266,35 @@ class JobManager:
                 current = self.service.jobs.progress(job_id, done / planned, metrics, "last_cycle")
             self.events.publish(job_id, JobEvent("progress", current.as_dict(), metrics))
 
+        summary = self.service.dream(
+            str(payload["brain"]),
+            planned,
+            device=self.device,
+            on_cycle=on_cycle,
+            should_stop=flag.is_set,
+        )
+        return summary.state, summary.reason, summary.as_dict()
+
+    def _conclude(
+        self,
+        job_id: str,
+        activity: str,
+        work: Callable[[], tuple[str, str | None, dict[str, Any]]],
+    ) -> None:
+        """Run a job's ``work`` and record how it ended: succeeded when its state is
+        ``completed``, cancelled (or interrupted by a stopping server), else failed."""
         state, error = JobState.FAILED, None
         result: dict[str, Any] | None = None
         try:
-            summary = self.service.dream(
-                str(payload["brain"]),
-                planned,
-                device=self.device,
-                on_cycle=on_cycle,
-                should_stop=flag.is_set,
-            )
-            result = summary.as_dict()
-            if summary.state == "completed":
+            outcome, reason, result = work()
+            if outcome == RunState.COMPLETED.value:
                 state = JobState.SUCCEEDED
-            elif summary.state == "cancelled":
-                state = JobState.INTERRUPTED if self._stopping.is_set() else JobState.CANCELLED
-                error = (
-                    "server stopped during the dream" if self._stopping.is_set() else "cancelled"
-                )
+            elif outcome == RunState.CANCELLED.value:
+                stopping = self._stopping.is_set()
+                state = JobState.INTERRUPTED if stopping else JobState.CANCELLED
+                error = f"server stopped during the {activity}" if stopping else "cancelled"
             else:
-                error = summary.reason
+                error = reason
         except MarbleError as exc:
             error = str(exc)
         except Exception as exc:

@@ -164,3 +164,112 @@ def test_backup_names_are_single_path_components_and_never_reused(
     assert made.summary(seeded.home.root)["path"] == "backups/nightly-1"
     with pytest.raises(Conflict, match="'nightly-1' already exists"):
         seeded.backup_into_home("nightly-1")
+
+
+# -- memories -------------------------------------------------------------------------
+
+MEMORY_QUERIES = np.array([[0.1], [0.45], [-0.8]], dtype=np.float32)
+WROTE = "MATCH (v:BrainVersion)-[:WROTE]->(m:Memory) RETURN v.id, m.brain, m.id ORDER BY m.id"
+
+
+@pytest.fixture
+def remembering(home: DataHome, engine: str):  # type: ignore[no-untyped-def]
+    """``wave`` with memories written by versions 1 and 2 and a fact; ``emptied``, whose
+    two facts were forgotten (its id sequence is at 2, with no memory left)."""
+    with BrainService(sine_config(engine), home) as service:
+        create_wave(service)
+        service.remember(
+            "wave", inputs=[[0.1], [0.5], [-0.7]], keys=["a", "b", "c"], value={"batch": 1}
+        )
+        service.train("wave", "sine", epochs=1)
+        service.remember("wave", inputs=[[0.9], [0.3]], value={"batch": 2})
+        service.remember("wave", key="capital", value="paris")
+        service.create_brain("emptied")
+        service.remember("emptied", keys=["x", "y"], value=0)
+        service.forget_memories("emptied", keep_last=0)
+        yield service
+
+
+def test_restore_brings_back_every_memory_with_its_ids_edges_and_recall(
+    remembering: BrainService, tmp_path: Path, engine: str
+) -> None:
+    source = remembering
+    manifest = source.create_backup(tmp_path / "bk")
+    assert {b.name: (b.memories, b.memory_next_id) for b in manifest.brains} == {
+        "emptied": (0, 2),
+        "wave": (6, 6),
+    }
+    target = DataHome(tmp_path / "restored")
+    restore_into(tmp_path / "bk", target, sine_config(engine))
+
+    with BrainService(sine_config(engine), target) as restored:
+        page = restored.list_memories("wave", limit=100)
+        assert page.total == 6
+        assert page == source.list_memories("wave", limit=100)
+        assert restored.lookup_memory("wave", "capital") == source.lookup_memory("wave", "capital")
+        assert [m.brain_version for m in restored.lookup_memory("wave", "b")] == [1]
+        for query in MEMORY_QUERIES:
+            for exact in (False, True):
+                after = restored.recall("wave", features=query, k=6, exact=exact)
+                before = source.recall("wave", features=query, k=6, exact=exact)
+                assert len(after) == 5  # the embedded ones; the fact has no embedding
+                assert [(m.id, m.key, m.value) for m in after] == [
+                    (m.id, m.key, m.value) for m in before
+                ]
+                np.testing.assert_allclose(
+                    [m.similarity for m in after], [m.similarity for m in before], atol=1e-6
+                )
+        edges = restored.query(WROTE).rows
+        assert edges == source.query(WROTE).rows
+        assert [row[0] for row in edges] == ["wave@1"] * 3 + ["wave@2"] * 3
+        # Ids continue after the restored ones, and after the forgotten ones too.
+        assert restored.remember("wave", inputs=[[0.2]]) == [6]
+        assert restored.remember("emptied", key="z", value=1) == [2]
+        nearest = restored.recall("wave", features=[0.2], k=1)[0]
+        assert nearest.id == 6 and nearest.similarity == pytest.approx(1.0, abs=1e-5)
+
+
+def _as_backup_without_memories(root: Path) -> None:
+    """Rewrite a backup as one taken before memories travelled: no counts, no files."""
+    document = json.loads((root / "manifest.json").read_text())
+    for brain in document["brains"]:
+        del brain["memories"], brain["memory_next_id"]
+        export = root / "graph" / str(brain["graph_key"])
+        exported = json.loads((export / "manifest.json").read_text())
+        del exported["memories"]
+        (export / "manifest.json").write_text(json.dumps(exported))
+        (export / "memory_nodes.parquet").unlink(missing_ok=True)
+    (root / "manifest.json").write_text(json.dumps(document))
+
+
+def test_a_backup_taken_before_memories_travelled_restores_without_them(
+    seeded: BrainService, tmp_path: Path, engine: str
+) -> None:
+    seeded.remember("b1", inputs=np.eye(5), key="row")
+    seeded.create_backup(tmp_path / "bk")
+    _as_backup_without_memories(tmp_path / "bk")
+    target = DataHome(tmp_path / "restored")
+    restore_into(tmp_path / "bk", target, small_config(engine))
+    with BrainService(small_config(engine), target) as restored:
+        assert restored.list_brains() == seeded.list_brains()
+        assert restored.list_memories("b1").total == 0
+        assert restored.recall("b1", features=np.eye(5)[0], k=3) == []
+        assert restored.remember("b1", inputs=np.eye(5)[:1]) == [0]
+        found = restored.recall("b1", features=np.eye(5)[0], k=3)
+        assert [m.id for m in found] == [0]
+        assert found[0].similarity == pytest.approx(1.0, abs=1e-5)
+
+
+def test_restore_refuses_a_backup_whose_memory_count_was_edited(
+    seeded: BrainService, tmp_path: Path, engine: str
+) -> None:
+    seeded.remember("b2", key="k", values=[1])
+    seeded.create_backup(tmp_path / "bk")
+    document = json.loads((tmp_path / "bk" / "manifest.json").read_text())
+    document["brains"][1]["memories"] = 7
+    (tmp_path / "bk" / "manifest.json").write_text(json.dumps(document))
+    target = DataHome(tmp_path / "restored")
+    with pytest.raises(ValidationFailed, match=r"brain 'b2' has 1 memories, but the manifest"):
+        restore_into(tmp_path / "bk", target, small_config(engine))
+    with BrainService(small_config(engine), target) as restored:
+        assert restored.list_brains() == []

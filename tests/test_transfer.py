@@ -15,6 +15,7 @@ from marble_graph import export_files
 from marble_graph.brains.versions import load_brain_tensors
 from marble_graph.data_home import DataHome
 from marble_graph.errors import ValidationFailed
+from marble_graph.failpoints import InjectedFailure, armed
 from marble_graph.service import BrainService
 from tests.conftest import GRAPH_ENGINE
 from tests.test_runs import create_wave, sine_config
@@ -173,3 +174,83 @@ def test_unsupported_format_version_is_refused(trained: BrainService, tmp_path: 
     target.write_text(json.dumps(document))
     with pytest.raises(ValidationFailed, match="format_version 99 is not supported"):
         trained.import_brain(target, name="future")
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_memories_travel_with_an_export_under_the_new_brains_ids(
+    trained: BrainService, tmp_path: Path, fmt: str
+) -> None:
+    # Written by version 2 of wave, under ids that do not start at 0.
+    trained.remember("wave", keys=["gone", "too"], value=0)
+    trained.forget_memories("wave", keep_last=0)
+    ids = trained.remember("wave", inputs=X[:4], keys=["a", "b", "c", None], value={"n": 1})
+    ids += trained.remember("wave", key="capital", value="paris")
+    assert ids[0] >= 2
+    target = trained.export_brain("wave", tmp_path / FORMATS[fmt])
+    assert manifest_of(target)["memories"] == 5
+    copy = trained.import_brain(target, name=f"copy-{fmt}").name
+    try:
+        original = trained.list_memories("wave", limit=100).memories
+        imported = trained.list_memories(copy, limit=100).memories
+        assert [m.id for m in original] == ids[::-1]
+        assert [m.id for m in imported] == [4, 3, 2, 1, 0]  # the copy's own sequence
+        assert {m.brain_version for m in original} == {2}
+        assert {m.brain_version for m in imported} == {1}  # the copy's version
+        kept = [(m.key, m.value, m.neurons, m.created_at, m.embedded) for m in imported]
+        assert kept == [(m.key, m.value, m.neurons, m.created_at, m.embedded) for m in original]
+        for query in X:
+            before = trained.recall("wave", features=query, k=4)
+            after = trained.recall(copy, features=query, k=4)
+            assert [m.id for m in after] == [m.id - ids[0] for m in before]
+            np.testing.assert_allclose(
+                [m.similarity for m in after], [m.similarity for m in before], atol=1e-6
+            )
+        wrote = trained.query(
+            "MATCH (v:BrainVersion)-[:WROTE]->(m:Memory) WHERE m.brain = $brain "
+            "RETURN v.id, m.id ORDER BY m.id",
+            {"brain": copy},
+        )
+        assert wrote.rows == [[f"{copy}@1", i] for i in range(5)]
+        assert trained.remember(copy, key="next", value=1) == [5]
+    finally:
+        trained.delete_brain(copy)
+        trained.forget_memories("wave", keep_last=0)
+
+
+def test_import_refuses_memories_the_brain_cannot_recall_against(
+    trained: BrainService, tmp_path: Path
+) -> None:
+    trained.import_brain(trained.export_brain("wave", tmp_path / "plain.json"), name="narrow")
+    trained.remember("narrow", inputs=X[:2])
+    target = trained.export_brain("narrow", tmp_path / "narrow.json")
+    trained.delete_brain("narrow")
+    document = json.loads(target.read_text())
+    width = len(document["memory_nodes"]["embedding"][0])
+    document["memory_nodes"]["embedding"] = [e[:-1] for e in document["memory_nodes"]["embedding"]]
+    target.write_text(json.dumps(document))
+    with pytest.raises(
+        ValidationFailed, match=f"have {width - 1} values; the brain embeds to {width}"
+    ):
+        trained.import_brain(target, name="narrow")
+    document["memories"] = 3
+    target.write_text(json.dumps(document))
+    with pytest.raises(ValidationFailed, match="counts 3 memories, but the export holds 2"):
+        trained.import_brain(target, name="narrow")
+    assert "narrow" not in [b.name for b in trained.list_brains()]
+
+
+def test_an_import_that_fails_writing_memories_leaves_no_brain(
+    trained: BrainService, tmp_path: Path
+) -> None:
+    trained.remember("wave", inputs=X[:2], key="kept")
+    try:
+        target = trained.export_brain("wave", tmp_path / "wave-parquet")
+    finally:
+        trained.forget_memories("wave", keep_last=0)
+    with armed("import.before_memories"), pytest.raises(InjectedFailure):
+        trained.import_brain(target, name="half")
+    assert "half" not in [b.name for b in trained.list_brains()]
+    assert trained.query("MATCH (m:Memory) WHERE m.brain = 'half' RETURN count(*)").rows == [[0]]
+    imported = trained.import_brain(target, name="half")  # the name is free again
+    assert [m.id for m in trained.lookup_memory(imported.name, "kept")] == [1, 0]
+    trained.delete_brain(imported.name)

@@ -148,7 +148,8 @@ def export_(
         str, typer.Option("--format", "-f", help="auto (by suffix), json or parquet.")
     ] = "auto",
 ) -> None:
-    """Export a brain's current version, trained layer included, to JSON or Parquet."""
+    """Export a brain's current version, trained layer and memories included, to JSON or
+    Parquet."""
     with state(ctx).service() as service, err_console.status(f"exporting {name!r}"):
         written = service.export_brain(name, path, fmt)
     err_console.print(f"exported brain {name!r} to {written}")
@@ -161,7 +162,8 @@ def import_(
     name: Annotated[str | None, typer.Option("--name", help="Name for the imported brain.")] = None,
     fmt: FormatOption = "table",
 ) -> None:
-    """Import a brain export (graph, config, shared layer, metrics), verified by its hashes."""
+    """Import a brain export (graph, config, shared layer, metrics, memories), verified by
+    its hashes."""
     check_format(fmt, ("table", "json"))
     with state(ctx).service() as service:
         with err_console.status(f"importing {path}") as status:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -114,3 +115,17 @@ def check_format(fmt: str, allowed: tuple[str, ...]) -> str:
     if fmt not in allowed:
         raise ValidationFailed(f"--format {fmt!r}: expected one of {', '.join(allowed)}")
     return fmt
+
+
+def step_progress(fmt: str) -> Progress:
+    """A progress bar on stderr for counted steps (epochs, dream cycles): description,
+    bar, done/total, a ``status`` field and the time taken; it clears itself when the
+    result goes to stdout as JSON."""
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+    )
+    return Progress(*columns, console=err_console, transient=fmt == "json")

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from marble_graph.cli.context import (
     FormatOption,
     check_format,
-    err_console,
     print_json,
     print_table,
     state,
+    step_progress,
 )
 
 
@@ -34,14 +33,7 @@ def dream(
     check_format(fmt, ("table", "json"))
     with state(ctx).compute_service() as service:
         planned = cycles if cycles is not None else service.brain_config(brain).dreams.cycles
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=err_console, transient=fmt == "json") as progress:
+        with step_progress(fmt) as progress:
             task = progress.add_task(f"{brain} dreaming", total=planned, status="")
 
             def on_cycle(done: int, loss: float) -> None:

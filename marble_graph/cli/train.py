@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from marble_graph.cli.context import (
     FormatOption,
@@ -18,6 +17,7 @@ from marble_graph.cli.context import (
     print_json,
     print_table,
     state,
+    step_progress,
 )
 from marble_graph.errors import ValidationFailed
 from marble_graph.threads import rebalance_threads
@@ -55,14 +55,7 @@ def train(
             err_console.print(f"brain {brain!r} is already trained; nothing to do")
             return
         planned = epochs or service.brain_config(brain).learning.epochs
-        columns = (
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[status]}"),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=err_console, transient=fmt == "json") as progress:
+        with step_progress(fmt) as progress:
             task = progress.add_task(f"training {brain}", total=planned, status="")
 
             def on_epoch(metrics: dict[str, Any]) -> None:

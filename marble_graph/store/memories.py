@@ -17,6 +17,10 @@ A recall is then one matrix product and one top-k. ``exact_recall`` is the
 same question answered by a scan in the engine (``array_cosine_similarity``),
 the baseline the index is measured against (docs/memory.md explains why the
 engine's own vector index is not used).
+
+Backups and brain exports carry a brain's memories: ``rows`` reads them all
+in one query, ``restore`` writes them back as they were (ids, versions, the
+id sequence) and ``copy_in`` writes an imported brain's under new ids.
 """
 
 from __future__ import annotations
@@ -178,6 +182,55 @@ class MemoryStore:
         count = len(memories.keys)
         if count == 0:
             return []
+        ids = self._reserve_ids(brain, count)
+        created_at = datetime.now(UTC).replace(tzinfo=None)  # the engine's TIMESTAMP is naive UTC
+        rows = _node_rows(brain, _new_rows(brain_version, ids, created_at, memories))
+        self._write_nodes(brain, rows)
+        if memories.embeddings is not None:
+            self._mirror_insert(brain, rows, memories.embeddings)
+        return [int(i) for i in ids]
+
+    def restore(self, brain: str, rows: pa.Table, next_id: int | None) -> None:
+        """Write memories read with ``rows`` back as they were, for a restore into an empty
+        home: the same ids, versions and times, ``WROTE`` edges from their versions' nodes
+        (which must exist by then), and the id sequence at ``next_id`` (None: the brain
+        never remembered anything), or past the largest id when that is further.
+
+        Callers hold the stores' write lock; ``rows`` are checked (``export_files``).
+        """
+        largest = int(pc.max(rows.column("id")).as_py()) if rows.num_rows else -1
+        if next_id is None and largest < 0:
+            return
+        self.graph.execute(
+            "MERGE (s:MemorySequence {brain: $brain}) SET s.next_id = $next",
+            {"brain": brain, "next": max(next_id or 0, largest + 1)},
+        )
+        if rows.num_rows:
+            self._write_nodes(brain, _node_rows(brain, rows))
+        self.drop(brain)  # the next recall reads the index back from the graph
+
+    def copy_in(self, brain: str, brain_version: int, rows: pa.Table) -> list[int]:
+        """Write another brain's memories (read with ``rows``, e.g. from an imported
+        export) as this brain's, written by ``brain_version``, under new ids from its
+        sequence; keys, values, embeddings, carrier neurons and times are kept. Returns
+        the new ids in the order of ``rows`` (callers hold the stores' write lock)."""
+        count = rows.num_rows
+        if count == 0:
+            return []
+        ids = self._reserve_ids(brain, count)
+        renumbered = rows.set_column(
+            rows.column_names.index("id"), "id", pa.array(ids, pa.int64())
+        ).set_column(
+            rows.column_names.index("brain_version"),
+            "brain_version",
+            pa.repeat(pa.scalar(brain_version, pa.int64()), count),
+        )
+        self._write_nodes(brain, _node_rows(brain, renumbered))
+        self.drop(brain)
+        return [int(i) for i in ids]
+
+    def _reserve_ids(self, brain: str, count: int) -> np.ndarray:
+        """``count`` new ids [count] from the brain's sequence (never handed out again)."""
         end = int(
             self.graph.scalar(
                 "MERGE (s:MemorySequence {brain: $brain}) ON CREATE SET s.next_id = $count "
@@ -185,23 +238,28 @@ class MemoryStore:
                 {"brain": brain, "count": count},
             )
         )
-        ids = np.arange(end - count, end, dtype=np.int64)
-        created_at = datetime.now(UTC).replace(tzinfo=None)  # the engine's TIMESTAMP is naive UTC
-        rows = _store_rows(brain, brain_version, ids, created_at, memories)
+        return np.arange(end - count, end, dtype=np.int64)
+
+    def _write_nodes(self, brain: str, rows: pa.Table) -> None:
+        """Copy ``Memory`` rows in bulk, then link each to the version that wrote it."""
         self.graph.copy_rows("Memory", rows)
-        self.graph.execute(
-            "MATCH (v:BrainVersion {id: $version}), (m:Memory) "
-            "WHERE m.brain = $brain AND m.id >= $first AND m.id < $stop CREATE (v)-[:WROTE]->(m)",
-            {
-                "version": f"{brain}@{brain_version}",
-                "brain": brain,
-                "first": int(ids[0]),
-                "stop": end,
-            },
-        )
-        if memories.embeddings is not None:
-            self._mirror_insert(brain, rows, memories.embeddings)
-        return [int(i) for i in ids]
+        ids = rows.column("id")
+        first, last = (int(v.as_py()) for v in pc.min_max(ids).values())
+        # One statement per version that wrote them (one for a remember; a few for a
+        # restore), each finding its version node by primary key.
+        for version in pc.unique(rows.column("brain_version")).to_pylist():
+            self.graph.execute(
+                "MATCH (v:BrainVersion {id: $version}), (m:Memory) "
+                "WHERE m.brain = $brain AND m.id >= $first AND m.id <= $last "
+                "AND m.brain_version = $number CREATE (v)-[:WROTE]->(m)",
+                {
+                    "version": f"{brain}@{version}",
+                    "brain": brain,
+                    "first": first,
+                    "last": last,
+                    "number": int(version),
+                },
+            )
 
     def forget(
         self, brain: str, older_than: datetime | None = None, keep_last: int | None = None
@@ -301,6 +359,24 @@ class MemoryStore:
         )
         return int(found or 0)
 
+    def rows(self, brain: str) -> pa.Table:
+        """Every memory of the brain (facts too) by id, in one bulk read: id, key, value
+        (JSON text), embedding (null for a fact), neurons, brain_version, created_at
+        (naive UTC): what ``restore`` and ``copy_in`` take back."""
+        return self.graph.arrow(
+            "MATCH (m:Memory) WHERE m.brain = $brain RETURN m.id AS id, m.key AS key, "
+            "m.value AS value, m.embedding AS embedding, m.neurons AS neurons, "
+            "m.brain_version AS brain_version, m.created_at AS created_at ORDER BY id",
+            {"brain": brain},
+        )
+
+    def next_id(self, brain: str) -> int | None:
+        """The id the brain's next memory gets; None when it never remembered anything."""
+        found = self.graph.scalar(
+            "MATCH (s:MemorySequence {brain: $brain}) RETURN s.next_id", {"brain": brain}
+        )
+        return None if found is None else int(found)
+
     def embeddings(self, brain: str) -> tuple[np.ndarray, np.ndarray]:
         """Every embedded memory's id [M] and embedding [M, W], as stored (one bulk read)."""
         rows = self.graph.arrow(
@@ -350,15 +426,11 @@ class MemoryStore:
             index.append(record_rows, _normalised(added.to(index.buffer.device)))
 
 
-def _store_rows(
-    brain: str, brain_version: int, ids: np.ndarray, created_at: datetime, new: NewMemories
+def _new_rows(
+    brain_version: int, ids: np.ndarray, created_at: datetime, new: NewMemories
 ) -> pa.Table:
-    """The ``Memory`` rows of ``new``, columns in the table's order (schema/graph/0004)."""
+    """The memories of ``new`` with their ids, version and time, as ``rows`` reads them."""
     count = int(ids.size)
-    id_array = pa.array(ids, pa.int64())
-    uid = pc.binary_join_element_wise(
-        pa.repeat(pa.scalar(brain), count), pc.cast(id_array, pa.string()), "/"
-    )
     if new.embeddings is None:
         embedding = pa.nulls(count, pa.list_(pa.float32()))
     else:
@@ -370,15 +442,36 @@ def _store_rows(
     )
     return pa.table(
         {
-            "uid": uid,
-            "brain": pa.repeat(pa.scalar(brain), count),
-            "id": id_array,
+            "id": pa.array(ids, pa.int64()),
             "key": pa.array(new.keys, pa.string()),
             "value": pa.array(new.values, pa.string()),
             "embedding": embedding,
             "neurons": neurons,
             "brain_version": pa.repeat(pa.scalar(brain_version, pa.int64()), count),
             "created_at": pa.repeat(pa.scalar(created_at, pa.timestamp("us")), count),
+        }
+    )
+
+
+def _node_rows(brain: str, rows: pa.Table) -> pa.Table:
+    """``Memory`` node rows of ``brain``: ``rows`` (as ``MemoryStore.rows`` reads them)
+    behind their uid and brain, columns in the table's order (schema/graph/0004)."""
+    count = rows.num_rows
+    ids = rows.column("id").cast(pa.int64())
+    uid = pc.binary_join_element_wise(
+        pa.repeat(pa.scalar(brain), count), pc.cast(ids, pa.string()), "/"
+    )
+    return pa.table(
+        {
+            "uid": uid,
+            "brain": pa.repeat(pa.scalar(brain), count),
+            "id": ids,
+            "key": rows.column("key").cast(pa.string()),
+            "value": rows.column("value").cast(pa.string()),
+            "embedding": rows.column("embedding").cast(pa.list_(pa.float32())),
+            "neurons": rows.column("neurons").cast(pa.list_(pa.int64())),
+            "brain_version": rows.column("brain_version").cast(pa.int64()),
+            "created_at": rows.column("created_at").cast(pa.timestamp("us")),
         }
     )
 
