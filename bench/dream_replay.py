@@ -36,13 +36,14 @@ from marble_graph.seed import seed_brain_graph
 from marble_graph.tensors import BrainTensors
 
 REQUIRED_GAIN = 0.15
-# Dreams as a user would configure them for learning tasks in sequence: a
-# long-term buffer that holds about every example of a task, one dream at the
-# end of each run (between the tasks) and one after every epoch of the next.
+# Dreams as a user would configure them for learning tasks in sequence: the
+# default buffers (an instant buffer of 10, a long-term one of 100, so a dream
+# replays a small sample of the past), one dream at the end of each run
+# (between the tasks) and one after every epoch of the next.
 DREAMS = {
     "record": True,
-    "instant_capacity": 64,
-    "long_term_capacity": 2000,
+    "instant_capacity": 10,
+    "long_term_capacity": 100,
     "sampling": "linear",
     "cycles": 10,
     "every_epochs": 1,
