@@ -10,7 +10,7 @@ MARBLE := $(VENV)/bin/marble
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: run test lint bench schema install install-dev clean
+.PHONY: run test lint bench schema install install-dev chromium clean
 
 # Our own packages are installed editable, so pip compiles none of their modules,
 # and where PYTHONDONTWRITEBYTECODE is set (as on the development machine) every
@@ -56,7 +56,7 @@ PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 # Lint first (formatting, types, the import contract of docs/architecture.md), then
 # the whole suite on LadybugDB (the default engine), then the graph-engine tests
 # again on Kùzu (the two engines cannot share one process).
-test: $(VENV)/.installed-dev lint
+test: $(VENV)/.installed-dev chromium lint
 	@$(BYTECODE)
 	@$(KERNELS)
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
@@ -81,7 +81,15 @@ schema: $(VENV)/.installed
 	$(PY) -m marble_server.contracts schema
 
 install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev chromium
+
+# The explorer's browser tests (tests/ui) drive Debian's chromium through Playwright
+# (never `playwright install`, which downloads its own builds): installed when missing.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@[ -x "$(CHROMIUM)" ] || { echo "installing chromium for the browser tests"; \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

@@ -34,6 +34,7 @@ from marble_server.metrics import MetricsMiddleware, ServerMetrics
 from marble_server.problems import install_problem_handlers
 from marble_server.settings import ServerSettings
 from marble_server.state import ServerState
+from marble_server.ui import ui_router
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ def create_app(settings: ServerSettings, config: MarbleConfig | None = None) -> 
     app.include_router(infer_router)
     app.include_router(api_router)
     app.include_router(discovery_router(settings))
+    app.include_router(ui_router())
     # No prefix here: /metrics labels a request by its route's own path (see GRAPHQL_PATH).
     app.include_router(graphql_router(settings), include_in_schema=False)
     # Added innermost first: CORS, metrics, the size limit, idempotency keys (which

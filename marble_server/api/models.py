@@ -390,8 +390,22 @@ class ServiceLinks(BaseModel):
 
     docs: str = Field(description="Interactive REST docs (Swagger UI).")
     openapi: str = Field(description="The OpenAPI document.")
+    explorer: str = Field(description="The web explorer (asks for a token on its login form).")
     graphiql: str | None = Field(
         description="GraphiQL, the in-browser GraphQL IDE; null when the server has it off."
+    )
+
+
+class TokenSelf(BaseModel):
+    """What ``GET /auth/me`` answers: the calling token, without its secret."""
+
+    name: str = Field(description="The token's name (`marble token create NAME`).")
+    scopes: list[str] = Field(description="The scopes the token was created with.")
+    granted: list[str] = Field(
+        description="Every scope the token passes (`admin` passes all of them)."
+    )
+    brains: list[str] | None = Field(
+        description="The only brains the token may use; null when it may use every brain."
     )
 
 

@@ -15,6 +15,7 @@ from marble_server.api.routes import (
     jobs,
     memories,
     versions,
+    whoami,
 )
 from marble_server.problems import PROBLEM_MEDIA_TYPE
 
@@ -39,7 +40,7 @@ PROTECTED_ERRORS: dict[int | str, dict[str, Any]] = {
 
 api_router = APIRouter()
 api_router.include_router(health.router)
-for module in (brains, versions, memories, jobs, graph, datasets, admin):
+for module in (brains, versions, memories, jobs, graph, datasets, admin, whoami):
     api_router.include_router(module.router, responses=PROTECTED_ERRORS)
 
 # Included by the app ahead of ``api_router``: routes are matched in order, one

@@ -58,6 +58,8 @@ PROTECTED = [
     ("GET", "/datasets/wave/versions/1/brains", None, "read"),
 ]
 PUBLIC = {("GET", "/"), ("GET", "/health"), ("GET", "/ready"), ("GET", "/metrics")}
+# Routes any valid token may call, whatever its scopes (tests/server/test_whoami.py).
+ANY_TOKEN = {("GET", "/auth/me")}
 
 
 def _template(path: str) -> str:
@@ -77,7 +79,7 @@ async def test_every_route_is_in_the_auth_matrix(live: LiveApp) -> None:
         for path, operations in live.app.openapi()["paths"].items()
         for method in operations
     }
-    covered = {(m, _template(p)) for m, p, _, _ in PROTECTED} | PUBLIC
+    covered = {(m, _template(p)) for m, p, _, _ in PROTECTED} | PUBLIC | ANY_TOKEN
     assert routes == covered
 
 

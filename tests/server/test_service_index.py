@@ -31,7 +31,12 @@ async def test_root_lists_docs_and_openapi_but_not_graphiql_when_the_ide_is_off(
     assert response.json() == {
         "name": "MARBLE",
         "version": live.app.version,
-        "links": {"docs": "/docs", "openapi": "/openapi.json", "graphiql": None},
+        "links": {
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+            "explorer": "/ui/",
+            "graphiql": None,
+        },
     }
     await _links_answer(live, response.json()["links"])
 
@@ -41,7 +46,12 @@ async def test_root_links_graphiql_when_the_ide_is_on(tmp_path: Path) -> None:
         response = await live.client.get("/")
         assert response.status_code == 200, response.text
         links = response.json()["links"]
-        assert links == {"docs": "/docs", "openapi": "/openapi.json", "graphiql": "/graphql"}
+        assert links == {
+            "docs": "/docs",
+            "openapi": "/openapi.json",
+            "explorer": "/ui/",
+            "graphiql": "/graphql",
+        }
         await _links_answer(live, links)
         graphiql = await live.client.get("/graphql", headers={"Accept": BROWSER_ACCEPT})
         assert graphiql.headers["content-type"].startswith("text/html")
@@ -52,7 +62,7 @@ async def test_root_answers_html_to_a_browser(tmp_path: Path) -> None:
         page = await live.client.get("/", headers={"Accept": BROWSER_ACCEPT})
         assert page.status_code == 200
         assert page.headers["content-type"].startswith("text/html")
-        for href in ("/docs", "/openapi.json", "/graphql"):
+        for href in ("/ui/", "/docs", "/openapi.json", "/graphql"):
             assert f'href="{href}"' in page.text
         assert live.app.version in page.text
 

@@ -1,5 +1,7 @@
 """Where a person or a tool finds the API: ``/``, ``/docs`` and ``/openapi.json`` (no token).
 
+``/`` also links the web explorer at ``/ui/`` (see ``marble_server.ui``).
+
 They show no data: the service's name and version and the API's own
 description. ``/`` answers JSON, or an HTML page of links to a client that
 prefers ``text/html`` (a browser). The docs and the OpenAPI document are
@@ -24,6 +26,7 @@ from marble_server.settings import ServerSettings
 
 DOCS_PATH = "/docs"
 OPENAPI_PATH = "/openapi.json"
+EXPLORER_PATH = "/ui"
 
 _HTML_CONTENT: dict[int | str, dict[str, Any]] = {
     200: {
@@ -49,6 +52,7 @@ def discovery_router(settings: ServerSettings) -> APIRouter:
             links=ServiceLinks(
                 docs=root + DOCS_PATH,
                 openapi=root + OPENAPI_PATH,
+                explorer=root + EXPLORER_PATH + "/",
                 graphiql=root + GRAPHQL_PATH if graphiql else None,
             ),
         )
@@ -116,7 +120,11 @@ def _root_path(request: Request) -> str:
 
 
 def _index_page(index: ServiceIndex) -> str:
-    links = [("REST API docs", index.links.docs), ("OpenAPI document", index.links.openapi)]
+    links = [
+        ("Web explorer", index.links.explorer),
+        ("REST API docs", index.links.docs),
+        ("OpenAPI document", index.links.openapi),
+    ]
     if index.links.graphiql is not None:
         links.append(("GraphiQL", index.links.graphiql))
     items = "\n".join(
