@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from marble_graph.config import config_to_yaml
+from marble_graph.config import MarbleConfig, config_to_yaml
 from tests.server.conftest import server_config
 
 MARBLE = str(Path(sys.executable).with_name("marble"))
@@ -53,13 +53,14 @@ def free_port() -> int:
 
 @contextmanager
 def serve_marble(
-    root: Path, scopes: tuple[str, ...] = ("admin",)
+    root: Path, scopes: tuple[str, ...] = ("admin",), marble_config: MarbleConfig | None = None
 ) -> Iterator[tuple[LiveServer, dict[str, str]]]:
     """A real ``marble serve`` on a free loopback port with a fresh home under ``root``,
-    and one token per scope (made with the CLI, as a user would). ``LiveServer.token``
-    is the first scope's."""
+    configured by ``marble_config`` (default: the server tests' small config), and one
+    token per scope (made with the CLI, as a user would). ``LiveServer.token`` is the
+    first scope's."""
     home, config = root / "marble-data", root / "marble.yaml"
-    config.write_text(config_to_yaml(server_config()), encoding="utf-8")
+    config.write_text(config_to_yaml(marble_config or server_config()), encoding="utf-8")
     base = [MARBLE, "--home", str(home), "--config", str(config)]
     tokens = {}
     for scope in scopes:

@@ -9,10 +9,12 @@ explorer must not go untested there.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
@@ -26,6 +28,7 @@ CHROMIUM_ARGS = [
     "--no-sandbox",
     "--use-angle=swiftshader",
     "--enable-unsafe-swiftshader",
+    "--ignore-gpu-blocklist",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
@@ -118,3 +121,14 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def wait_for_job(url: str, job_id: str, headers: dict[str, str], timeout_s: float = 120.0) -> str:
+    """Poll the job until it ends (within ``timeout_s``); return its final state."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        state = str(httpx.get(f"{url}/jobs/{job_id}", headers=headers).json()["state"])
+        if state in ("succeeded", "failed", "cancelled", "interrupted"):
+            return state
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish in {timeout_s:.0f} s")

@@ -6,13 +6,11 @@ context (no token until it logs in) and uses brains of its own.
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 from playwright.sync_api import Page
 
-from tests.ui.conftest import Explorer, log_in, open_page, screenshot
+from tests.ui.conftest import Explorer, log_in, open_page, screenshot, wait_for_job
 
 # Markup an API string might carry: it must show as these characters, never run.
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
@@ -35,14 +33,8 @@ def _train_and_wait(explorer: Explorer, name: str, epochs: int = 1) -> None:
         json={"dataset": "digits", "epochs": epochs},
         headers=explorer.headers(),
     ).json()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        state = httpx.get(f"{url}/jobs/{job['id']}", headers=explorer.headers()).json()["state"]
-        if state in ("succeeded", "failed", "cancelled", "interrupted"):
-            assert state == "succeeded", state
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"training job {job['id']} did not finish in 120 s")
+    state = wait_for_job(url, job["id"], explorer.headers())
+    assert state == "succeeded", state
 
 
 def _choose_brain(page: Page, name: str, page_id: str) -> None:

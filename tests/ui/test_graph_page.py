@@ -10,8 +10,6 @@ runs on SwiftShader (software), so this needs no GPU.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,14 +19,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from marble_graph.config import MarbleConfig, config_from_mapping, config_to_yaml
+from marble_graph.config import MarbleConfig, config_from_mapping
 from tests.conftest import GRAPH_ENGINE
-from tests.e2e.conftest import MARBLE, START_TIMEOUT_S, free_port
+from tests.e2e.conftest import serve_marble
 from tests.server.conftest import server_config
+from tests.ui.conftest import wait_for_job
 
-CHROMIUM = Path("/usr/bin/chromium")
 UI_TESTS = Path(__file__).resolve().parent
 TEST_PAGE = UI_TESTS / "graph_page.html"
 SCREENSHOTS = UI_TESTS / "screenshots"
@@ -37,17 +35,6 @@ GRID_WIDTH, GRID_HEIGHT = 709, 14
 NEURONS = 10_000
 # From navigation to all 10,000 neurons on the canvas (one export request, parse, draw).
 DRAW_BOUND_S = 20.0
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    # WebGL without a GPU: ANGLE over SwiftShader.
-    "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader",
-    "--ignore-gpu-blocklist",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @dataclass
@@ -82,36 +69,9 @@ def _big_brain_config() -> MarbleConfig:
 
 @contextmanager
 def _serve(root: Path, config: MarbleConfig) -> Iterator[GraphServer]:
-    """``marble serve`` on a free port with read and train tokens, made with the CLI."""
-    home, config_file = root / "marble-data", root / "marble.yaml"
-    config_file.write_text(config_to_yaml(config), encoding="utf-8")
-    base = [MARBLE, "--home", str(home), "--config", str(config_file)]
-    tokens = {}
-    for scope in ("read", "train"):
-        made = subprocess.run(
-            [*base, "token", "create", f"{scope}-token", "--scopes", scope, "-f", "json"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        tokens[scope] = json.loads(made.stdout)["token"]
-    port, log_path = free_port(), root / "server.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*base, "serve", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, text=True
-        )
-        server = GraphServer(f"http://127.0.0.1:{port}", tokens)
-        try:
-            _wait_ready(server.url, process, log_path)
-            yield server
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:  # pragma: no cover - only on a hung server
-                process.kill()
-                process.wait()
+    """``marble serve`` (tests/e2e's) with ``config`` and read and train tokens."""
+    with serve_marble(root, ("read", "train"), marble_config=config) as (server, tokens):
+        yield GraphServer(server.url, tokens)
 
 
 @pytest.fixture(scope="module")
@@ -128,20 +88,6 @@ def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GraphServ
         yield server
 
 
-def _wait_ready(url: str, process: subprocess.Popen[str], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()}")
-        try:
-            if httpx.get(url + "/ready", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server not ready in {START_TIMEOUT_S}s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="module")
 def big_brain(graph_server: GraphServer) -> dict[str, Any]:
     """A seeded (untrained) brain of exactly 10,000 neurons, as POST /brains reports it."""
@@ -155,21 +101,6 @@ def big_brain(graph_server: GraphServer) -> dict[str, Any]:
     details: dict[str, Any] = created.json()
     assert details["neuron_count"] == NEURONS
     return details
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @contextmanager
@@ -389,13 +320,8 @@ def lobed_brain(small_server: GraphServer) -> int:
             json={"dataset": "sine", "epochs": 2},
             headers=small_server.auth("train"),
         ).json()
-        deadline = time.monotonic() + 120
-        while (state := http.get(f"/jobs/{job['id']}", headers=small_server.auth("read")).json())[
-            "state"
-        ] not in ("succeeded", "failed", "cancelled"):
-            assert time.monotonic() < deadline, state
-            time.sleep(0.3)
-        assert state["state"] == "succeeded", state
+        state = wait_for_job(small_server.url, job["id"], small_server.auth("read"))
+        assert state == "succeeded", state
         neurons: int = http.get("/brains/lobed", headers=small_server.auth("read")).json()[
             "neuron_count"
         ]
