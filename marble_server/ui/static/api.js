@@ -87,8 +87,12 @@ export async function rest(method, path, body) {
   if (response.status === 204) {
     return null;
   }
-  const type = response.headers.get("content-type") || "";
-  return type.includes("json") ? response.json() : response.text();
+  // One JSON document for application/json and problem+json; anything else (the
+  // graph export's NDJSON lines included) as text for the caller to read.
+  const type = (response.headers.get("content-type") || "").split(";")[0].trim();
+  return type === "application/json" || type.endsWith("+json")
+    ? response.json()
+    : response.text();
 }
 
 /** A GraphQL call; answers `data`, or throws the first error's message. */

@@ -58,13 +58,13 @@ void main() {
  * Render `brain`'s graph inside `root` and wire its controls.
  *
  * rest(method, path, body) and gql(query, variables) are the explorer's API
- * helpers (they add the token); the graph itself comes as NDJSON, read with the
- * session's token directly (see fetchGraphText), so only gql is called.
+ * helpers (they add the token): rest reads the graph export (NDJSON, as text),
+ * gql a neuron's details and pathways.
  * onStatus(text) reports progress and errors.
  * Returns {ready, selectNeuron(id), showPathway(from, to), locate(id), destroy()};
  * `ready` settles once the first frame is drawn.
  */
-export function mountGraph(root, { gql, brain, onStatus = () => {} }) {
+export function mountGraph(root, { rest, gql, brain, onStatus = () => {} }) {
   root.replaceChildren();
   root.classList.add("graph-view");
   const ui = buildControls(root);
@@ -97,7 +97,7 @@ export function mountGraph(root, { gql, brain, onStatus = () => {} }) {
   const ready = (async () => {
     onStatus(`Loading ${brain}…`);
     const started = performance.now();
-    const text = await fetchGraphText(brain);
+    const text = await rest("GET", graphPath(brain));
     graph = parseGraph(text);
     layout(graph);
     fillLobeFilter(ui.lobeSelect, graph);
@@ -126,7 +126,7 @@ export function mountGraph(root, { gql, brain, onStatus = () => {} }) {
     rebuild();
     ui.panel.replaceChildren(element("p", "", `Loading neuron ${id}…`));
     try {
-      const data = unwrap(await gql(NEURON_QUERY, { brain, id }));
+      const data = await gql(NEURON_QUERY, { brain, id });
       // A later click may have answered first: only the latest selection fills the panel.
       if (selected === index) showNeuron(ui.panel, data.neuron, graph, index);
     } catch (error) {
@@ -140,7 +140,7 @@ export function mountGraph(root, { gql, brain, onStatus = () => {} }) {
     if (!graph) return;
     ui.pathResult.textContent = "Searching…";
     try {
-      const data = unwrap(await gql(PATHWAY_QUERY, { brain, from, to }));
+      const data = await gql(PATHWAY_QUERY, { brain, from, to });
       const found = data.pathway;
       if (!found) {
         path = null;
@@ -218,32 +218,9 @@ const PATHWAY_QUERY = `query Pathway($brain: String!, $from: Int!, $to: Int!) {
   }
 }`;
 
-// The explorer's gql helper may hand back the whole GraphQL response or only its data.
-function unwrap(result) {
-  if (result && result.errors && result.errors.length) throw new Error(result.errors[0].message);
-  return result && result.data !== undefined ? result.data : result;
-}
-
-// One request for the whole graph. The export is NDJSON, which rest() (it parses any
-// *json* type as one document) cannot read, so this fetch sends the session's token
-// itself, from the key api.js keeps it under, to the same public route any client uses.
-async function fetchGraphText(brain) {
-  const path =
-    `../brains/${encodeURIComponent(brain)}/graph` + "?tables=neurons,synapses,lobes,memberships";
-  const token = sessionStorage.getItem("marble.token") || "";
-  const response = await fetch(path, {
-    headers: { Authorization: `Bearer ${token}`, Accept: "application/x-ndjson" },
-  });
-  if (!response.ok) {
-    let detail = `${response.status}`;
-    try {
-      detail = (await response.json()).detail || detail;
-    } catch {
-      // Not problem JSON: the status says enough.
-    }
-    throw new Error(detail);
-  }
-  return response.text();
+// The whole graph in one request: the current version's tables as NDJSON.
+function graphPath(brain) {
+  return `/brains/${encodeURIComponent(brain)}/graph?tables=neurons,synapses,lobes,memberships`;
 }
 
 // NDJSON -> typed arrays. One pass per table; rows arrive grouped by table.
