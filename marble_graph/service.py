@@ -44,6 +44,7 @@ from marble_graph.brains import (
     training,
     transfer,
 )
+from marble_graph.brains.activations import NeuronActivations, neuron_activations
 from marble_graph.brains.dreams import DreamSummary
 from marble_graph.brains.lifecycle import BrainDetails, Progress, report
 from marble_graph.brains.memories import MemoryPage, MemoryRecord
@@ -110,6 +111,7 @@ __all__ = [
     "MemoryPage",
     "MemoryRecord",
     "ModelCache",
+    "NeuronActivations",
     "NeuronSelection",
     "ObjectInference",
     "Row",
@@ -430,7 +432,8 @@ class BrainService:
 
     @property
     def memory_models(self) -> ModelCache:
-        """The serving models memory operations embed with (made on first use)."""
+        """The serving models memory operations embed with and activations run on (made
+        on first use)."""
         if self._memory_models is None:
             self._memory_models = ModelCache(self.stores, self.device())
         return self._memory_models
@@ -643,6 +646,14 @@ class BrainService:
         features = encoding.encode_inputs(object_inference.objects_table(encoding, objects))
         result = self.infer(name, features, device, number)
         return ObjectInference(result, encoding.decode_outputs(result.outputs))
+
+    def activations(
+        self, name: str, inputs: Any = None, *, obj: object | None = None
+    ) -> NeuronActivations:
+        """Every neuron's final state [N, R] for one input (a row of numbers, or a raw
+        object), with the neuron ids, their kinds and the brain's outputs for it, from
+        the current version (brains/activations.py); changes nothing."""
+        return neuron_activations(self.stores, self.memory_models, name, inputs=inputs, obj=obj)
 
     # -- memories (brains/memories.py, docs/memory.md) --------------------------------
 

@@ -111,6 +111,22 @@ class ServingModel:
             carried_by = output_ids.to(strongest.device)[strongest]  # [B, C]
         return _numpy(states.float()), _numpy(carried_by)
 
+    def activations(self, features: np.ndarray) -> tuple[np.ndarray, Inference]:
+        """Every neuron's final state for each input, with the inference they give.
+
+        ``features`` [B, I] are in the data's units (checked, then scaled as in
+        training). Returns the states [B, N, R] float32, neurons in id order,
+        from one forward pass that updates every neuron in every round
+        (``BrainModel.activations``), and the outputs, labels and
+        probabilities ``predict`` gives for the same rows.
+        """
+        checked = check_features(features, self.input_width)
+        batch = torch.from_numpy(self.normalisation.features(checked)).to(self.device)
+        with self._eager, torch.inference_mode():
+            states, outputs = self.model.activations(batch, self.reward, self.stress)
+            inference = self._inference(outputs, task_predictions(outputs, self.task or ""))
+        return _numpy(states.float()), inference
+
     @classmethod
     def load(
         cls,
@@ -150,7 +166,10 @@ class ServingModel:
     def predict_checked(self, features: np.ndarray) -> Inference:
         """``predict`` for features ``check_features`` already passed (float32 [B, I],
         finite): the server checks each request once, as it arrives, not again here."""
-        outputs, extra = self._outputs(features, self.task or "")
+        return self._inference(*self._outputs(features, self.task or ""))
+
+    def _inference(self, outputs: Tensor, extra: dict[str, Tensor]) -> Inference:
+        """Outputs [B, O] in the target's units, with the task's labels and probabilities."""
         return Inference(
             version=self.version,
             outputs=_numpy(self.normalisation.outputs_to_units(outputs)),

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from marble_graph.cli import brain, config_cmd, dataset_cmd, memory_cmd, token_cmd, version_cmd
+from marble_graph.cli.activations_cmd import activations
 from marble_graph.cli.backup_cmd import backup, restore
 from marble_graph.cli.context import (
     CliState,
@@ -40,6 +41,7 @@ app.add_typer(version_cmd.app, name="version")
 app.command()(train)
 app.command()(dream)
 app.command("infer")(infer_command)
+app.command()(activations)
 app.command()(evaluate)
 app.command()(runs)
 app.command()(serve)

@@ -208,6 +208,51 @@ class BrainModel(nn.Module):
         out_state = output_states(h, features.shape[0], self.output_rows)  # [B, O, R]
         return out_state.reshape(features.shape[0], -1)
 
+    def activations(
+        self,
+        features: Tensor,  # [B, I]
+        reward: float = 0.0,
+        stress: float = 0.0,
+    ) -> tuple[Tensor, Tensor]:  # [B, N, R], [B, O]
+        """Every neuron's final state for each input, and the outputs read from them.
+
+        Unlike ``forward`` and ``embed``, which update in each round only the
+        neurons that can still reach an output, every round here updates every
+        (active) neuron that receives synapses, as docs/model.md defines the K
+        rounds: a hidden neuron's state is its own after the last round, not
+        where the pruned rounds left it. The output neurons' states, and so the
+        outputs, are those of ``forward`` and ``embed``. Rows are neurons in id
+        order (``BrainTensors`` rows).
+        """
+        slice_size = self.slice_size()
+        if features.shape[0] > slice_size:
+            parts = [self.activations(part, reward, stress) for part in features.split(slice_size)]
+            return torch.cat([s for s, _ in parts]), torch.cat([o for _, o in parts])
+        batch = features.shape[0]
+        h = first_states(features, self.state, self.input_rows)  # [B*N, R]
+        synapses = self._every_receiver_matrix(batch)
+        if synapses.rows:
+            effective = self.effective_weight(reward, stress)  # [E]
+            for _ in range(self.core.message_passing_iterations):
+                h = self.conv(h, synapses, effective, self.bias)
+        skip = self.input_skip if self.core.linear_skip else None
+        outputs = read_out(
+            h, features, self.output_rows, self.readout_weight, self.readout_bias, skip
+        )
+        return h.view(batch, -1, h.shape[1]), outputs
+
+    def _every_receiver_matrix(self, batch: int) -> SynapseMatrix:
+        """The synapse matrix of a round that updates every active neuron with an active
+        source; built per call, not cached: activations are asked for one input at a time."""
+        active, all_active = self.active_neurons()
+        edge_ids: Tensor | None = None
+        edge_index = self.edge_index
+        if not all_active:
+            edge_ids = active[edge_index[0]].nonzero().squeeze(1)
+            edge_index = edge_index[:, edge_ids]
+        targets = _receivers(edge_index, active).nonzero().squeeze(1)
+        return SynapseMatrix.build(edge_index, self.state.shape[0], batch, targets, edge_ids)
+
     def _final_states(
         self, features: Tensor, edge_mask: Tensor | None, reward: float, stress: float
     ) -> Tensor:  # [B*N, R]
@@ -269,11 +314,8 @@ class BrainModel(nn.Module):
         no (active) incoming synapse, or below the energy threshold, keeps its
         state and is never updated.
         """
-        num_neurons = self.state.shape[0]
         src, dst = edge_index
-        receiving = torch.zeros(num_neurons, dtype=torch.bool, device=src.device)
-        receiving[dst] = True
-        receiving &= active
+        receiving = _receivers(edge_index, active)
         needed = torch.zeros_like(receiving)
         needed[self.output_rows] = True
         rounds: list[Tensor] = []
@@ -283,6 +325,14 @@ class BrainModel(nn.Module):
             needed = needed.index_fill(0, src[updated[dst]], True)
         rounds.reverse()
         return rounds
+
+
+def _receivers(edge_index: Tensor, active: Tensor) -> Tensor:  # [N] bool
+    """Active neurons with at least one incoming synapse in ``edge_index``: the ones a
+    round can update (every other neuron keeps its state)."""
+    receiving = torch.zeros_like(active)
+    receiving[edge_index[1]] = True
+    return receiving & active
 
 
 # The forward's first and last steps as plain functions of tensors: the

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from marble_server.api.models import ProblemDetails
 from marble_server.api.routes import (
+    activations,
     admin,
     brains,
     datasets,
@@ -40,7 +41,7 @@ PROTECTED_ERRORS: dict[int | str, dict[str, Any]] = {
 
 api_router = APIRouter()
 api_router.include_router(health.router)
-for module in (brains, versions, memories, jobs, graph, datasets, admin, whoami):
+for module in (brains, versions, memories, activations, jobs, graph, datasets, admin, whoami):
     api_router.include_router(module.router, responses=PROTECTED_ERRORS)
 
 # Included by the app ahead of ``api_router``: routes are matched in order, one

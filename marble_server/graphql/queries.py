@@ -19,6 +19,7 @@ from strawberry.scalars import JSON
 from marble_graph.errors import NotFound
 from marble_graph.service import BrainService, uid_range
 from marble_graph.tokens import Scope
+from marble_server.graphql.activation_types import ActivationQueries
 from marble_server.graphql.dataset_types import Dataset, DatasetDiff, DatasetVersion
 from marble_server.graphql.errors import BAD_USER_INPUT, NOT_FOUND, ApiError
 from marble_server.graphql.json_values import json_safe
@@ -36,7 +37,7 @@ _PARAM = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 @strawberry.type
-class Query(MemoryQueries):
+class Query(MemoryQueries, ActivationQueries):
     @strawberry.field(
         description="One brain by name; NOT_FOUND when there is none the token may use."
     )

@@ -81,6 +81,7 @@ def test_async_client_mirrors_the_sync_one_name_for_name() -> None:
         "health",
         "ready",
         "infer",
+        "activations",
         "train",
         "dream",
         "graphql",

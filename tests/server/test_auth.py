@@ -38,6 +38,7 @@ PROTECTED = [
     ("POST", "/brains/wave/memories/recall", {"features": [0.5]}, "infer"),
     ("GET", "/brains/wave/memories/keys/k", None, "read"),
     ("POST", "/brains/wave/memories/forget", {"keep_last": 5}, "train"),
+    ("POST", "/brains/wave/activations", {"inputs": [0.5]}, "infer"),
     ("POST", "/infer", {"brain": "wave", "inputs": [0.5]}, "infer"),
     ("GET", "/jobs", None, "read"),
     ("GET", f"/jobs/{JOB}", None, "read"),

@@ -42,14 +42,22 @@ async def test_remember_recall_lookup_list_and_forget(live_with_brain: LiveApp) 
 
     looked_up = await live.client.get("/brains/wave/memories/keys/capital", headers=read)
     assert [(m["id"], m["value"], m["embedded"]) for m in looked_up.json()] == [(3, "paris", False)]
+    slashed = await live.client.post(
+        "/brains/wave/memories", json={"key": "a/b </c>", "value": 1}, headers=train
+    )
+    assert slashed.status_code == 201, slashed.text
+    for path in ("a%2Fb%20%3C%2Fc%3E", "a/b%20%3C/c%3E"):
+        found = await live.client.get(f"/brains/wave/memories/keys/{path}", headers=read)
+        assert found.status_code == 200, (path, found.text)
+        assert [m["key"] for m in found.json()] == ["a/b </c>"]
     page = (await live.client.get("/brains/wave/memories?limit=2", headers=read)).json()
-    assert (page["total"], page["next_before"]) == (4, 2)
-    assert [m["id"] for m in page["memories"]] == [3, 2]
+    assert (page["total"], page["next_before"]) == (5, 3)
+    assert [m["id"] for m in page["memories"]] == [4, 3]
 
     forgot = await live.client.post(
         "/brains/wave/memories/forget", json={"keep_last": 1}, headers=train
     )
-    assert forgot.json() == {"brain": "wave", "removed": 3}
+    assert forgot.json() == {"brain": "wave", "removed": 4}
     empty = await live.client.post(
         "/brains/wave/memories/recall", json={"features": [0.9]}, headers=infer
     )

@@ -62,6 +62,30 @@ def test_without_a_token_the_explorer_shows_only_the_login_form(
     screenshot(page, "login")
 
 
+def test_logging_in_draws_the_brains_page_once(page: Page, explorer: Explorer) -> None:
+    # Two draws of one page raced each other: the slower could mark the page ready after a
+    # later page had drawn, so a test (or a person) saw the wrong page.
+    _create_brain(explorer, "drawn-once")
+    listings: list[str] = []
+    page.on("request", lambda r: listings.append(r.url) if r.url.endswith("/brains") else None)
+    log_in(page, explorer)
+    page.wait_for_load_state("networkidle")
+    assert len(listings) == 1, listings
+
+
+def test_only_the_last_of_quick_page_changes_is_shown(page: Page, explorer: Explorer) -> None:
+    _create_brain(explorer, "hurried")
+    log_in(page, explorer)
+    # The versions page is still waiting for the API when the Cypher page is asked for.
+    page.evaluate("location.hash = '#/versions'; setTimeout(() => (location.hash = '#/cypher'), 0)")
+    page.wait_for_selector("body[data-ready='cypher']")
+    page.wait_for_load_state("networkidle")
+    assert page.get_attribute("body", "data-ready") == "cypher"
+    assert page.query_selector("#versions-table") is None
+    assert page.is_visible("#cypher-query")
+    assert len(page.query_selector_all("#brain-select")) == 1
+
+
 def test_login_keeps_the_token_for_the_session_and_lists_brains(
     page: Page, explorer: Explorer
 ) -> None:
@@ -184,10 +208,35 @@ def test_training_draws_the_loss_curve_while_the_job_runs_and_cancel_stops_it(
     assert page.get_attribute("#job-state", "data-state") == "running"
     assert int(page.get_attribute("#accuracy-chart", "data-points") or 0) >= 2
     assert page.is_visible("#epoch-metrics-table >> text=val_accuracy")
+    # The run the page started is listed among the brain's recent jobs while it runs.
+    job_id = page.get_attribute("#jobs-table tbody tr:first-child .watch-job", "data-job")
+    assert page.is_visible(f"#jobs-table tr:has(button[data-job='{job_id}']) >> text=running")
     screenshot(page, "training")
     page.click("#cancel-job")
     page.wait_for_selector("#job-state[data-state='cancelled']")
     assert page.is_hidden("#cancel-job")
+    page.wait_for_selector(f"#jobs-table tr:has(button[data-job='{job_id}']) >> text=cancelled")
+
+
+def test_a_dream_started_from_the_page_draws_its_replay_loss(
+    page: Page, explorer: Explorer
+) -> None:
+    _create_brain(explorer, "dreamer")
+    _train_and_wait(explorer, "dreamer")
+    log_in(page, explorer)
+    open_page(page, "train")
+    _choose_brain(page, "dreamer", "train")
+    page.fill("#dream-cycles", "12")
+    page.click("#start-dream")
+    page.wait_for_selector("#job-state[data-state='succeeded'][data-kind='dream']")
+    # One point per replay cycle, the last one's metrics in the table.
+    page.wait_for_function("document.querySelector('#loss-chart').dataset.points === '12'")
+    assert page.is_visible("#epoch-metrics-table >> text=cycles")
+    versions = httpx.get(
+        explorer.server.url + "/brains/dreamer/versions", headers=explorer.headers()
+    ).json()
+    assert len(versions) == 3  # created, trained, dreamed
+    screenshot(page, "dream")
 
 
 def test_slider_values_reach_the_next_runs_metrics(page: Page, explorer: Explorer) -> None:
@@ -242,6 +291,13 @@ def test_inference_from_a_drawn_digit_shows_probabilities(page: Page, explorer: 
     probabilities = [float(r.query_selector_all("td")[1].text_content() or "nan") for r in rows]
     assert sum(probabilities) == pytest.approx(1.0, abs=1e-3)
     assert page.inner_text("#infer-label").startswith("Predicted class: ")
+    # Under the probabilities, a heatmap of every neuron's state for the drawn input.
+    brain = httpx.get(explorer.server.url + "/brains/reader", headers=explorer.headers()).json()
+    width = brain["config"]["core"]["representation_size"]
+    page.wait_for_selector("#activation-heatmap[data-cells]")
+    cells = int(page.get_attribute("#activation-heatmap", "data-cells") or 0)
+    assert cells == brain["neuron_count"] * width
+    assert page.inner_text("#activation-caption").startswith(f"{brain['neuron_count']} neurons")
     screenshot(page, "inference")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -210,6 +211,17 @@ def test_explorer_graph_page_draws_ten_thousand_neurons_under_its_csp(
         assert time.monotonic() - started < DRAW_BOUND_S
         drawn_edges = page.locator("#graph-root").get_attribute("data-drawn-edges")
         assert drawn_edges == str(big_brain["synapse_count"])
+        # Under the graph, the histogram of every synapse's weight.
+        page.wait_for_selector("#weight-histogram[data-count]")
+        count = page.get_attribute("#weight-histogram", "data-count")
+        assert count == str(big_brain["synapse_count"])
+        # Hiding synapses under half the strongest |weight| leaves exactly those drawn.
+        weights = _synapse_weights(graph_server, "big")
+        strong = int((np.abs(weights) >= 0.5 * np.abs(weights).max()).sum())
+        assert 0 < strong < len(weights)
+        page.locator("#graph-root .graph-min-strength").fill("0.5")
+        page.wait_for_selector(f"#graph-root[data-drawn-edges='{strong}']")
+        assert page.locator("#graph-root").get_attribute("data-drawn-nodes") == str(NEURONS)
         assert errors == []
         SCREENSHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "explorer-graph-10000.png"))
@@ -388,3 +400,14 @@ def test_zoom_and_pan_move_the_view_and_picking_follows(
     page.locator("#graph .graph-panel h3").filter(has_text=f"Neuron {target}").wait_for()
     assert page.locator("#graph").get_attribute("data-drawn-nodes") == str(lobed_brain)
     assert small_view.errors == []
+
+
+def _synapse_weights(server: GraphServer, brain: str) -> np.ndarray:
+    """Every synapse weight of ``brain``'s current version, from the graph export."""
+    response = httpx.get(
+        f"{server.url}/brains/{brain}/graph?tables=synapses",
+        headers=server.auth("read"),
+        timeout=60,
+    )
+    rows = [json.loads(line) for line in response.text.splitlines()[1:] if line]
+    return np.array([row["weight"] for row in rows if row["table"] == "synapses"], np.float32)

@@ -29,6 +29,7 @@ from marble_client._models import (
     InferResult,
     JobEvent,
     JobRecord,
+    NeuronActivations,
     Ready,
     RepairReport,
 )
@@ -125,6 +126,14 @@ class AsyncMarbleClient:
         """
         call = calls.infer(brain, inputs, version, objects)
         return parse(await self._send(call), InferResult)
+
+    async def activations(
+        self, name: str, inputs: Sequence[float] | None = None, *, obj: Any = None
+    ) -> NeuronActivations:
+        """Every neuron's final state for one input row (or one raw object, ``obj``), with
+        the neuron ids, kinds and the outputs, from the brain's current version (infer
+        scope; retried: it only reads)."""
+        return parse(await self._send(calls.activations(name, inputs, obj)), NeuronActivations)
 
     async def train(
         self,

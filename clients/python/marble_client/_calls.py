@@ -163,6 +163,17 @@ def infer(
     return Call("POST", "/infer", json=body, idempotent=True)
 
 
+def activations(brain: str, inputs: Sequence[float] | None, obj: Any) -> Call:
+    """``POST /brains/{name}/activations`` for one row or one raw object; it only reads."""
+    if (inputs is None) == (obj is None):
+        raise ValidationFailed("activations: give either inputs (one row) or obj (a raw object)")
+    if inputs is not None:
+        body = {"inputs": json_value(list(inputs), "inputs")}
+    else:
+        body = {"object": json_value(obj, "obj")}
+    return Call("POST", f"/brains/{_segment(brain)}/activations", json=body, idempotent=True)
+
+
 def train(brain: str, dataset: str, epochs: int | None, key: str | None) -> Call:
     body: dict[str, Any] = {"dataset": dataset}
     if epochs is not None:

@@ -29,6 +29,7 @@ from marble_client._models import (
     InferResult,
     JobEvent,
     JobRecord,
+    NeuronActivations,
     Ready,
     RepairReport,
 )
@@ -131,6 +132,14 @@ class MarbleClient:
         keeps it.
         """
         return parse(self._send(calls.infer(brain, inputs, version, objects)), InferResult)
+
+    def activations(
+        self, name: str, inputs: Sequence[float] | None = None, *, obj: Any = None
+    ) -> NeuronActivations:
+        """Every neuron's final state for one input row (or one raw object, ``obj``), with
+        the neuron ids, kinds and the outputs, from the brain's current version (infer
+        scope; retried: it only reads)."""
+        return parse(self._send(calls.activations(name, inputs, obj)), NeuronActivations)
 
     def train(
         self,

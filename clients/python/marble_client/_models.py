@@ -149,6 +149,23 @@ class InferResult(MarbleModel):
     or bytes as ``{"base64": ...}``); None when it cannot decode."""
 
 
+class NeuronActivations(MarbleModel):
+    """``POST /brains/{name}/activations``: every neuron's final state for one input, in
+    neuron id order, and the brain's outputs for it (``states[i]`` is ``neurons[i]``'s)."""
+
+    brain: str
+    version: int
+    representation_size: int
+    neurons: list[int]
+    kinds: list[str]
+    """Each neuron's kind: input, hidden, output (or concept)."""
+    states: list[list[float]]
+    """``representation_size`` values per neuron."""
+    outputs: list[float]
+    probabilities: list[float] | None = None
+    """For classification and binary brains; None otherwise."""
+
+
 class JobRecord(MarbleModel):
     """A background job as the server last reported it."""
 

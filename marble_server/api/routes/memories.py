@@ -98,7 +98,8 @@ async def recall(
     return [Memory.of(m) for m in found]
 
 
-@router.get("/{name}/memories/keys/{key}", response_model=list[Memory])
+# ``:path``: a key may hold "/" (the server decodes %2F before it matches a route).
+@router.get("/{name}/memories/keys/{key:path}", response_model=list[Memory])
 async def lookup(name: BrainPath, key: KeyPath, state: StateDep, token: ReadToken) -> list[Memory]:
     """The memories and facts stored under ``key``, newest first (404 when none)."""
     require_brain(token, name)

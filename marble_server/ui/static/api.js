@@ -76,7 +76,19 @@ export async function rest(method, path, body) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const response = await fetch(".." + path, init);
+  return answerOf(await fetch(".." + path, init));
+}
+
+/**
+ * A REST call whose body is a file's bytes (a dataset upload), sent as `contentType`;
+ * answers like `rest`.
+ */
+export async function restFile(method, path, file, contentType) {
+  const init = { method, headers: headers({ "Content-Type": contentType }), body: file };
+  return answerOf(await fetch(".." + path, init));
+}
+
+async function answerOf(response) {
   if (response.status === 401) {
     logout();
     window.dispatchEvent(new Event("marble:logout"));

@@ -62,7 +62,8 @@ void main() {
  * gql a neuron's details and pathways.
  * onStatus(text) reports progress and errors.
  * Returns {ready, selectNeuron(id), showPathway(from, to), locate(id), destroy()};
- * `ready` settles once the first frame is drawn.
+ * `ready` answers the parsed graph (ids, kinds, synapse weights...) once the first
+ * frame is drawn.
  */
 export function mountGraph(root, { rest, gql, brain, onStatus = () => {} }) {
   root.replaceChildren();
@@ -75,7 +76,7 @@ export function mountGraph(root, { rest, gql, brain, onStatus = () => {} }) {
   }
   const renderer = createRenderer(gl);
   const view = { scale: 1, x: 0, y: 0 };
-  const settings = { colourBy: "kind", lobe: -1 };
+  const settings = { colourBy: "kind", lobe: -1, minStrength: 0 };
   let graph = null;
   let path = null; // {neurons: index[], edges: [index, index][]}
   let selected = -1; // index of the neuron shown in the panel
@@ -90,7 +91,7 @@ export function mountGraph(root, { rest, gql, brain, onStatus = () => {} }) {
 
   function rebuild() {
     const visible = visibleMask(graph, settings.lobe);
-    renderer.upload(buildBuffers(graph, visible, settings.colourBy, path, selected));
+    renderer.upload(buildBuffers(graph, visible, settings, path, selected));
     draw();
   }
 
@@ -106,11 +107,17 @@ export function mountGraph(root, { rest, gql, brain, onStatus = () => {} }) {
     onStatus(
       `${brain} v${graph.version}: ${graph.count} neurons, ${graph.edgeCount} synapses (${seconds} s)`,
     );
+    return graph;
   })();
   ready.catch((error) => onStatus(`Could not load ${brain}: ${error.message}`));
 
   ui.colourSelect.addEventListener("change", () => {
     settings.colourBy = ui.colourSelect.value;
+    if (graph) rebuild();
+  });
+  ui.strengthInput.addEventListener("input", () => {
+    settings.minStrength = Number(ui.strengthInput.value);
+    ui.strengthShown.textContent = settings.minStrength.toFixed(2);
     if (graph) rebuild();
   });
   ui.lobeSelect.addEventListener("change", () => {
@@ -376,18 +383,21 @@ function pathHighlight(graph, found) {
 
 // Vertex data for one frame: edges first (drawn underneath), then nodes, then the
 // highlighted path on top. Interleaved [x, y, r, g, b, a, size] per vertex.
-function buildBuffers(graph, visible, colourBy, path, selected) {
+function buildBuffers(graph, visible, { colourBy, minStrength }, path, selected) {
   const STRIDE = 7;
   let maxWeight = 0;
   for (let k = 0; k < graph.edgeCount; k += 1) {
     maxWeight = Math.max(maxWeight, Math.abs(graph.weight[k]));
   }
   maxWeight = maxWeight || 1;
-  let edgeCount = 0;
-  for (let k = 0; k < graph.edgeCount; k += 1) {
+  const shown = (k) => {
     const a = graph.src[k];
     const b = graph.dst[k];
-    if (a >= 0 && b >= 0 && visible[a] && visible[b]) edgeCount += 1;
+    return a >= 0 && b >= 0 && visible[a] && visible[b] && Math.abs(graph.weight[k]) >= minStrength * maxWeight;
+  };
+  let edgeCount = 0;
+  for (let k = 0; k < graph.edgeCount; k += 1) {
+    if (shown(k)) edgeCount += 1;
   }
   let nodeCount = 0;
   for (let i = 0; i < graph.count; i += 1) nodeCount += visible[i];
@@ -411,9 +421,9 @@ function buildBuffers(graph, visible, colourBy, path, selected) {
     o += STRIDE;
   };
   for (let k = 0; k < graph.edgeCount; k += 1) {
+    if (!shown(k)) continue;
     const a = graph.src[k];
     const b = graph.dst[k];
-    if (a < 0 || b < 0 || !visible[a] || !visible[b]) continue;
     const w = graph.weight[k];
     const colour = w >= 0 ? POSITIVE_EDGE : NEGATIVE_EDGE;
     // Faint for weak synapses, solid for the strongest: size shows as opacity,
@@ -656,9 +666,20 @@ function buildControls(root) {
   submit.type = "submit";
   pathForm.append(labelled("Path", fromInput), toInput, submit);
   const pathResult = element("span", "graph-path-result");
+  // Synapses weaker than this share of the strongest |weight| are not drawn: at 10,000
+  // neurons the strong ones are otherwise lost among the many weak.
+  const strengthInput = element("input", "graph-min-strength");
+  strengthInput.type = "range";
+  strengthInput.min = "0";
+  strengthInput.max = "0.95";
+  strengthInput.step = "0.05";
+  strengthInput.value = "0";
+  const strengthShown = element("output", "graph-min-strength-value", "0.00");
   toolbar.append(
     labelled("Colour by", colourSelect),
     labelled("Lobe", lobeSelect),
+    labelled("Hide synapses under", strengthInput),
+    strengthShown,
     pathForm,
     pathResult,
   );
@@ -683,7 +704,7 @@ function buildControls(root) {
   panel.append(element("p", "", "Click a neuron to see its state and synapses."));
   body.append(canvas, panel);
   root.append(toolbar, body);
-  return { canvas, panel, colourSelect, lobeSelect, pathForm, fromInput, toInput, pathResult };
+  return { canvas, panel, colourSelect, lobeSelect, strengthInput, strengthShown, pathForm, fromInput, toInput, pathResult };
 }
 
 function fillLobeFilter(select, graph) {
