@@ -7,13 +7,19 @@ largest norm, the ones the input moved most to read first.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import numpy as np
 import typer
 
-from marble_graph.cli.context import FormatOption, check_format, print_json, print_table, state
+from marble_graph.cli.context import (
+    FormatOption,
+    check_format,
+    json_option,
+    print_json,
+    print_table,
+    state,
+)
 from marble_graph.errors import ValidationFailed
 from marble_graph.service import NeuronActivations
 
@@ -39,8 +45,8 @@ def activations(
     check_format(fmt, ("table", "json"))
     if top < 1:
         raise ValidationFailed(f"--top must be at least 1, got {top}")
-    features = _json_option(input_, "--input")
-    raw_object = _json_option(obj, "--object")
+    features = json_option(input_, "--input")
+    raw_object = json_option(obj, "--object")
     with state(ctx).compute_service() as service:
         found = service.activations(name, features, obj=raw_object)
     if fmt == "json":
@@ -90,12 +96,3 @@ def _print_summary(found: NeuronActivations, top: int) -> None:
             for row in strongest
         ],
     )
-
-
-def _json_option(text: str | None, option: str) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationFailed(f"{option}: not valid JSON ({exc})") from exc

@@ -30,6 +30,16 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+def json_option(text: str | None, option: str) -> Any:
+    """The JSON an option carries (None when it was not given); bad JSON names the option."""
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"{option}: not valid JSON ({exc})") from exc
+
+
 def exit_code_for(error: MarbleError) -> int:
     """Exit status by error family: 2 bad input, 3 not found, 4 locked, 1 otherwise."""
     if isinstance(error, ValidationFailed):

@@ -12,7 +12,14 @@ from typing import Annotated, Any
 
 import typer
 
-from marble_graph.cli.context import FormatOption, check_format, print_json, print_table, state
+from marble_graph.cli.context import (
+    FormatOption,
+    check_format,
+    json_option,
+    print_json,
+    print_table,
+    state,
+)
 from marble_graph.errors import ValidationFailed
 from marble_graph.service import MemoryRecord
 
@@ -49,8 +56,8 @@ def remember(
 ) -> None:
     """Remember inputs (embedded by the current version) or, with neither, a fact (--key)."""
     check_format(fmt, ("table", "json"))
-    inputs = _json_option(input_, "--input")
-    raw_objects = _json_option(objects, "--objects")
+    inputs = json_option(input_, "--input")
+    raw_objects = json_option(objects, "--objects")
     stored = _value_option(value)
     with state(ctx).compute_service() as service:
         ids = service.remember(name, inputs=inputs, objects=raw_objects, key=key, value=stored)
@@ -81,9 +88,9 @@ def recall(
 ) -> None:
     """The k memories nearest one query by cosine similarity, nearest first."""
     check_format(fmt, ("table", "json"))
-    features = _json_option(input_, "--input")
-    raw_object = _json_option(obj, "--object")
-    vector = _json_option(embedding, "--embedding")
+    features = json_option(input_, "--input")
+    raw_object = json_option(obj, "--object")
+    vector = json_option(embedding, "--embedding")
     with state(ctx).compute_service() as service:
         found = service.recall(
             name, features=features, obj=raw_object, embedding=vector, k=k, exact=exact
@@ -180,15 +187,6 @@ def _print_memories(
             for m in found
         ],
     )
-
-
-def _json_option(text: str | None, option: str) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationFailed(f"{option}: not valid JSON ({exc})") from exc
 
 
 def _value_option(text: str | None) -> Any:

@@ -132,3 +132,37 @@ def wait_for_job(url: str, job_id: str, headers: dict[str, str], timeout_s: floa
             return state
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} did not finish in {timeout_s:.0f} s")
+
+
+# Markup an API string might carry: it must show as these characters, never run.
+HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
+
+
+def create_brain(explorer: Explorer, name: str, dataset: str = "digits") -> None:
+    """Create brain ``name`` through the REST API (the pages under test only read it)."""
+    response = httpx.post(
+        explorer.server.url + "/brains",
+        json={"name": name, "dataset": dataset},
+        headers=explorer.headers(),
+        timeout=120,
+    )
+    assert response.status_code == 201, response.text
+
+
+def train_and_wait(explorer: Explorer, name: str, epochs: int = 1) -> None:
+    """Train ``name`` on digits through the REST API and wait for the job to succeed."""
+    url = explorer.server.url
+    job = httpx.post(
+        f"{url}/brains/{name}/train",
+        json={"dataset": "digits", "epochs": epochs},
+        headers=explorer.headers(),
+    ).json()
+    state = wait_for_job(url, job["id"], explorer.headers())
+    assert state == "succeeded", state
+
+
+def choose_brain(page: Page, name: str, page_id: str) -> None:
+    """Pick ``name`` in the page's brain picker and wait for the page to draw again."""
+    page.select_option("#brain-select", name)
+    page.wait_for_selector(f"body[data-ready='{page_id}']")
+    assert page.input_value("#brain-select") == name

@@ -13,10 +13,16 @@ import httpx
 import pytest
 from playwright.sync_api import FilePayload, Page
 
-from tests.ui.conftest import Explorer, log_in, open_page, screenshot
+from tests.ui.conftest import (
+    HOSTILE,
+    Explorer,
+    choose_brain,
+    create_brain,
+    log_in,
+    open_page,
+    screenshot,
+)
 
-# Markup an API string might carry: it must show as these characters, never run.
-HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned=1">'
 # The digits brain reads 8x8 pixel rows.
 DIGIT_WIDTH = 64
 
@@ -29,22 +35,6 @@ def _csv(rows: int, shift: int = 0) -> bytes:
 
 def _csv_file(content: bytes, name: str = "rows.csv") -> FilePayload:
     return {"name": name, "mimeType": "text/csv", "buffer": content}
-
-
-def _create_brain(explorer: Explorer, name: str, dataset: str = "digits") -> None:
-    response = httpx.post(
-        explorer.server.url + "/brains",
-        json={"name": name, "dataset": dataset},
-        headers=explorer.headers(),
-        timeout=120,
-    )
-    assert response.status_code == 201, response.text
-
-
-def _choose_brain(page: Page, name: str, page_id: str) -> None:
-    page.select_option("#brain-select", name)
-    page.wait_for_selector(f"body[data-ready='{page_id}']")
-    assert page.input_value("#brain-select") == name
 
 
 def _memories(explorer: Explorer, brain: str) -> dict[str, object]:
@@ -171,10 +161,10 @@ def test_brains_page_creates_a_brain_from_an_uploaded_csv(page: Page, explorer: 
 
 
 def test_memories_page_remembers_looks_up_and_recalls(page: Page, explorer: Explorer) -> None:
-    _create_brain(explorer, "rememberer")
+    create_brain(explorer, "rememberer")
     log_in(page, explorer)
     open_page(page, "memories")
-    _choose_brain(page, "rememberer", "memories")
+    choose_brain(page, "rememberer", "memories")
     assert page.inner_text("#memories-total") == "0 memories, newest first"
     # An input row with a key and a value, then a fact.
     seven = _digit_row((4, 5, 13, 21, 28, 36))
@@ -213,10 +203,10 @@ def test_memories_page_remembers_looks_up_and_recalls(page: Page, explorer: Expl
 def test_memories_page_refuses_invalid_json_and_sends_nothing(
     page: Page, explorer: Explorer
 ) -> None:
-    _create_brain(explorer, "strict-json")
+    create_brain(explorer, "strict-json")
     log_in(page, explorer)
     open_page(page, "memories")
-    _choose_brain(page, "strict-json", "memories")
+    choose_brain(page, "strict-json", "memories")
     page.fill("#remember-key", "broken")
     page.fill("#remember-value", "{label: 7")
     page.click("#remember-button")
@@ -230,7 +220,7 @@ def test_memories_page_refuses_invalid_json_and_sends_nothing(
 
 
 def test_memories_page_pages_with_more_and_forgets(page: Page, explorer: Explorer) -> None:
-    _create_brain(explorer, "many-memories")
+    create_brain(explorer, "many-memories")
     keys = [f"fact-{i}" for i in range(25)]
     response = httpx.post(
         explorer.server.url + "/brains/many-memories/memories",
@@ -240,7 +230,7 @@ def test_memories_page_pages_with_more_and_forgets(page: Page, explorer: Explore
     assert response.status_code == 201, response.text
     log_in(page, explorer)
     open_page(page, "memories")
-    _choose_brain(page, "many-memories", "memories")
+    choose_brain(page, "many-memories", "memories")
     assert len(page.query_selector_all("#memories-table tbody tr")) == 20
     page.click("#memories-more")
     page.wait_for_selector("#memories-more", state="hidden")
@@ -260,7 +250,7 @@ def test_memories_page_pages_with_more_and_forgets(page: Page, explorer: Explore
 def test_read_only_token_sees_no_upload_remember_or_forget_controls(
     page: Page, explorer: Explorer
 ) -> None:
-    _create_brain(explorer, "read-only-memories")
+    create_brain(explorer, "read-only-memories")
     response = httpx.post(
         explorer.server.url + "/brains/read-only-memories/memories",
         json={"key": "visible", "value": "to readers"},
@@ -274,7 +264,7 @@ def test_read_only_token_sees_no_upload_remember_or_forget_controls(
     assert page.query_selector("#upload-dataset") is None
     assert page.query_selector("#upload-dataset-file") is None
     open_page(page, "memories")
-    _choose_brain(page, "read-only-memories", "memories")
+    choose_brain(page, "read-only-memories", "memories")
     assert page.is_visible("#memories-table >> text=visible")
     for control in ("#remember-form", "#remember-button", "#forget-form", "#forget-button"):
         assert page.query_selector(control) is None, control
@@ -289,7 +279,7 @@ def test_read_only_token_sees_no_upload_remember_or_forget_controls(
 def test_a_memory_key_and_value_with_markup_show_as_literal_text(
     page: Page, explorer: Explorer
 ) -> None:
-    _create_brain(explorer, "markup-memories")
+    create_brain(explorer, "markup-memories")
     response = httpx.post(
         explorer.server.url + "/brains/markup-memories/memories",
         json={"key": HOSTILE, "value": HOSTILE},
@@ -298,7 +288,7 @@ def test_a_memory_key_and_value_with_markup_show_as_literal_text(
     assert response.status_code == 201, response.text
     log_in(page, explorer)
     open_page(page, "memories")
-    _choose_brain(page, "markup-memories", "memories")
+    choose_brain(page, "markup-memories", "memories")
     cells = page.query_selector_all("#memories-table tbody tr td")
     assert cells[1].text_content() == HOSTILE and cells[2].text_content() == HOSTILE
     _no_markup_ran(page)

@@ -10,43 +10,22 @@ import httpx
 import pytest
 from playwright.sync_api import Page
 
-from tests.ui.conftest import Explorer, log_in, open_page, screenshot, wait_for_job
-
-# Markup an API string might carry: it must show as these characters, never run.
-HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
-
-
-def _create_brain(explorer: Explorer, name: str, dataset: str = "digits") -> None:
-    response = httpx.post(
-        explorer.server.url + "/brains",
-        json={"name": name, "dataset": dataset},
-        headers=explorer.headers(),
-        timeout=120,
-    )
-    assert response.status_code == 201, response.text
-
-
-def _train_and_wait(explorer: Explorer, name: str, epochs: int = 1) -> None:
-    url = explorer.server.url
-    job = httpx.post(
-        f"{url}/brains/{name}/train",
-        json={"dataset": "digits", "epochs": epochs},
-        headers=explorer.headers(),
-    ).json()
-    state = wait_for_job(url, job["id"], explorer.headers())
-    assert state == "succeeded", state
-
-
-def _choose_brain(page: Page, name: str, page_id: str) -> None:
-    page.select_option("#brain-select", name)
-    page.wait_for_selector(f"body[data-ready='{page_id}']")
-    assert page.input_value("#brain-select") == name
+from tests.ui.conftest import (
+    HOSTILE,
+    Explorer,
+    choose_brain,
+    create_brain,
+    log_in,
+    open_page,
+    screenshot,
+    train_and_wait,
+)
 
 
 def test_without_a_token_the_explorer_shows_only_the_login_form(
     page: Page, explorer: Explorer
 ) -> None:
-    _create_brain(explorer, "hidden-brain")
+    create_brain(explorer, "hidden-brain")
     for address in (explorer.url, explorer.url + "#/brains", explorer.url + "#/versions"):
         page.goto(address)
         page.wait_for_selector("#login-form")
@@ -65,7 +44,7 @@ def test_without_a_token_the_explorer_shows_only_the_login_form(
 def test_logging_in_draws_the_brains_page_once(page: Page, explorer: Explorer) -> None:
     # Two draws of one page raced each other: the slower could mark the page ready after a
     # later page had drawn, so a test (or a person) saw the wrong page.
-    _create_brain(explorer, "drawn-once")
+    create_brain(explorer, "drawn-once")
     listings: list[str] = []
     page.on("request", lambda r: listings.append(r.url) if r.url.endswith("/brains") else None)
     log_in(page, explorer)
@@ -74,7 +53,7 @@ def test_logging_in_draws_the_brains_page_once(page: Page, explorer: Explorer) -
 
 
 def test_only_the_last_of_quick_page_changes_is_shown(page: Page, explorer: Explorer) -> None:
-    _create_brain(explorer, "hurried")
+    create_brain(explorer, "hurried")
     log_in(page, explorer)
     # The versions page is still waiting for the API when the Cypher page is asked for.
     page.evaluate("location.hash = '#/versions'; setTimeout(() => (location.hash = '#/cypher'), 0)")
@@ -89,7 +68,7 @@ def test_only_the_last_of_quick_page_changes_is_shown(page: Page, explorer: Expl
 def test_login_keeps_the_token_for_the_session_and_lists_brains(
     page: Page, explorer: Explorer
 ) -> None:
-    _create_brain(explorer, "listed-brain")
+    create_brain(explorer, "listed-brain")
     log_in(page, explorer)
     assert page.evaluate("sessionStorage.getItem('marble.token')") == explorer.tokens["admin"]
     assert page.is_visible("#brains-table >> text=listed-brain")
@@ -123,14 +102,14 @@ def test_brains_page_creates_and_deletes_a_brain(page: Page, explorer: Explorer)
 def test_read_only_token_sees_no_write_controls_and_the_api_refuses_writes(
     page: Page, explorer: Explorer
 ) -> None:
-    _create_brain(explorer, "read-only-view")
-    _train_and_wait(explorer, "read-only-view")
+    create_brain(explorer, "read-only-view")
+    train_and_wait(explorer, "read-only-view")
     log_in(page, explorer, scope="read")
     assert page.inner_text("#token-scopes") == "scopes: read"
     assert page.query_selector("#create-brain") is None
     assert page.query_selector(".delete-brain") is None
     open_page(page, "train")
-    _choose_brain(page, "read-only-view", "train")
+    choose_brain(page, "read-only-view", "train")
     assert page.query_selector("#train-form") is None
     assert page.query_selector("#start-train") is None
     # It may still watch a job: the one trained above, listed with its state.
@@ -177,9 +156,9 @@ def test_a_brain_name_with_markup_is_refused_and_api_strings_show_as_text(
     assert page.evaluate("window.__pwned") is None
     assert page.query_selector("main script") is None
     # ... so a string that may carry markup, a Cypher result, must come out as text.
-    _create_brain(explorer, "markup-check", dataset="sine")
+    create_brain(explorer, "markup-check", dataset="sine")
     open_page(page, "cypher")
-    _choose_brain(page, "markup-check", "cypher")
+    choose_brain(page, "markup-check", "cypher")
     page.fill("#cypher-query", f"RETURN '{HOSTILE}' AS hostile")
     page.click("#cypher-run")
     page.wait_for_selector("#cypher-results td")
@@ -191,10 +170,10 @@ def test_a_brain_name_with_markup_is_refused_and_api_strings_show_as_text(
 def test_training_draws_the_loss_curve_while_the_job_runs_and_cancel_stops_it(
     page: Page, explorer: Explorer
 ) -> None:
-    _create_brain(explorer, "curve")
+    create_brain(explorer, "curve")
     log_in(page, explorer)
     open_page(page, "train")
-    _choose_brain(page, "curve", "train")
+    choose_brain(page, "curve", "train")
     page.select_option("#train-dataset", "digits")
     page.fill("#train-epochs", "2000")
     page.click("#start-train")
@@ -210,7 +189,7 @@ def test_training_draws_the_loss_curve_while_the_job_runs_and_cancel_stops_it(
     assert page.is_visible("#epoch-metrics-table >> text=val_accuracy")
     # The run the page started is listed among the brain's recent jobs while it runs.
     job_id = page.get_attribute("#jobs-table tbody tr:first-child .watch-job", "data-job")
-    assert page.is_visible(f"#jobs-table tr:has(button[data-job='{job_id}']) >> text=running")
+    page.wait_for_selector(f"#jobs-table tr:has(button[data-job='{job_id}']) >> text=running")
     screenshot(page, "training")
     page.click("#cancel-job")
     page.wait_for_selector("#job-state[data-state='cancelled']")
@@ -221,17 +200,19 @@ def test_training_draws_the_loss_curve_while_the_job_runs_and_cancel_stops_it(
 def test_a_dream_started_from_the_page_draws_its_replay_loss(
     page: Page, explorer: Explorer
 ) -> None:
-    _create_brain(explorer, "dreamer")
-    _train_and_wait(explorer, "dreamer")
+    create_brain(explorer, "dreamer")
+    train_and_wait(explorer, "dreamer")
     log_in(page, explorer)
     open_page(page, "train")
-    _choose_brain(page, "dreamer", "train")
+    choose_brain(page, "dreamer", "train")
     page.fill("#dream-cycles", "12")
     page.click("#start-dream")
     page.wait_for_selector("#job-state[data-state='succeeded'][data-kind='dream']")
     # One point per replay cycle, the last one's metrics in the table.
     page.wait_for_function("document.querySelector('#loss-chart').dataset.points === '12'")
     assert page.is_visible("#epoch-metrics-table >> text=cycles")
+    # A dream has no validation pass, so no accuracy chart.
+    assert page.is_hidden("#accuracy-chart")
     versions = httpx.get(
         explorer.server.url + "/brains/dreamer/versions", headers=explorer.headers()
     ).json()
@@ -240,10 +221,10 @@ def test_a_dream_started_from_the_page_draws_its_replay_loss(
 
 
 def test_slider_values_reach_the_next_runs_metrics(page: Page, explorer: Explorer) -> None:
-    _create_brain(explorer, "moody")
+    create_brain(explorer, "moody")
     log_in(page, explorer)
     open_page(page, "neuromodulation")
-    _choose_brain(page, "moody", "neuromodulation")
+    choose_brain(page, "moody", "neuromodulation")
     for signal, value in (("reward", "0.7"), ("stress", "0.25"), ("arousal", "0.4")):
         page.fill(f"#nm-{signal}", value)
         assert page.inner_text(f"#nm-{signal}-value") == f"{float(value):.2f}"
@@ -273,12 +254,12 @@ def test_slider_values_reach_the_next_runs_metrics(page: Page, explorer: Explore
 
 
 def test_inference_from_a_drawn_digit_shows_probabilities(page: Page, explorer: Explorer) -> None:
-    _create_brain(explorer, "reader")
+    create_brain(explorer, "reader")
     # Trained once, so the brain knows its task's classes and answers probabilities.
-    _train_and_wait(explorer, "reader")
+    train_and_wait(explorer, "reader")
     log_in(page, explorer)
     open_page(page, "infer")
-    _choose_brain(page, "reader", "infer")
+    choose_brain(page, "reader", "infer")
     # Ink a vertical stroke: a "1".
     for row in range(1, 7):
         page.click(f"#draw-grid .cell[data-index='{row * 8 + 4}']")
@@ -302,10 +283,10 @@ def test_inference_from_a_drawn_digit_shows_probabilities(page: Page, explorer: 
 
 
 def test_cypher_console_shows_query_results_in_a_table(page: Page, explorer: Explorer) -> None:
-    _create_brain(explorer, "queried")
+    create_brain(explorer, "queried")
     log_in(page, explorer)
     open_page(page, "cypher")
-    _choose_brain(page, "queried", "cypher")
+    choose_brain(page, "queried", "cypher")
     page.click("#cypher-run")
     page.wait_for_selector("#cypher-results")
     headers = [h.text_content() for h in page.query_selector_all("#cypher-results th")]
@@ -322,11 +303,11 @@ def test_cypher_console_shows_query_results_in_a_table(page: Page, explorer: Exp
 
 
 def test_versions_page_lists_diffs_and_rolls_back(page: Page, explorer: Explorer) -> None:
-    _create_brain(explorer, "versioned")
-    _train_and_wait(explorer, "versioned")
+    create_brain(explorer, "versioned")
+    train_and_wait(explorer, "versioned")
     log_in(page, explorer)
     open_page(page, "versions")
-    _choose_brain(page, "versioned", "versions")
+    choose_brain(page, "versioned", "versions")
     rows = page.query_selector_all("#versions-table tbody tr")
     assert len(rows) == 2
     page.click("#diff-run")

@@ -64,14 +64,25 @@ export async function trainPage(main, view) {
     const loss = [];
     const valLoss = [];
     const accuracy = [];
+    let latest = job;
     const show = (current) => {
-      jobState.textContent = `Job ${current.id} (${current.kind}): ${current.state} (${Math.round(current.progress * 100)}%)`;
+      latest = current;
+      const progress = `${Math.round(current.progress * 100)}%`;
+      jobState.textContent = `Job ${current.id} (${current.kind}): ${current.state} (${progress})`;
       jobState.dataset.state = current.state;
       jobState.dataset.kind = current.kind;
+      // The followed job's row in the recent jobs keeps up with its events too.
+      const row = jobs.querySelector(`button[data-job="${CSS.escape(current.id)}"]`)?.closest("tr");
+      if (row) {
+        row.cells[2].textContent = current.state;
+        row.cells[3].textContent = progress;
+      }
     };
     show(job);
     lineChart(lossChart, [], { xLabel: step, yLabel: "loss" });
     lineChart(accuracyChart, [], { xLabel: step, yLabel: "accuracy" });
+    // A dream has no validation pass: no accuracy to draw.
+    accuracyChart.hidden = dream;
     metrics.replaceChildren();
     cancel.hidden = !can("train") || ["succeeded", "failed", "cancelled", "interrupted"].includes(job.state);
     cancel.onclick = async () => {
@@ -81,7 +92,9 @@ export async function trainPage(main, view) {
         failed(error);
       }
     };
-    drawJobs().catch(failed);
+    drawJobs()
+      .then(() => show(latest))
+      .catch(failed);
     const onEvent = (kind, data) => {
       show(data.job);
       const point = kind === "progress" ? (data.metrics?.[step] !== undefined ? data.metrics : null) : null;
