@@ -648,12 +648,20 @@ class BrainService:
         return ObjectInference(result, encoding.decode_outputs(result.outputs))
 
     def activations(
-        self, name: str, inputs: Any = None, *, obj: object | None = None
+        self,
+        name: str,
+        inputs: Any = None,
+        *,
+        obj: object | None = None,
+        version: VersionRef | None = None,
     ) -> NeuronActivations:
         """Every neuron's final state [N, R] for one input (a row of numbers, or a raw
         object), with the neuron ids, their kinds and the brain's outputs for it, from
-        the current version (brains/activations.py); changes nothing."""
-        return neuron_activations(self.stores, self.memory_models, name, inputs=inputs, obj=obj)
+        the current version or exactly ``version`` (a number or a tag;
+        brains/activations.py); changes nothing."""
+        return neuron_activations(
+            self.stores, self.memory_models, name, inputs=inputs, obj=obj, version=version
+        )
 
     # -- memories (brains/memories.py, docs/memory.md) --------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from marble_graph.errors import UnknownBrain, ValidationFailed
+from marble_graph.errors import NotFound, UnknownBrain, ValidationFailed
 from marble_graph.service import BrainService
 
 # small_config: 8x6 grid, 5 inputs, 3 outputs, representation size 4.
@@ -105,3 +105,21 @@ def test_an_unknown_brain_is_not_found_and_activations_change_nothing(
     again = service.activations("b", INPUT)
     np.testing.assert_array_equal(first.states, again.states)
     assert (service.changes, service.get_brain("b").version) == (changes, version)
+
+
+def test_a_retained_version_answers_as_it_did_when_it_was_current(service: BrainService) -> None:
+    service.create_brain_for_dataset("grapes", "wine")
+    row = np.linspace(0.0, 1.0, 13)
+    first = service.activations("grapes", row)
+    service.tag_version("grapes", 1, "seed")
+    assert service.train("grapes", "wine", epochs=1).state == "completed"
+    trained = service.activations("grapes", row)
+    assert trained.version == 2 and not np.allclose(trained.states, first.states)
+    for ref in (1, "1", "seed"):
+        pinned = service.activations("grapes", row, version=ref)
+        assert pinned.version == 1, ref
+        np.testing.assert_array_equal(pinned.states, first.states)
+        np.testing.assert_array_equal(pinned.outputs, first.outputs)
+    assert service.activations("grapes", row).version == 2  # the current is still served
+    with pytest.raises(NotFound, match="brain 'grapes' has no version 9"):
+        service.activations("grapes", row, version=9)

@@ -2,7 +2,8 @@
 
 The explorer draws them as a heatmap (one row per neuron, one column per
 component of its state); every interface (CLI, REST, GraphQL, SDK) serves
-them from here. One forward pass of the brain's current version computes
+them from here. One forward pass of the brain's current version (or of a
+retained version asked for by number or tag, as inference serves) computes
 the states and the outputs together (``ServingModel.activations``), with the
 signals and feature scaling inference uses, so the states are those behind
 the prediction shown beside them. docs/model.md (Activations) describes what
@@ -21,6 +22,7 @@ from marble_graph.brains import object_inference
 from marble_graph.brains.serving import ModelCache, ServingModel
 from marble_graph.errors import ValidationFailed
 from marble_graph.store.home_stores import Stores
+from marble_graph.store.metadata.version_history import VersionRef
 
 # Index -> name of BrainTensors.kind, for one vectorised lookup of every neuron's kind.
 _KIND_NAMES = np.asarray(NEURON_KINDS)
@@ -47,8 +49,10 @@ def neuron_activations(
     *,
     inputs: Sequence[float] | np.ndarray | None = None,
     obj: object | None = None,
+    version: VersionRef | None = None,
 ) -> NeuronActivations:
-    """Every neuron's final state for one input of ``name``'s current version.
+    """Every neuron's final state for one input of ``name``'s current version, or of
+    exactly ``version`` (a number or a tag) while retention keeps it.
 
     The input is one row of numbers as wide as the brain's inputs
     (``inputs``), or one raw object (``obj``) encoded as the version's
@@ -59,7 +63,7 @@ def neuron_activations(
         raise ValidationFailed(
             f"activations take one input: inputs (a row of numbers) or an object, got {given}"
         )
-    model = models.get(name)
+    model = models.get(name, version)
     features = _one_row(model, inputs) if inputs is not None else _object_row(stores, model, obj)
     states, inference = model.activations(features)
     tensors = model.loaded.tensors

@@ -39,16 +39,21 @@ def activations(
     top: Annotated[
         int, typer.Option("--top", "-n", help="Neurons to list in the table, strongest first.")
     ] = DEFAULT_TOP,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="Run this retained version (number or tag)."),
+    ] = None,
     fmt: FormatOption = "table",
 ) -> None:
-    """Every neuron's final state for one input, with the brain's outputs (changes nothing)."""
+    """Every neuron's final state for one input, with the brain's outputs, from the current
+    version or --version (changes nothing)."""
     check_format(fmt, ("table", "json"))
     if top < 1:
         raise ValidationFailed(f"--top must be at least 1, got {top}")
     features = json_option(input_, "--input")
     raw_object = json_option(obj, "--object")
     with state(ctx).compute_service() as service:
-        found = service.activations(name, features, obj=raw_object)
+        found = service.activations(name, features, obj=raw_object, version=version)
     if fmt == "json":
         print_json(_as_json(found))
     else:

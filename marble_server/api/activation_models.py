@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from marble_graph.service import NeuronActivations
-from marble_server.api.models import StrictModel
+from marble_server.api.models import BrainVersionRefValue, StrictModel
 
 _ROW = {"type": "array", "minItems": 1, "items": {"type": "number"}}
 _ANY_BUT_NULL = {"not": {"type": "null"}}
@@ -29,6 +29,11 @@ class ActivationsRequest(StrictModel):
         default=None,
         description="One raw object instead, encoded as the brain's training data was "
         '(bytes as {"base64": "..."}), for a brain trained on a stored dataset.',
+    )
+    version: BrainVersionRefValue | None = Field(
+        default=None,
+        description="Run exactly this version, a number or a tag, while retention keeps it "
+        "(default: the current).",
     )
 
     @model_validator(mode="before")

@@ -1,18 +1,21 @@
 """GraphQL for neuron activations: the ``NeuronActivations`` type and its query field.
 
-``activations`` runs the brain's current version on one input, as inference
-does, and needs ``infer``; ``Query`` (queries.py) takes the field from
-``ActivationQueries``. The same answer as ``POST /brains/{name}/activations``.
+``activations`` runs the brain's current version (or the one ``version`` or
+``tag`` names) on one input, as inference does, and needs ``infer``;
+``Query`` (queries.py) takes the field from ``ActivationQueries``. The same
+answer as ``POST /brains/{name}/activations``.
 """
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from marble_graph.service import NeuronActivations as FoundActivations
 from marble_graph.tokens import Scope
-from marble_server.graphql.errors import engine_errors
+from marble_server.graphql.errors import BAD_USER_INPUT, ApiError, engine_errors
 from marble_server.graphql.types import Info
 from marble_server.row_json import objects_from_json
 
@@ -58,8 +61,8 @@ class ActivationQueries:
     @strawberry.field(
         description="Every neuron's final state after message passing for one input: "
         "`inputs` (one row, as wide as the brain's inputs) or `object` (one raw object, for a "
-        "brain trained on a stored dataset), with the outputs, from the current version. "
-        "Needs the infer scope."
+        "brain trained on a stored dataset), with the outputs, from the current version, or "
+        "exactly `version` (a number) or the version `tag` names. Needs the infer scope."
     )
     async def activations(
         self,
@@ -67,11 +70,20 @@ class ActivationQueries:
         brain: str,
         inputs: list[float] | None = None,
         object: JSON | None = None,
+        version: int | None = None,
+        tag: Annotated[
+            str | None, strawberry.argument(description="Run the version this tag names.")
+        ] = None,
     ) -> NeuronActivations:
         ctx = info.context
         ctx.require(Scope.INFER)
         ctx.require_brain(brain)
+        if version is not None and tag is not None:
+            raise ApiError("give version or tag, not both", BAD_USER_INPUT)
         with engine_errors():
             raw = None if object is None else objects_from_json(object, "object")
-        found = await ctx.engine(ctx.state.service.activations, brain, inputs, obj=raw)
+        pinned = tag if tag is not None else version
+        found = await ctx.engine(
+            ctx.state.service.activations, brain, inputs, obj=raw, version=pinned
+        )
         return NeuronActivations.from_found(found)

@@ -46,3 +46,16 @@ def test_bad_input_exits_2_and_an_unknown_brain_3_with_a_message(marble: Marble)
     assert top.exit_code == 2 and "--top must be at least 1, got 0" in top.stderr
     unknown = marble("activations", "nope", "--input", "[0.5]")
     assert unknown.exit_code == 3 and "unknown brain 'nope'" in unknown.stderr
+    missing = marble("activations", "B", "--input", "[0.5]", "--version", "7")
+    assert missing.exit_code == 3 and "brain 'B' has no version 7" in missing.stderr
+
+
+def test_version_picks_the_version_that_answers(marble: Marble) -> None:
+    marble("brain", "create", "B", "--dataset", "sine")
+    marble("version", "tag", "B", "1", "seed")
+    current = json_of(marble("activations", "B", "--input", "[0.5]", "-f", "json"))
+    for ref in ("1", "seed"):
+        pinned = json_of(
+            marble("activations", "B", "--input", "[0.5]", "--version", ref, "-f", "json")
+        )
+        assert (pinned["version"], pinned["states"]) == (1, current["states"])

@@ -39,3 +39,13 @@ async def test_activation_mistakes_raise_with_the_server_detail(marble: Marble, 
         await marble(lambda c: c.activations(brain))
     with pytest.raises(ValidationFailed, match="JSON has no nan"):
         await marble(lambda c: c.activations(brain, [float("nan")]))
+    with pytest.raises(NotFound, match=f"brain {brain!r} has no version 7"):
+        await marble(lambda c: c.activations(brain, [0.1], version=7))
+
+
+async def test_a_version_asked_for_is_the_version_that_answers(marble: Marble, brain: str) -> None:
+    await marble(lambda c: c.brains.create(brain, dataset="sine"))
+    current = await marble(lambda c: c.activations(brain, [0.25]))
+    for ref in (1, "1"):
+        pinned = await marble(lambda c, ref=ref: c.activations(brain, [0.25], version=ref))
+        assert (pinned.version, pinned.states) == (1, current.states)

@@ -68,6 +68,23 @@ async def test_a_classifier_answers_its_probabilities(live: LiveApp) -> None:
     )
     assert sum(body["probabilities"]) == pytest.approx(1.0, abs=1e-5)
 
+    seed = await live.client.post(
+        "/brains/grapes/activations", json={"inputs": row, "version": 1}, headers=live.auth("infer")
+    )
+    assert seed.status_code == 200, seed.text
+    seed_inferred = await live.client.post(
+        "/infer", json={"brain": "grapes", "inputs": row, "version": 1}, headers=live.auth("infer")
+    )
+    assert seed.json()["version"] == 1
+    np.testing.assert_allclose(
+        seed.json()["outputs"], seed_inferred.json()["outputs"][0], atol=1e-6
+    )
+    assert seed.json()["states"] != body["states"]
+    missing = await live.client.post(
+        "/brains/grapes/activations", json={"inputs": row, "version": 9}, headers=live.auth("infer")
+    )
+    assert missing.status_code == 404 and "has no version 9" in missing.json()["detail"]
+
 
 async def test_client_mistakes_are_problems_naming_them(live_with_brain: LiveApp) -> None:
     live = live_with_brain

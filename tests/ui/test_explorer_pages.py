@@ -282,6 +282,31 @@ def test_inference_from_a_drawn_digit_shows_probabilities(page: Page, explorer: 
     screenshot(page, "inference")
 
 
+def test_inference_answers_from_the_version_chosen(page: Page, explorer: Explorer) -> None:
+    create_brain(explorer, "older")
+    train_and_wait(explorer, "older")  # version 2 is current; version 1 is the seed
+    log_in(page, explorer)
+    open_page(page, "infer")
+    choose_brain(page, "older", "infer")
+    assert page.inner_text("#infer-version option:checked") == "current (2)"
+    page.select_option("#infer-version", "1")
+    page.click("#draw-grid .cell[data-index='20']")
+    page.click("#infer-run")
+    page.wait_for_selector("#activation-heatmap[data-cells]")
+    assert "(version 1)" in page.inner_text("#infer-activations h3")
+    row = [float(v) for v in page.input_value("#infer-vector").split(",")]
+    seed = httpx.post(
+        explorer.server.url + "/infer",
+        json={"brain": "older", "inputs": [row], "version": 1},
+        headers=explorer.headers(),
+    ).json()
+    assert seed["version"] == 1
+    shown = page.query_selector_all("#infer-result tbody tr")
+    values = [float(r.query_selector_all("td")[1].text_content() or "nan") for r in shown]
+    expected = seed["probabilities"][0] if seed.get("probabilities") else seed["outputs"][0]
+    assert values == pytest.approx(expected, abs=1e-3)
+
+
 def test_cypher_console_shows_query_results_in_a_table(page: Page, explorer: Explorer) -> None:
     create_brain(explorer, "queried")
     log_in(page, explorer)

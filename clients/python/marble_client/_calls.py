@@ -163,14 +163,19 @@ def infer(
     return Call("POST", "/infer", json=body, idempotent=True)
 
 
-def activations(brain: str, inputs: Sequence[float] | None, obj: Any) -> Call:
+def activations(
+    brain: str, inputs: Sequence[float] | None, obj: Any, version: int | str | None = None
+) -> Call:
     """``POST /brains/{name}/activations`` for one row or one raw object; it only reads."""
     if (inputs is None) == (obj is None):
         raise ValidationFailed("activations: give either inputs (one row) or obj (a raw object)")
+    body: dict[str, Any]
     if inputs is not None:
         body = {"inputs": json_value(list(inputs), "inputs")}
     else:
         body = {"object": json_value(obj, "obj")}
+    if version is not None:
+        body["version"] = version
     return Call("POST", f"/brains/{_segment(brain)}/activations", json=body, idempotent=True)
 
 

@@ -134,12 +134,17 @@ class MarbleClient:
         return parse(self._send(calls.infer(brain, inputs, version, objects)), InferResult)
 
     def activations(
-        self, name: str, inputs: Sequence[float] | None = None, *, obj: Any = None
+        self,
+        name: str,
+        inputs: Sequence[float] | None = None,
+        *,
+        obj: Any = None,
+        version: int | str | None = None,
     ) -> NeuronActivations:
         """Every neuron's final state for one input row (or one raw object, ``obj``), with
-        the neuron ids, kinds and the outputs, from the brain's current version (infer
-        scope; retried: it only reads)."""
-        return parse(self._send(calls.activations(name, inputs, obj)), NeuronActivations)
+        the neuron ids, kinds and the outputs, from the brain's current version or exactly
+        ``version`` (a number or a tag; infer scope; retried: it only reads)."""
+        return parse(self._send(calls.activations(name, inputs, obj, version)), NeuronActivations)
 
     def train(
         self,

@@ -1,5 +1,5 @@
 // Inference: draw an 8x8 digit or type a vector, see the brain's probabilities and a
-// heatmap of every neuron's state for that input.
+// heatmap of every neuron's state for that input, from the current or a retained version.
 
 import { can, rest } from "./api.js";
 import { brainPath, brainPicker } from "./brain-choice.js";
@@ -17,6 +17,7 @@ export async function inferPage(main, view) {
   }
   const details = await rest("GET", brainPath(brain));
   const width = details.neurons_by_kind.input || 0;
+  const version = await versionChoice(main, brain);
   const vector = el("input", { id: "infer-vector", className: "wide", value: new Array(width).fill(0).join(",") });
   const result = el("div", { id: "infer-result" });
   const activations = el("section", { id: "infer-activations" });
@@ -59,10 +60,12 @@ export async function inferPage(main, view) {
       text: "Infer",
       onclick: async () => {
         const row = vector.value.split(",").map((v) => Number(v.trim()));
+        // No version: the current one answers (and follows training as it commits).
+        const pinned = version.value ? { version: Number(version.value) } : {};
         try {
-          const answer = await rest("POST", "/infer", { brain, inputs: [row] });
+          const answer = await rest("POST", "/infer", { brain, inputs: [row], ...pinned });
           showProbabilities(result, answer);
-          const found = await rest("POST", `${brainPath(brain)}/activations`, { inputs: row });
+          const found = await rest("POST", `${brainPath(brain)}/activations`, { inputs: row, ...pinned });
           showActivations(activations, found);
         } catch (error) {
           failed(error);
@@ -72,6 +75,23 @@ export async function inferPage(main, view) {
     result,
     activations,
   );
+}
+
+/**
+ * A choice of the version that answers: the current one, or any version retention still
+ * keeps (newest first).
+ */
+async function versionChoice(main, brain) {
+  const versions = await rest("GET", `${brainPath(brain)}/versions`);
+  const current = versions.find((v) => v.current);
+  const kept = versions.filter((v) => !v.collected);
+  const label = (v) => (v.tags.length ? `${v.version} (${v.tags.join(", ")})` : String(v.version));
+  const select = el("select", { id: "infer-version" }, [
+    el("option", { value: "", text: current ? `current (${current.version})` : "current" }),
+    ...kept.map((v) => el("option", { value: String(v.version), text: label(v) })),
+  ]);
+  main.append(el("label", { className: "picker" }, "Version ", select));
+  return select;
 }
 
 /**

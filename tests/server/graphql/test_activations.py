@@ -51,3 +51,20 @@ async def test_activation_errors_are_coded_and_name_what_is_wrong(gql: GraphQLCl
         '{ activations(brain: "nope", inputs: [0.5]) { version } }', scope="infer"
     )
     assert unknown["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_version_or_tag_picks_the_version_that_answers(gql: GraphQLClient) -> None:
+    pinned = """query($version: Int, $tag: String) {
+      activations(brain: "wave", inputs: [0.25], version: $version, tag: $tag) { version states }
+    }"""
+    current = (await gql.data(ACTIVATIONS, {"inputs": [0.25]}, scope="infer"))["activations"]
+    first = (await gql.data(pinned, {"version": 1}, scope="infer"))["activations"]
+    assert first == {"version": 1, "states": current["states"]}  # wave has one version
+    both = await gql.error(pinned, {"version": 1, "tag": "seed"}, scope="infer")
+    assert both["extensions"]["code"] == "BAD_USER_INPUT"
+    assert both["message"] == "give version or tag, not both"
+    missing = await gql.error(pinned, {"version": 9}, scope="infer")
+    assert missing["extensions"]["code"] == "NOT_FOUND"
+    assert "brain 'wave' has no version 9" in missing["message"]
+    untagged = await gql.error(pinned, {"tag": "seed"}, scope="infer")
+    assert untagged["extensions"]["code"] == "NOT_FOUND"
