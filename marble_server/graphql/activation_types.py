@@ -15,8 +15,9 @@ from strawberry.scalars import JSON
 
 from marble_graph.service import NeuronActivations as FoundActivations
 from marble_graph.tokens import Scope
-from marble_server.graphql.errors import BAD_USER_INPUT, ApiError, engine_errors
+from marble_server.graphql.errors import engine_errors
 from marble_server.graphql.types import Info
+from marble_server.graphql.version_types import served_version
 from marble_server.row_json import objects_from_json
 
 
@@ -78,11 +79,9 @@ class ActivationQueries:
         ctx = info.context
         ctx.require(Scope.INFER)
         ctx.require_brain(brain)
-        if version is not None and tag is not None:
-            raise ApiError("give version or tag, not both", BAD_USER_INPUT)
+        pinned = served_version(version, tag)
         with engine_errors():
             raw = None if object is None else objects_from_json(object, "object")
-        pinned = tag if tag is not None else version
         found = await ctx.engine(
             ctx.state.service.activations, brain, inputs, obj=raw, version=pinned
         )

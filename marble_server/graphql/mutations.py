@@ -18,7 +18,7 @@ import strawberry
 from marble_graph.tokens import Scope
 from marble_server import brain_writes
 from marble_server.graphql.dataset_types import DatasetVersion
-from marble_server.graphql.errors import BAD_USER_INPUT, ApiError, engine_errors
+from marble_server.graphql.errors import engine_errors
 from marble_server.graphql.memory_types import MemoryMutations
 from marble_server.graphql.results import (
     BackupResult,
@@ -28,7 +28,7 @@ from marble_server.graphql.results import (
     NeuromodulationMode,
 )
 from marble_server.graphql.types import Brain, BrainVersion, Info
-from marble_server.graphql.version_types import VersionRef
+from marble_server.graphql.version_types import VersionRef, served_version
 
 
 @strawberry.type
@@ -103,10 +103,8 @@ class Mutation(MemoryMutations):
         ctx = info.context
         ctx.require(Scope.INFER)
         ctx.require_brain(brain)
-        if version is not None and tag is not None:
-            raise ApiError("give version or tag, not both", BAD_USER_INPUT)
+        pinned = served_version(version, tag)
         with engine_errors():  # ragged rows are the batcher's ValidationFailed, as on REST
-            pinned = tag if tag is not None else version
             answer = await ctx.state.batcher.infer(brain, inputs, pinned)
         return InferenceResult.from_inference(answer)
 

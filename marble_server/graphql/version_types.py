@@ -1,4 +1,5 @@
-"""GraphQL types of brain history: the ``VersionRef`` scalar and a diff of two versions."""
+"""GraphQL types of brain history: the ``VersionRef`` scalar, the version a read is
+served from, and a diff of two versions."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, Any, NewType, TypeAlias
 import strawberry
 
 from marble_graph.service import VersionRef as EngineVersionRef
+from marble_server.graphql.errors import BAD_USER_INPUT, ApiError
 
 
 def _parse_version_ref(value: Any) -> EngineVersionRef:
@@ -30,6 +32,14 @@ VERSION_REF_SCALAR = strawberry.scalar(
     serialize=lambda value: value,
     parse_value=_parse_version_ref,
 )
+
+
+def served_version(version: int | None, tag: str | None) -> EngineVersionRef | None:
+    """The version a read that takes ``version`` (a number) or ``tag`` is served from;
+    None for the current one."""
+    if version is not None and tag is not None:
+        raise ApiError("give version or tag, not both", BAD_USER_INPUT)
+    return tag if tag is not None else version
 
 
 @strawberry.type(description="One side of a version diff.")
